@@ -1,0 +1,11 @@
+//! Records, Arrow schemas, unified symbols, instrument ids and errors. No I/O.
+
+pub mod error;
+pub mod records;
+pub mod symbol;
+pub mod venue;
+
+pub use error::{PipelineError, Result};
+pub use records::{FundingRate, Liquidation, OpenInterest, Side};
+pub use symbol::{InstrumentRef, UnifiedSymbol};
+pub use venue::Venue;

@@ -1,0 +1,274 @@
+//! Row records of the three tables (DESIGN §3) and their Arrow form. Timestamps are UTC nanoseconds; venues
+//! speak milliseconds and parsers convert at the edge with [`ms_to_ns`].
+
+use std::sync::Arc;
+
+use arrow_array::builder::{Float64Builder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder};
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, TimestampNanosecondArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::model::symbol::InstrumentRef;
+use crate::model::venue::Venue;
+
+pub const NANOS_PER_MILLI: i64 = 1_000_000;
+
+pub fn ms_to_ns(ms: i64) -> i64 {
+    ms.saturating_mul(NANOS_PER_MILLI)
+}
+
+/// Current wall-clock time in UTC nanoseconds (the `ts_init` of live snapshots).
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenInterest {
+    pub venue: Venue,
+    pub symbol: String,
+    pub instrument_id: String,
+    pub ts_event: i64,
+    pub ts_init: i64,
+    /// Base units (contracts are converted by the parser where a venue counts contracts).
+    pub open_interest: f64,
+    /// Quote units, only when the venue states it.
+    pub open_interest_value: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FundingRate {
+    pub venue: Venue,
+    pub symbol: String,
+    pub instrument_id: String,
+    pub ts_event: i64,
+    pub ts_init: i64,
+    /// Per funding interval, as the venue states it (not annualised, not rescaled to 8 h).
+    pub funding_rate: f64,
+    pub interval_minutes: Option<u16>,
+    pub next_funding_time: Option<i64>,
+    pub mark_price: Option<f64>,
+    pub index_price: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Liquidation {
+    pub venue: Venue,
+    pub symbol: String,
+    pub instrument_id: String,
+    pub ts_event: i64,
+    pub ts_init: i64,
+    /// `SELL` = a long was liquidated, `BUY` = a short.
+    pub side: Side,
+    pub price: f64,
+    pub quantity: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+}
+
+/// The three identifying columns every table starts with, filled from a resolved instrument.
+pub trait RowIdentity {
+    fn identity(&self) -> (Venue, &str, &str);
+}
+
+macro_rules! row_identity {
+    ($($ty:ty),*) => {$(
+        impl RowIdentity for $ty {
+            fn identity(&self) -> (Venue, &str, &str) {
+                (self.venue, &self.symbol, &self.instrument_id)
+            }
+        }
+    )*};
+}
+row_identity!(OpenInterest, FundingRate, Liquidation);
+
+impl InstrumentRef {
+    pub fn open_interest(&self, ts_event: i64, ts_init: i64, open_interest: f64, value: Option<f64>) -> OpenInterest {
+        OpenInterest {
+            venue: self.venue,
+            symbol: self.symbol.clone(),
+            instrument_id: self.instrument_id.clone(),
+            ts_event,
+            ts_init,
+            open_interest,
+            open_interest_value: value,
+        }
+    }
+}
+
+fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+fn identity_fields() -> Vec<Field> {
+    vec![
+        Field::new("venue", DataType::Utf8, false),
+        Field::new("symbol", DataType::Utf8, false),
+        Field::new("instrument_id", DataType::Utf8, false),
+        Field::new("ts_event", timestamp_type(), false),
+        Field::new("ts_init", timestamp_type(), false),
+    ]
+}
+
+fn schema_with(extra: Vec<Field>) -> SchemaRef {
+    let mut fields = identity_fields();
+    fields.extend(extra);
+    Arc::new(Schema::new(fields))
+}
+
+pub fn open_interest_schema() -> SchemaRef {
+    schema_with(vec![
+        Field::new("open_interest", DataType::Float64, false),
+        Field::new("open_interest_value", DataType::Float64, true),
+    ])
+}
+
+pub fn funding_rate_schema() -> SchemaRef {
+    schema_with(vec![
+        Field::new("funding_rate", DataType::Float64, false),
+        Field::new("interval_minutes", DataType::UInt16, true),
+        Field::new("next_funding_time", timestamp_type(), true),
+        Field::new("mark_price", DataType::Float64, true),
+        Field::new("index_price", DataType::Float64, true),
+    ])
+}
+
+pub fn liquidation_schema() -> SchemaRef {
+    schema_with(vec![
+        Field::new("side", DataType::Utf8, false),
+        Field::new("price", DataType::Float64, false),
+        Field::new("quantity", DataType::Float64, false),
+    ])
+}
+
+fn identity_columns<R: RowIdentity>(rows: &[R], ts: impl Fn(&R) -> (i64, i64)) -> Vec<ArrayRef> {
+    let mut venue = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
+    let mut symbol = StringBuilder::with_capacity(rows.len(), rows.len() * 12);
+    let mut instrument = StringBuilder::with_capacity(rows.len(), rows.len() * 20);
+    let mut ts_event = Vec::with_capacity(rows.len());
+    let mut ts_init = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (v, s, i) = row.identity();
+        venue.append_value(v.as_str());
+        symbol.append_value(s);
+        instrument.append_value(i);
+        let (event, init) = ts(row);
+        ts_event.push(event);
+        ts_init.push(init);
+    }
+    vec![
+        Arc::new(venue.finish()),
+        Arc::new(symbol.finish()),
+        Arc::new(instrument.finish()),
+        Arc::new(TimestampNanosecondArray::from(ts_event).with_timezone("UTC")),
+        Arc::new(TimestampNanosecondArray::from(ts_init).with_timezone("UTC")),
+    ]
+}
+
+fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> RecordBatch {
+    // Columns are built from the same rows in schema order, so a mismatch is a bug in this file.
+    RecordBatch::try_new(schema, columns).expect("record columns match their schema")
+}
+
+pub fn open_interest_batch(rows: &[OpenInterest]) -> RecordBatch {
+    let mut columns = identity_columns(rows, |r| (r.ts_event, r.ts_init));
+    columns.push(Arc::new(rows.iter().map(|r| r.open_interest).collect::<Float64Array>()));
+    let mut value = Float64Builder::with_capacity(rows.len());
+    value.extend(rows.iter().map(|r| r.open_interest_value));
+    columns.push(Arc::new(value.finish()));
+    batch(open_interest_schema(), columns)
+}
+
+pub fn funding_rate_batch(rows: &[FundingRate]) -> RecordBatch {
+    let mut columns = identity_columns(rows, |r| (r.ts_event, r.ts_init));
+    columns.push(Arc::new(rows.iter().map(|r| r.funding_rate).collect::<Float64Array>()));
+    let mut interval = UInt16Builder::with_capacity(rows.len());
+    interval.extend(rows.iter().map(|r| r.interval_minutes));
+    columns.push(Arc::new(interval.finish()));
+    let mut next = TimestampNanosecondBuilder::with_capacity(rows.len()).with_timezone("UTC");
+    next.extend(rows.iter().map(|r| r.next_funding_time));
+    columns.push(Arc::new(next.finish()));
+    let mut mark = Float64Builder::with_capacity(rows.len());
+    mark.extend(rows.iter().map(|r| r.mark_price));
+    columns.push(Arc::new(mark.finish()));
+    let mut index = Float64Builder::with_capacity(rows.len());
+    index.extend(rows.iter().map(|r| r.index_price));
+    columns.push(Arc::new(index.finish()));
+    batch(funding_rate_schema(), columns)
+}
+
+pub fn liquidation_batch(rows: &[Liquidation]) -> RecordBatch {
+    let mut columns = identity_columns(rows, |r| (r.ts_event, r.ts_init));
+    let mut side = StringBuilder::with_capacity(rows.len(), rows.len() * 4);
+    rows.iter().for_each(|r| side.append_value(r.side.as_str()));
+    columns.push(Arc::new(side.finish()));
+    columns.push(Arc::new(rows.iter().map(|r| r.price).collect::<Float64Array>()));
+    columns.push(Arc::new(rows.iter().map(|r| r.quantity).collect::<Float64Array>()));
+    batch(liquidation_schema(), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, TimestampNanosecondType, UInt16Type};
+
+    fn sample_funding() -> FundingRate {
+        FundingRate {
+            venue: Venue::Bybit,
+            symbol: "BTCUSDT-PERP".into(),
+            instrument_id: "BTCUSDT-LINEAR.BYBIT".into(),
+            ts_event: ms_to_ns(1_672_376_496_682),
+            ts_init: ms_to_ns(1_672_376_496_700),
+            funding_rate: -0.001034,
+            interval_minutes: Some(480),
+            next_funding_time: None,
+            mark_price: Some(16596.0),
+            index_price: None,
+        }
+    }
+
+    #[test]
+    fn schemas_follow_design_column_order() {
+        let names = |s: SchemaRef| s.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>().join(",");
+        assert_eq!(names(open_interest_schema()), "venue,symbol,instrument_id,ts_event,ts_init,open_interest,open_interest_value");
+        assert_eq!(
+            names(funding_rate_schema()),
+            "venue,symbol,instrument_id,ts_event,ts_init,funding_rate,interval_minutes,next_funding_time,mark_price,index_price"
+        );
+        assert_eq!(names(liquidation_schema()), "venue,symbol,instrument_id,ts_event,ts_init,side,price,quantity");
+        assert_eq!(*funding_rate_schema().field(3).data_type(), DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())));
+    }
+
+    #[test]
+    fn funding_batch_keeps_values_and_nulls() {
+        let batch = funding_rate_batch(&[sample_funding()]);
+        assert_eq!(batch.num_rows(), 1);
+        assert_eq!(batch.column(0).as_string::<i32>().value(0), "bybit");
+        assert_eq!(batch.column(3).as_primitive::<TimestampNanosecondType>().value(0), 1_672_376_496_682_000_000);
+        assert_eq!(batch.column(5).as_primitive::<Float64Type>().value(0), -0.001034);
+        assert_eq!(batch.column(6).as_primitive::<UInt16Type>().value(0), 480);
+        assert!(batch.column(7).is_null(0));
+        assert!(batch.column(9).is_null(0));
+    }
+
+    #[test]
+    fn empty_batches_have_the_schema() {
+        assert_eq!(open_interest_batch(&[]).schema(), open_interest_schema());
+        assert_eq!(liquidation_batch(&[]).num_rows(), 0);
+    }
+}

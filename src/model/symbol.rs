@@ -1,0 +1,230 @@
+//! Unified symbols (`BTCUSDT-PERP`) and their per-venue forms (DESIGN §2).
+//!
+//! Users may type the unified symbol, a venue-native one (`BTCUSDT`, Hyperliquid `BTC`) or a NautilusTrader
+//! instrument id (`BTCUSDT-LINEAR.BYBIT`); all of them resolve to one [`UnifiedSymbol`].
+
+use std::fmt;
+
+use crate::model::error::{PipelineError, Result};
+use crate::model::venue::Venue;
+
+/// Quote currencies we recognise when splitting `BTCUSDT` into base and quote; longest first so `USDT` wins
+/// over `USD`.
+const QUOTES: [&str; 3] = ["USDT", "USDC", "USD"];
+
+/// Hyperliquid lists low-priced coins scaled by 1000 with a `k` prefix (`kPEPE`), where Binance and Bybit use a
+/// `1000` prefix (`1000PEPEUSDT`). The unified base follows Binance/Bybit.
+const THOUSAND_PREFIX: &str = "1000";
+const HYPERLIQUID_THOUSAND_PREFIX: &str = "k";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UnifiedSymbol {
+    pub base: String,
+    pub quote: String,
+}
+
+impl UnifiedSymbol {
+    /// Parses a unified symbol, venue-native symbol or NautilusTrader instrument id.
+    pub fn parse(input: &str) -> Result<Self> {
+        let invalid = || {
+            PipelineError::InvalidArgument(format!(
+                "cannot read symbol '{input}': expected a unified symbol like BTCUSDT-PERP, a venue symbol like \
+                 BTCUSDT, or an instrument id like BTCUSDT-PERP.BINANCE"
+            ))
+        };
+        let trimmed = input.trim();
+        if trimmed.is_empty() || !trimmed.is_ascii() {
+            return Err(invalid());
+        }
+        // Instrument ids: `BTCUSDT-PERP.BINANCE`, `BTCUSDT-LINEAR.BYBIT`, `BTC-USD-PERP.HYPERLIQUID`.
+        let (body, id_venue) = match trimmed.rsplit_once('.') {
+            Some((body, venue)) => (body, Some(venue.parse::<Venue>().map_err(|_| invalid())?)),
+            None => (trimmed, None),
+        };
+        if id_venue == Some(Venue::Hyperliquid) {
+            let coin = body.strip_suffix("-USD-PERP").ok_or_else(invalid)?;
+            return Self::from_hyperliquid_coin(coin).ok_or_else(invalid);
+        }
+        let body = body.to_ascii_uppercase();
+        let pair = body
+            .strip_suffix("-PERP")
+            .or_else(|| body.strip_suffix("-LINEAR"))
+            .or_else(|| body.strip_suffix(":USDT"))
+            .unwrap_or(&body)
+            .replace(['/', '-'], "");
+        if let Some(quote) = QUOTES.iter().find(|q| pair.ends_with(*q)) {
+            let base = &pair[..pair.len() - quote.len()];
+            if !base.is_empty() && base.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Ok(UnifiedSymbol { base: base.to_string(), quote: quote.to_string() });
+            }
+        }
+        // A bare coin (`BTC`, `kPEPE`) is the Hyperliquid-native form.
+        if id_venue.is_none() && trimmed.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Self::from_hyperliquid_coin(trimmed).ok_or_else(invalid);
+        }
+        Err(invalid())
+    }
+
+    /// A Hyperliquid coin (`BTC`, `kPEPE`) as a unified symbol; Hyperliquid perps settle in USDC but users think
+    /// of them as the USD(T) perp, so the quote is USD.
+    pub fn from_hyperliquid_coin(coin: &str) -> Option<Self> {
+        if coin.is_empty() || !coin.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let base = match coin.strip_prefix(HYPERLIQUID_THOUSAND_PREFIX) {
+            Some(rest) if rest.chars().next().is_some_and(|c| c.is_ascii_uppercase()) => {
+                format!("{THOUSAND_PREFIX}{rest}")
+            }
+            _ => coin.to_ascii_uppercase(),
+        };
+        Some(UnifiedSymbol { base, quote: "USD".to_string() })
+    }
+
+    /// The symbol as the venue spells it in requests.
+    pub fn venue_symbol(&self, venue: Venue) -> String {
+        match venue {
+            Venue::Binance | Venue::Bybit => format!("{}{}", self.base, self.quote),
+            Venue::Hyperliquid => match self.base.strip_prefix(THOUSAND_PREFIX) {
+                Some(rest) if !rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_digit()) => {
+                    format!("{HYPERLIQUID_THOUSAND_PREFIX}{rest}")
+                }
+                _ => self.base.clone(),
+            },
+        }
+    }
+
+    /// NautilusTrader instrument id of this symbol on `venue`.
+    pub fn instrument_id(&self, venue: Venue) -> String {
+        instrument_id(venue, &self.venue_symbol(venue))
+    }
+}
+
+/// NautilusTrader instrument id for a venue-native symbol.
+pub fn instrument_id(venue: Venue, native: &str) -> String {
+    match venue {
+        Venue::Binance => format!("{native}-PERP.BINANCE"),
+        Venue::Bybit => format!("{native}-LINEAR.BYBIT"),
+        Venue::Hyperliquid => format!("{native}-USD-PERP.HYPERLIQUID"),
+    }
+}
+
+impl fmt::Display for UnifiedSymbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}-PERP", self.base, self.quote)
+    }
+}
+
+/// A symbol resolved for one venue: what goes in the request and what goes in every row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstrumentRef {
+    pub venue: Venue,
+    /// Unified symbol as the user asked for it, normalised (`BTCUSDT-PERP`).
+    pub symbol: String,
+    /// The venue's own spelling (`BTCUSDT`, `BTC`).
+    pub native: String,
+    pub instrument_id: String,
+}
+
+impl InstrumentRef {
+    pub fn new(venue: Venue, unified: &UnifiedSymbol) -> Self {
+        let native = unified.venue_symbol(venue);
+        InstrumentRef { venue, symbol: unified.to_string(), instrument_id: instrument_id(venue, &native), native }
+    }
+}
+
+/// Up to `limit` names from `candidates` closest to `wanted`, for "did you mean" hints.
+pub fn close_matches<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>, limit: usize) -> Vec<String> {
+    let wanted: Vec<char> = wanted.to_uppercase().chars().collect();
+    let mut scored: Vec<(usize, &str)> = candidates
+        .into_iter()
+        .filter_map(|c| {
+            let candidate: Vec<char> = c.to_uppercase().chars().collect();
+            // A shared quote suffix (`USDT`) says nothing about similarity: compare what precedes it, and discount
+            // a shared prefix, so `BTCDOMUSDT` is a better hint for `BTCUSD` than `ETHUSDT`.
+            let suffix = common_len(candidate.iter().rev(), wanted.iter().rev());
+            let (wanted_head, head) = (&wanted[..wanted.len() - suffix], &candidate[..candidate.len() - suffix]);
+            let score = edit_distance(wanted_head, head).saturating_sub(common_len(head.iter(), wanted_head.iter()));
+            (score <= wanted_head.len() / 3).then_some((score, c))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().take(limit).map(|(_, c)| c.to_string()).collect()
+}
+
+fn common_len<'c>(a: impl Iterator<Item = &'c char>, b: impl Iterator<Item = &'c char>) -> usize {
+    a.zip(b).take_while(|(x, y)| x == y).count()
+}
+
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb)).min(row[j] + 1).min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> UnifiedSymbol {
+        UnifiedSymbol::parse(s).unwrap()
+    }
+
+    #[test]
+    fn unified_native_and_instrument_ids_agree() {
+        let btc = UnifiedSymbol { base: "BTC".into(), quote: "USDT".into() };
+        for input in ["BTCUSDT-PERP", "btcusdt-perp", "BTCUSDT", "BTC/USDT:USDT", "BTCUSDT-PERP.BINANCE", "BTCUSDT-LINEAR.BYBIT"] {
+            assert_eq!(parse(input), btc, "{input}");
+        }
+        assert_eq!(parse("BTC-USD-PERP.HYPERLIQUID"), UnifiedSymbol { base: "BTC".into(), quote: "USD".into() });
+        assert_eq!(parse("BTC").to_string(), "BTCUSD-PERP");
+    }
+
+    #[test]
+    fn venue_forms_and_instrument_ids() {
+        let btc = parse("BTCUSDT-PERP");
+        assert_eq!(btc.venue_symbol(Venue::Binance), "BTCUSDT");
+        assert_eq!(btc.venue_symbol(Venue::Hyperliquid), "BTC");
+        assert_eq!(btc.instrument_id(Venue::Binance), "BTCUSDT-PERP.BINANCE");
+        assert_eq!(btc.instrument_id(Venue::Bybit), "BTCUSDT-LINEAR.BYBIT");
+        assert_eq!(btc.instrument_id(Venue::Hyperliquid), "BTC-USD-PERP.HYPERLIQUID");
+        // Both USDT and USD perps map to the Hyperliquid coin.
+        assert_eq!(parse("ETHUSD-PERP").venue_symbol(Venue::Hyperliquid), "ETH");
+    }
+
+    #[test]
+    fn scaled_coins_map_between_thousand_and_k_prefixes() {
+        let pepe = parse("1000PEPEUSDT-PERP");
+        assert_eq!(pepe.venue_symbol(Venue::Binance), "1000PEPEUSDT");
+        assert_eq!(pepe.venue_symbol(Venue::Hyperliquid), "kPEPE");
+        assert_eq!(parse("kPEPE").base, "1000PEPE");
+        assert_eq!(parse("kPEPE-USD-PERP.HYPERLIQUID").venue_symbol(Venue::Hyperliquid), "kPEPE");
+        // A coin whose name merely starts with 1000 digits is not scaled.
+        assert_eq!(parse("1000000MOGUSDT").venue_symbol(Venue::Hyperliquid), "1000000MOG");
+    }
+
+    #[test]
+    fn bad_symbols_are_invalid_arguments_naming_the_input() {
+        for input in ["", "   ", "BTC-PERP.NOWHERE", "BTC$USDT", "ΞTHUSDT", "-PERP"] {
+            let err = UnifiedSymbol::parse(input).unwrap_err();
+            assert!(matches!(err, PipelineError::InvalidArgument(ref m) if m.contains("BTCUSDT-PERP")), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn close_matches_prefer_same_base() {
+        let names = ["BTCUSDT", "ETHUSDT", "BTCDOMUSDT", "SOLUSDT"];
+        assert_eq!(close_matches("BTCUSD", names, 2), vec!["BTCUSDT", "BTCDOMUSDT"]);
+        assert!(close_matches("NOPEUSDT", names, 3).is_empty());
+        assert_eq!(close_matches("ETHUSDC", names, 3), vec!["ETHUSDT"]);
+        // Venues list non-ASCII symbols; hints must not split characters.
+        assert_eq!(close_matches("币安人生USDC", ["币安人生USDT", "BTCUSDT"], 3), vec!["币安人生USDT"]);
+    }
+}

@@ -1,0 +1,279 @@
+//! Binance USDⓈ-M futures (`https://fapi.binance.com`): request builders and parsers.
+//!
+//! Errors are `{"code": <negative int>, "msg": "..."}`, usually with HTTP 4xx but occasionally with 200, so
+//! parsers recognise that body before complaining about a shape mismatch.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::model::records::ms_to_ns;
+use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
+use crate::venue::lenient::{LooseF64, LooseI64};
+use crate::venue::{Method, Request};
+
+const VENUE: Venue = Venue::Binance;
+/// Funding interval of every symbol that `fundingInfo` does not list.
+pub const DEFAULT_FUNDING_INTERVAL_MINUTES: u16 = 8 * 60;
+/// Documented request-weight limit per minute for USDⓈ-M market data (per IP).
+pub const WEIGHT_PER_MINUTE: u32 = 2400;
+
+fn get(path: &'static str, query: Vec<(&'static str, String)>, weight: u32, what: &'static str) -> Request {
+    Request { venue: VENUE, method: Method::Get, path, query, body: None, weight, what }
+}
+
+pub fn exchange_info_request() -> Request {
+    get("/fapi/v1/exchangeInfo", vec![], 1, "instrument list")
+}
+
+pub fn open_interest_request(native: &str) -> Request {
+    get("/fapi/v1/openInterest", vec![("symbol", native.to_string())], 1, "open interest")
+}
+
+pub fn premium_index_request(native: &str) -> Request {
+    get("/fapi/v1/premiumIndex", vec![("symbol", native.to_string())], 1, "funding rate")
+}
+
+pub fn funding_info_request() -> Request {
+    get("/fapi/v1/fundingInfo", vec![], 1, "funding intervals")
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: i64,
+    msg: String,
+}
+
+/// `(code, msg)` of a Binance error body, if `body` is one.
+pub fn error_code_and_message(body: &[u8]) -> Option<(i64, String)> {
+    serde_json::from_slice::<ErrorBody>(body).ok().map(|e| (e.code, e.msg))
+}
+
+/// Deserialises `body` as `T`; a Binance error body that arrived with HTTP 200 becomes an exchange error, anything
+/// else that does not fit is a malformed-response error naming what was expected.
+fn decode<'a, T: Deserialize<'a>>(body: &'a [u8], what: &'static str) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| match error_code_and_message(body) {
+        Some((code, message)) => PipelineError::Exchange { venue: VENUE, status: 200, code, message },
+        None => PipelineError::malformed(VENUE, what, e),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExchangeInfo<'a> {
+    #[serde(borrow)]
+    symbols: Vec<SymbolInfo<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SymbolInfo<'a> {
+    symbol: &'a str,
+    #[serde(default)]
+    contract_type: &'a str,
+    #[serde(default)]
+    status: &'a str,
+}
+
+/// Native symbols of the perpetuals currently trading (dated futures and settling/delisted symbols are skipped).
+pub fn parse_exchange_info(body: &[u8]) -> Result<Vec<String>> {
+    let info: ExchangeInfo = decode(body, "instrument list")?;
+    Ok(info
+        .symbols
+        .iter()
+        .filter(|s| s.contract_type == "PERPETUAL" && s.status == "TRADING")
+        .map(|s| s.symbol.to_string())
+        .collect())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OpenInterestBody<'a> {
+    open_interest: LooseF64,
+    symbol: &'a str,
+    time: LooseI64,
+}
+
+pub fn parse_open_interest(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Result<OpenInterest> {
+    let what = "open interest";
+    let row: OpenInterestBody = decode(body, what)?;
+    check_symbol(row.symbol, inst, what)?;
+    let bad = |e: String| PipelineError::malformed(VENUE, what, e);
+    let time = row.time.required("time").map_err(bad)?;
+    let oi = row.open_interest.required("openInterest").map_err(bad)?;
+    // Binance states no notional for current OI; the value column stays null rather than derived.
+    Ok(inst.open_interest(ms_to_ns(time), ts_init, oi, None))
+}
+
+fn check_symbol(got: &str, inst: &InstrumentRef, what: &'static str) -> Result<()> {
+    if got == inst.native {
+        Ok(())
+    } else {
+        Err(PipelineError::malformed(VENUE, what, format!("asked for {} but the answer is for '{got}'", inst.native)))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PremiumIndex<'a> {
+    symbol: &'a str,
+    mark_price: LooseF64,
+    index_price: LooseF64,
+    last_funding_rate: LooseF64,
+    next_funding_time: LooseI64,
+    time: LooseI64,
+}
+
+/// `premiumIndex?symbol=` answers one object; without `symbol` an array. Both are accepted; the row for `inst`
+/// is taken. `interval_minutes` comes from `fundingInfo` (see [`parse_funding_info`]).
+pub fn parse_premium_index(
+    body: &[u8],
+    inst: &InstrumentRef,
+    ts_init: i64,
+    interval_minutes: u16,
+) -> Result<FundingRate> {
+    let what = "funding rate";
+    // Peek rather than use an untagged enum: untagged buffering cannot hand out borrowed strings.
+    let rows: Vec<PremiumIndex> = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => decode(body, what)?,
+        _ => vec![decode(body, what)?],
+    };
+    let row = rows.into_iter().find(|r| r.symbol == inst.native).ok_or_else(|| {
+        PipelineError::malformed(VENUE, what, format!("no premium index row for {}", inst.native))
+    })?;
+    let bad = |e: String| PipelineError::malformed(VENUE, what, e);
+    Ok(FundingRate {
+        venue: VENUE,
+        symbol: inst.symbol.clone(),
+        instrument_id: inst.instrument_id.clone(),
+        ts_event: ms_to_ns(row.time.required("time").map_err(bad)?),
+        ts_init,
+        funding_rate: row.last_funding_rate.required("lastFundingRate").map_err(bad)?,
+        interval_minutes: Some(interval_minutes),
+        // 0 means "no funding scheduled" (delivered or settling symbols).
+        next_funding_time: row.next_funding_time.0.filter(|t| *t > 0).map(ms_to_ns),
+        mark_price: row.mark_price.0,
+        index_price: row.index_price.0,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FundingInfo<'a> {
+    symbol: &'a str,
+    funding_interval_hours: LooseI64,
+}
+
+/// Funding interval in minutes per native symbol. Binance lists only symbols whose interval or caps were adjusted;
+/// absent symbols use [`DEFAULT_FUNDING_INTERVAL_MINUTES`].
+pub fn parse_funding_info(body: &[u8]) -> Result<HashMap<String, u16>> {
+    let what = "funding intervals";
+    let rows: Vec<FundingInfo> = decode(body, what)?;
+    rows.iter()
+        .map(|r| {
+            let hours = r.funding_interval_hours.required("fundingIntervalHours");
+            match hours {
+                Ok(h @ 1..=24) => Ok((r.symbol.to_string(), (h * 60) as u16)),
+                Ok(h) => Err(PipelineError::malformed(VENUE, what, format!("{}: {h} h is not an interval", r.symbol))),
+                Err(e) => Err(PipelineError::malformed(VENUE, what, e)),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::UnifiedSymbol;
+    use crate::venue::test_support::fixture;
+
+    fn btc() -> InstrumentRef {
+        InstrumentRef::new(VENUE, &UnifiedSymbol::parse("BTCUSDT-PERP").unwrap())
+    }
+
+    #[test]
+    fn open_interest_fixture() {
+        let oi = parse_open_interest(&fixture("binance/open_interest__nautilus-py.json"), &btc(), 7).unwrap();
+        assert_eq!(oi.open_interest, 10659.509);
+        assert_eq!(oi.ts_event, 1_589_437_530_011_000_000);
+        assert_eq!(oi.ts_init, 7);
+        assert_eq!(oi.instrument_id, "BTCUSDT-PERP.BINANCE");
+        assert_eq!(oi.symbol, "BTCUSDT-PERP");
+        assert_eq!(oi.open_interest_value, None);
+    }
+
+    #[test]
+    fn open_interest_numbers_as_numbers_and_odd_values() {
+        let oi = parse_open_interest(br#"{"openInterest":12.5,"symbol":"BTCUSDT","time":"1589437530011"}"#, &btc(), 0);
+        assert_eq!(oi.unwrap().open_interest, 12.5);
+        let err = parse_open_interest(br#"{"openInterest":"","symbol":"BTCUSDT","time":1}"#, &btc(), 0).unwrap_err();
+        assert!(err.to_string().contains("'openInterest' is null or empty"), "{err}");
+        let err = parse_open_interest(br#"{"openInterest":"1","symbol":"ETHUSDT","time":1}"#, &btc(), 0).unwrap_err();
+        assert!(err.to_string().contains("answer is for 'ETHUSDT'"), "{err}");
+        let truncated = &fixture("binance/open_interest__nautilus-py.json")[..40];
+        assert!(matches!(parse_open_interest(truncated, &btc(), 0), Err(PipelineError::Malformed { .. })));
+    }
+
+    #[test]
+    fn error_body_with_200_is_an_exchange_error() {
+        let body = fixture("binance/error_1003_ip_banned__binance-net-issue.json");
+        match parse_open_interest(&body, &btc(), 0).unwrap_err() {
+            PipelineError::Exchange { code: -1003, message, .. } => assert!(message.starts_with("Way too many requests")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn premium_index_single_and_all() {
+        for file in ["binance/premium_index_single__nautilus-py.json", "binance/premium_index_all__binance-docs.json"] {
+            let f = parse_premium_index(&fixture(file), &btc(), 1, 480).unwrap();
+            assert_eq!(f.funding_rate, 0.00038246, "{file}");
+            assert_eq!(f.mark_price, Some(11793.63104562));
+            assert_eq!(f.index_price, Some(11781.80495970));
+            assert_eq!(f.next_funding_time, Some(1_597_392_000_000_000_000));
+            assert_eq!(f.ts_event, 1_597_370_495_002_000_000);
+            assert_eq!(f.interval_minutes, Some(480));
+        }
+        let eth = InstrumentRef::new(VENUE, &UnifiedSymbol::parse("ETHUSDT-PERP").unwrap());
+        let err = parse_premium_index(&fixture("binance/premium_index_all__binance-docs.json"), &eth, 1, 480);
+        assert!(err.unwrap_err().to_string().contains("no premium index row for ETHUSDT"));
+    }
+
+    #[test]
+    fn premium_index_with_null_prices_and_no_next_funding() {
+        let body = br#"{"symbol":"BTCUSDT","markPrice":null,"indexPrice":"","estimatedSettlePrice":"1",
+            "lastFundingRate":"-0.0001","nextFundingTime":0,"interestRate":"0","time":1597370495002}"#;
+        let f = parse_premium_index(body, &btc(), 1, 240).unwrap();
+        assert_eq!((f.mark_price, f.index_price, f.next_funding_time), (None, None, None));
+        assert_eq!(f.funding_rate, -0.0001);
+    }
+
+    #[test]
+    fn exchange_info_keeps_trading_perpetuals() {
+        let symbols = parse_exchange_info(&fixture("binance/exchange_info_excerpt__nautilus-py.json")).unwrap();
+        assert_eq!(symbols, vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()]);
+        let odd = br#"{"symbols":[{"symbol":"BTCUSDT_261225","contractType":"CURRENT_QUARTER","status":"TRADING"},
+            {"symbol":"LUNAUSDT","contractType":"PERPETUAL","status":"SETTLING"},
+            {"symbol":"SOLUSDT","contractType":"PERPETUAL","status":"TRADING"}]}"#;
+        assert_eq!(parse_exchange_info(odd).unwrap(), vec!["SOLUSDT".to_string()]);
+        assert!(matches!(parse_exchange_info(b"{}"), Err(PipelineError::Malformed { what: "instrument list", .. })));
+    }
+
+    #[test]
+    fn funding_info_intervals() {
+        let body = br#"[{"symbol":"BLZUSDT","adjustedFundingRateCap":"0.02500000","adjustedFundingRateFloor":"-0.02500000","fundingIntervalHours":4,"disclaimer":false},
+                       {"symbol":"XUSDT","fundingIntervalHours":"1"}]"#;
+        let map = parse_funding_info(body).unwrap();
+        assert_eq!(map["BLZUSDT"], 240);
+        assert_eq!(map["XUSDT"], 60);
+        assert!(parse_funding_info(br#"[{"symbol":"X","fundingIntervalHours":0}]"#).is_err());
+        assert!(parse_funding_info(br#"[{"symbol":"X","fundingIntervalHours":null}]"#).is_err());
+    }
+
+    #[test]
+    fn requests() {
+        let r = open_interest_request("BTCUSDT");
+        assert_eq!((r.method, r.path, r.weight), (Method::Get, "/fapi/v1/openInterest", 1));
+        assert_eq!(r.query, vec![("symbol", "BTCUSDT".to_string())]);
+    }
+}
