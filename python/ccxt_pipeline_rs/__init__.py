@@ -1,0 +1,44 @@
+"""Open interest, funding rates and liquidations from Binance USDⓈ-M, Bybit v5 linear and Hyperliquid.
+
+The core is Rust; every fetch returns a ``pyarrow.Table`` whose schema is fixed (see ``DESIGN.md`` §3) and is handed
+over through the Arrow C stream interface without copying.
+"""
+
+from ccxt_pipeline_rs._core import (
+    BinanceFetcher,
+    BybitFetcher,
+    ExchangeError,
+    HyperliquidFetcher,
+    InvalidArgumentError,
+    MalformedResponseError,
+    MultiVenueResult,
+    NetworkError,
+    Orchestrator,
+    PipelineError,
+    RateLimitError,
+    StoreError,
+    SymbolNotFoundError,
+    UnsupportedError,
+    __version__,
+)
+
+VENUES = ("binance", "bybit", "hyperliquid")
+
+__all__ = [
+    "VENUES",
+    "BinanceFetcher",
+    "BybitFetcher",
+    "HyperliquidFetcher",
+    "Orchestrator",
+    "MultiVenueResult",
+    "PipelineError",
+    "NetworkError",
+    "RateLimitError",
+    "ExchangeError",
+    "MalformedResponseError",
+    "SymbolNotFoundError",
+    "UnsupportedError",
+    "InvalidArgumentError",
+    "StoreError",
+    "__version__",
+]

@@ -1,0 +1,235 @@
+"""``ccxt-cli``: a thin command line over the Python API (DESIGN §6).
+
+Bad input is one line on stderr and exit code 2; Ctrl+C exits 130; venue failures are reported one per line while
+the other venues' rows are still shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from typing import Iterator
+
+import click
+import pyarrow as pa
+
+from ccxt_pipeline_rs import VENUES, MultiVenueResult, Orchestrator, PipelineError, SymbolNotFoundError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+# Columns shown by the default table format; csv and json carry every column of the DESIGN §3 schema.
+TABLE_COLUMNS = {
+    "open_interest": ["venue", "instrument_id", "ts_event", "open_interest", "open_interest_value"],
+    "funding_rate": [
+        "venue",
+        "instrument_id",
+        "ts_event",
+        "funding_rate",
+        "interval_minutes",
+        "next_funding_time",
+        "mark_price",
+        "index_price",
+    ],
+}
+
+
+class BadInput(click.ClickException):
+    exit_code = EXIT_BAD_INPUT
+
+
+def iso_utc(ns: int) -> str:
+    """ISO-8601 UTC with as many fractional digits as the value needs (ms or ns)."""
+    seconds, frac = divmod(ns, 1_000_000_000)
+    text = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    if frac == 0:
+        return text + "Z"
+    if frac % 1_000_000 == 0:
+        return f"{text}.{frac // 1_000_000:03d}Z"
+    return f"{text}.{frac:09d}Z"
+
+
+def table_rows(table: pa.Table) -> Iterator[dict]:
+    """Rows as plain Python values; timestamps become ISO strings (nanoseconds kept)."""
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_timestamp(column.type):
+            ns = column.cast(pa.int64()).to_pylist()
+            columns[name] = [None if v is None else iso_utc(v) for v in ns]
+        else:
+            columns[name] = column.to_pylist()
+    for i in range(table.num_rows):
+        yield {name: values[i] for name, values in columns.items()}
+
+
+def render(table: pa.Table, kind: str, fmt: str) -> None:
+    rows = list(table_rows(table))
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=table.column_names, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        shown = TABLE_COLUMNS[kind]
+        out = Table(show_header=True, header_style="bold")
+        for name in shown:
+            out.add_column(name, justify="right" if name not in ("venue", "instrument_id") else "left")
+        for row in rows:
+            out.add_row(*("—" if row[name] is None else str(row[name]) for name in shown))
+        Console().print(out)
+
+
+def parse_exchanges(value: str | None) -> list[str]:
+    if not value:
+        return list(VENUES)
+    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in VENUES]
+    if unknown or not names:
+        raise BadInput(f"unknown exchange {', '.join(unknown) or value!r}: expected a comma list of {', '.join(VENUES)}")
+    return names
+
+
+def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str) -> None:
+    """Rows to stdout, one line per failed venue to stderr; exit 2 when the symbol is unknown everywhere."""
+    failures = list(result.failures)
+    if result.table.num_rows == 0 and failures and all(isinstance(f, SymbolNotFoundError) for f in failures):
+        venues = ", ".join(f.venue for f in failures)
+        hints = sorted({s for f in failures for s in f.suggestions})
+        hint = f" (close matches: {', '.join(hints)})" if hints else " (no close matches)"
+        raise BadInput(f"unknown symbol '{symbol}' on {venues}{hint}")
+    if result.table.num_rows:
+        render(result.table, kind, fmt)
+    for failure in failures:
+        click.echo(f"error: {failure}", err=True)
+    if result.table.num_rows == 0:
+        sys.exit(1)
+
+
+class Context:
+    """What every command needs: where each venue lives (simulator, env override or production)."""
+
+    def __init__(self, sim: bool, seed: int) -> None:
+        self.sim_enabled = sim
+        self.seed = seed
+        self._stack = contextlib.ExitStack()
+
+    def base_urls(self) -> dict[str, str]:
+        if self.sim_enabled:
+            from ccxt_pipeline_rs.sim import ExchangeSimulator
+
+            sim = self._stack.enter_context(ExchangeSimulator(seed=self.seed))
+            return sim.base_urls
+        urls = {}
+        for venue in VENUES:
+            url = os.environ.get(f"CCXT_PIPELINE_{venue.upper()}_URL")
+            if url:
+                urls[venue] = url
+        return urls
+
+    def orchestrator(self, exchanges: str | None) -> Orchestrator:
+        return Orchestrator(parse_exchanges(exchanges), self.base_urls())
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+exchange_option = click.option("--exchange", "exchanges", help="Comma list of venues (default: all three).")
+
+
+@click.group()
+@click.option("--sim", is_flag=True, help="Run against the built-in exchange simulator instead of the network.")
+@click.option("--seed", default=0, show_default=True, help="Simulator seed (with --sim).")
+@click.option("-v", "--verbose", count=True, help="-v: info logs, -vv: debug logs (stderr).")
+@click.version_option(package_name="ccxt_pipeline_rs")
+@click.pass_context
+def cli(ctx: click.Context, sim: bool, seed: int, verbose: int) -> None:
+    """Open interest, funding and liquidations from Binance, Bybit and Hyperliquid."""
+    level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    state = Context(sim, seed)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@cli.command("fetch-oi")
+@click.argument("symbol")
+@exchange_option
+@format_option
+@click.pass_obj
+def fetch_oi(state: Context, symbol: str, exchanges: str | None, fmt: str) -> None:
+    """Current open interest of SYMBOL (e.g. BTCUSDT-PERP) on each venue."""
+    report(symbol, state.orchestrator(exchanges).fetch_open_interest(symbol), "open_interest", fmt)
+
+
+@cli.command("fetch-funding")
+@click.argument("symbol")
+@exchange_option
+@format_option
+@click.pass_obj
+def fetch_funding(state: Context, symbol: str, exchanges: str | None, fmt: str) -> None:
+    """Current funding rate, interval, next funding time, mark and index price of SYMBOL."""
+    report(symbol, state.orchestrator(exchanges).fetch_funding_rate(symbol), "funding_rate", fmt)
+
+
+@cli.group()
+def sim() -> None:
+    """The local exchange simulator."""
+
+
+@sim.command("serve")
+@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0 = any free port).")
+@click.option("--seed", "sim_seed", default=0, show_default=True)
+@click.option("--no-rate-limits", is_flag=True, help="Do not enforce the venues' rate limits.")
+def sim_serve(port: int, sim_seed: int, no_rate_limits: bool) -> None:
+    """Serve Binance, Bybit and Hyperliquid REST under /binance, /bybit, /hyperliquid until Ctrl+C."""
+    import time
+
+    from ccxt_pipeline_rs.sim import ExchangeSimulator
+
+    with ExchangeSimulator(seed=sim_seed, port=port, enforce_rate_limits=not no_rate_limits) as server:
+        for venue, url in server.base_urls.items():
+            click.echo(f"{venue:12} {url}")
+        click.echo("serving; Ctrl+C to stop", err=True)
+        sys.stdout.flush()
+        while True:
+            time.sleep(3600)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="ccxt-cli", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help())
+        sys.exit(0)
+    except click.ClickException as e:
+        # One line, no usage block: scripts read it, people act on it.
+        click.echo(f"error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except PipelineError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except OSError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

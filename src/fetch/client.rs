@@ -1,0 +1,164 @@
+//! One venue's client: resolves symbols against the venue's instrument list (cached) and runs the requests each
+//! fetch needs, parsing with the sans-IO venue layer.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::model::records::now_ns;
+use crate::model::symbol::close_matches;
+use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, UnifiedSymbol, Venue};
+use crate::net::{venue_rate_limiter, HttpConfig, VenueHttp};
+use crate::venue::{binance, bybit, hyperliquid};
+
+/// Instrument lists change rarely (listings, delistings); an hour keeps validation cheap and still current.
+const INSTRUMENTS_TTL: Duration = Duration::from_secs(3600);
+/// Guards against a venue handing back the same cursor forever.
+const MAX_INSTRUMENT_PAGES: usize = 100;
+
+#[derive(Debug)]
+struct Instruments {
+    symbols: HashSet<String>,
+    /// Binance funding interval overrides (minutes) from `fundingInfo`; empty elsewhere.
+    funding_intervals: HashMap<String, u16>,
+    loaded_at: Instant,
+}
+
+#[derive(Debug)]
+pub struct VenueClient {
+    http: VenueHttp,
+    instruments: Mutex<Option<Arc<Instruments>>>,
+}
+
+impl VenueClient {
+    pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig) -> Result<Self> {
+        Self::with_http(VenueHttp::new(venue, base_url, config, Arc::new(venue_rate_limiter(venue)))?)
+    }
+
+    /// A client over an existing `VenueHttp`, e.g. to share one rate limiter between several clients.
+    pub fn with_http(http: VenueHttp) -> Result<Self> {
+        Ok(VenueClient { http, instruments: Mutex::new(None) })
+    }
+
+    pub fn venue(&self) -> Venue {
+        self.http.venue()
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.http.base_url()
+    }
+
+    /// Maps a user symbol to this venue and checks the venue lists it.
+    pub async fn resolve(&self, symbol: &str) -> Result<InstrumentRef> {
+        let venue = self.venue();
+        let inst = InstrumentRef::new(venue, &UnifiedSymbol::parse(symbol)?);
+        let instruments = self.instruments().await?;
+        if instruments.symbols.contains(&inst.native) {
+            return Ok(inst);
+        }
+        let mut suggestions = close_matches(&inst.native, instruments.symbols.iter().map(String::as_str), 3);
+        // Suggest in the form the user typed: unified symbols, since the same list is shown for every venue.
+        for s in &mut suggestions {
+            if let Some(unified) = match venue {
+                Venue::Hyperliquid => UnifiedSymbol::from_hyperliquid_coin(s),
+                _ => UnifiedSymbol::parse(s).ok(),
+            } {
+                *s = unified.to_string();
+            }
+        }
+        Err(PipelineError::SymbolNotFound { venue, symbol: symbol.trim().to_string(), suggestions })
+    }
+
+    async fn instruments(&self) -> Result<Arc<Instruments>> {
+        // Holding the lock across the load makes concurrent first calls share one load instead of racing.
+        let mut cached = self.instruments.lock().await;
+        if let Some(instruments) = cached.as_ref().filter(|i| i.loaded_at.elapsed() < INSTRUMENTS_TTL) {
+            return Ok(instruments.clone());
+        }
+        let loaded = Arc::new(self.load_instruments().await?);
+        tracing::debug!(venue = %self.venue(), count = loaded.symbols.len(), "instrument list loaded");
+        *cached = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    async fn load_instruments(&self) -> Result<Instruments> {
+        let (symbols, funding_intervals) = match self.venue() {
+            Venue::Binance => {
+                let symbols = binance::parse_exchange_info(&self.http.send(&binance::exchange_info_request()).await?)?;
+                let intervals = binance::parse_funding_info(&self.http.send(&binance::funding_info_request()).await?)?;
+                (symbols, intervals)
+            }
+            Venue::Bybit => (self.load_bybit_symbols().await?, HashMap::new()),
+            Venue::Hyperliquid => (hyperliquid::parse_meta(&self.http.send(&hyperliquid::meta_request()).await?)?, HashMap::new()),
+        };
+        Ok(Instruments { symbols: symbols.into_iter().collect(), funding_intervals, loaded_at: Instant::now() })
+    }
+
+    /// Walks `instruments-info` pages by their opaque cursor, failing loudly if the venue repeats one.
+    async fn load_bybit_symbols(&self) -> Result<Vec<String>> {
+        let mut symbols = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_INSTRUMENT_PAGES {
+            let page = bybit::parse_instruments(&self.http.send(&bybit::instruments_request(cursor.as_deref())).await?)?;
+            symbols.extend(page.symbols);
+            match page.next_cursor {
+                None => return Ok(symbols),
+                Some(next) if cursor.as_ref() == Some(&next) => {
+                    return Err(PipelineError::malformed(Venue::Bybit, "instrument list", format!("cursor '{next}' repeated")));
+                }
+                next => cursor = next,
+            }
+        }
+        Err(PipelineError::malformed(
+            Venue::Bybit,
+            "instrument list",
+            format!("more than {MAX_INSTRUMENT_PAGES} pages; the cursor never ended"),
+        ))
+    }
+
+    pub async fn fetch_open_interest(&self, symbol: &str) -> Result<OpenInterest> {
+        let inst = self.resolve(symbol).await?;
+        match self.venue() {
+            Venue::Binance => {
+                let body = self.http.send(&binance::open_interest_request(&inst.native)).await?;
+                binance::parse_open_interest(&body, &inst, now_ns())
+            }
+            Venue::Bybit => {
+                let body = self.http.send(&bybit::tickers_request(&inst.native)).await?;
+                bybit::parse_open_interest(&body, &inst, now_ns())
+            }
+            Venue::Hyperliquid => {
+                let body = self.http.send(&hyperliquid::meta_and_asset_ctxs_request()).await?;
+                hyperliquid::parse_open_interest(&body, &inst, now_ns())
+            }
+        }
+    }
+
+    pub async fn fetch_funding_rate(&self, symbol: &str) -> Result<FundingRate> {
+        let inst = self.resolve(symbol).await?;
+        match self.venue() {
+            Venue::Binance => {
+                let interval = self
+                    .instruments()
+                    .await?
+                    .funding_intervals
+                    .get(&inst.native)
+                    .copied()
+                    .unwrap_or(binance::DEFAULT_FUNDING_INTERVAL_MINUTES);
+                let body = self.http.send(&binance::premium_index_request(&inst.native)).await?;
+                binance::parse_premium_index(&body, &inst, now_ns(), interval)
+            }
+            Venue::Bybit => {
+                let body = self.http.send(&bybit::tickers_request(&inst.native)).await?;
+                bybit::parse_funding_rate(&body, &inst, now_ns())
+            }
+            Venue::Hyperliquid => {
+                let body = self.http.send(&hyperliquid::meta_and_asset_ctxs_request()).await?;
+                hyperliquid::parse_funding_rate(&body, &inst, now_ns())
+            }
+        }
+    }
+}

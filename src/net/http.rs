@@ -1,0 +1,238 @@
+//! The one HTTP path every venue request takes: rate limiter, timeout, retries with exponential backoff and
+//! jitter, `Retry-After`, and mapping of failures to the error classes. Venue specifics come in only through
+//! [`crate::venue::error_from_status`] and the [`Request`] the venue layer built.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::model::{PipelineError, Result, Venue};
+use crate::net::ratelimit::RateLimiter;
+use crate::venue::{error_from_status, is_rate_limit_status, Method, Request};
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A `Retry-After` longer than this (a Binance 418 ban lasts minutes to days) is not waited out: the call fails
+    /// with a rate-limit error that carries the wait.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Whole-request timeout (connect, send, read the body).
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { timeout: Duration::from_secs(10), connect_timeout: Duration::from_secs(5), retry: RetryPolicy::default() }
+    }
+}
+
+/// rustls needs a process-wide crypto provider before the first TLS connection, or that connection panics.
+pub fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Err means another part of the process installed one already, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The documented limit of each venue's public REST API, per IP.
+pub fn venue_rate_limiter(venue: Venue) -> RateLimiter {
+    use crate::venue::{binance, bybit, hyperliquid};
+    match venue {
+        Venue::Binance => RateLimiter::new(binance::WEIGHT_PER_MINUTE, Duration::from_secs(60)),
+        Venue::Bybit => RateLimiter::new(bybit::REQUESTS_PER_5S, Duration::from_secs(5)),
+        Venue::Hyperliquid => RateLimiter::new(hyperliquid::WEIGHT_PER_MINUTE, Duration::from_secs(60)),
+    }
+}
+
+/// Sends one venue's requests. Clones share the connection pool and the rate limiter.
+#[derive(Debug, Clone)]
+pub struct VenueHttp {
+    venue: Venue,
+    base_url: String,
+    client: reqwest::Client,
+    limiter: Arc<RateLimiter>,
+    retry: RetryPolicy,
+}
+
+enum Attempt {
+    Done(Bytes),
+    /// Worth another try, after at least this long (a `Retry-After`, else the backoff decides).
+    Retry(PipelineError, Option<Duration>),
+    Fail(PipelineError),
+}
+
+impl VenueHttp {
+    pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig, limiter: Arc<RateLimiter>) -> Result<Self> {
+        install_crypto_provider();
+        let base_url = base_url.unwrap_or(venue.default_base_url()).trim_end_matches('/').to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(PipelineError::InvalidArgument(format!(
+                "{venue} base URL '{base_url}' must start with http:// or https://"
+            )));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("ccxt_pipeline_rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PipelineError::Network { venue, message: format!("cannot build HTTP client: {e}") })?;
+        Ok(VenueHttp { venue, base_url, client, limiter, retry: config.retry.clone() })
+    }
+
+    pub fn venue(&self) -> Venue {
+        self.venue
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends `request` until it succeeds or retrying stops making sense; returns the 2xx body.
+    pub async fn send(&self, request: &Request) -> Result<Bytes> {
+        let mut attempt = 1;
+        loop {
+            self.limiter.acquire(request.weight).await;
+            let (error, retry_after) = match self.attempt(request).await {
+                Attempt::Done(body) => return Ok(body),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry(error, retry_after) => (error, retry_after),
+            };
+            if let Some(wait) = retry_after {
+                if wait > self.retry.max_retry_after {
+                    return Err(error);
+                }
+                // The venue throttles per IP: hold back every task of this venue, not only this one.
+                self.limiter.pause_until(Instant::now() + wait);
+            }
+            if attempt >= self.retry.max_attempts {
+                return Err(error);
+            }
+            let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
+            tracing::warn!(
+                venue = %self.venue, path = request.path, attempt, delay_ms = delay.as_millis() as u64,
+                "retrying after: {error}"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, request: &Request) -> Attempt {
+        let venue = self.venue;
+        let url = format!("{}{}", self.base_url, request.path);
+        let builder = match request.method {
+            Method::Get => self.client.get(&url),
+            Method::Post => self.client.post(&url).header("Content-Type", "application/json"),
+        };
+        let builder = if request.query.is_empty() { builder } else { builder.query(&request.query) };
+        let builder = match &request.body {
+            Some(body) => builder.body(body.clone()),
+            None => builder,
+        };
+        let network = |e: reqwest::Error| {
+            let kind = if e.is_timeout() { "timed out" } else if e.is_connect() { "cannot connect" } else { "transport" };
+            PipelineError::Network { venue, message: format!("{kind}: {} {url}: {}", request.what, error_chain(&e)) }
+        };
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(e) => return Attempt::Retry(network(e), None),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            // The connection died mid-body: as transient as a failed connect.
+            Err(e) => return Attempt::Retry(network(e), None),
+        };
+        if (200..300).contains(&status) {
+            return Attempt::Done(body);
+        }
+        let error = error_from_status(venue, status, &body, retry_after.map(|d| d.as_millis() as u64));
+        if is_rate_limit_status(venue, status) || status >= 500 {
+            Attempt::Retry(error, retry_after)
+        } else {
+            Attempt::Fail(error)
+        }
+    }
+
+    /// Exponential backoff with jitter in [50 %, 100 %] of the step, so clients that failed together do not retry
+    /// together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let step = self.retry.base_delay.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max_delay);
+        step.mul_f64(0.5 + 0.5 * jitter_unit())
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// A number in [0, 1): splitmix64 over a counter seeded from the clock; good enough to de-synchronise retries.
+fn jitter_unit() -> f64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let config = HttpConfig::default();
+        let http = VenueHttp::new(Venue::Bybit, Some("http://127.0.0.1:9"), &config, Arc::new(venue_rate_limiter(Venue::Bybit))).unwrap();
+        for attempt in 1..10 {
+            let step = config.retry.base_delay.saturating_mul(1 << (attempt - 1)).min(config.retry.max_delay);
+            let d = http.backoff(attempt);
+            assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?} outside [{:?}, {step:?}]", step / 2);
+        }
+    }
+
+    #[test]
+    fn base_url_must_be_http() {
+        let err = VenueHttp::new(Venue::Binance, Some("fapi.binance.com"), &HttpConfig::default(), Arc::new(venue_rate_limiter(Venue::Binance)));
+        assert!(err.unwrap_err().to_string().contains("must start with http:// or https://"));
+    }
+}

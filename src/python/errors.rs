@@ -1,0 +1,70 @@
+//! The Python exception hierarchy (DESIGN §5) and the mapping from [`PipelineError`]. Exceptions carry the
+//! venue and, where there is one, the venue's code and message as attributes.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+use crate::model::PipelineError;
+
+create_exception!(_core, PipelineErrorPy, PyException, "Base class of every ccxt_pipeline_rs error.");
+create_exception!(_core, NetworkError, PipelineErrorPy, "Connection failed or timed out; may succeed later.");
+create_exception!(_core, RateLimitError, PipelineErrorPy, "The venue throttled us and retries did not get through.");
+create_exception!(_core, ExchangeError, PipelineErrorPy, "The venue answered with an error of its own (`code`, `message`).");
+create_exception!(_core, MalformedResponseError, ExchangeError, "The venue's answer did not have the documented shape.");
+create_exception!(_core, SymbolNotFoundError, PipelineErrorPy, "The venue does not list the symbol (`suggestions`).");
+create_exception!(_core, UnsupportedError, PipelineErrorPy, "The venue does not offer what was asked.");
+create_exception!(_core, InvalidArgumentError, PipelineErrorPy, "An argument was not understood.");
+create_exception!(_core, StoreError, PipelineErrorPy, "The Parquet store could not be read or written.");
+
+/// Builds the Python exception for `error`, with attributes `venue`, `code`, `status`, `retry_after`,
+/// `suggestions` set where they apply (and `None` otherwise, so callers can read them without `getattr`).
+pub fn to_py_err(error: PipelineError) -> PyErr {
+    let message = error.to_string();
+    let venue = error.venue().map(|v| v.as_str());
+    let (err, code, status, retry_after, suggestions) = match &error {
+        PipelineError::Network { .. } => (NetworkError::new_err(message), None, None, None, None),
+        PipelineError::RateLimited { status, retry_after_ms, .. } => (
+            RateLimitError::new_err(message),
+            None,
+            Some(*status),
+            retry_after_ms.map(|ms| ms as f64 / 1000.0),
+            None,
+        ),
+        PipelineError::Exchange { status, code, .. } => {
+            (ExchangeError::new_err(message), Some(*code), Some(*status), None, None)
+        }
+        PipelineError::Malformed { .. } => (MalformedResponseError::new_err(message), None, None, None, None),
+        PipelineError::SymbolNotFound { suggestions, .. } => {
+            (SymbolNotFoundError::new_err(message), None, None, None, Some(suggestions.clone()))
+        }
+        PipelineError::Unsupported { .. } => (UnsupportedError::new_err(message), None, None, None, None),
+        PipelineError::InvalidArgument(_) => (InvalidArgumentError::new_err(message), None, None, None, None),
+        PipelineError::Store(_) => (StoreError::new_err(message), None, None, None, None),
+    };
+    Python::attach(|py| {
+        let value = err.value(py);
+        // Setting attributes on a fresh exception instance cannot fail short of memory exhaustion; if it does,
+        // the exception still carries its message.
+        let _ = value.setattr("venue", venue);
+        let _ = value.setattr("code", code);
+        let _ = value.setattr("status", status);
+        let _ = value.setattr("retry_after", retry_after);
+        let _ = value.setattr("suggestions", suggestions.unwrap_or_default());
+    });
+    err
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("PipelineError", py.get_type::<PipelineErrorPy>())?;
+    m.add("NetworkError", py.get_type::<NetworkError>())?;
+    m.add("RateLimitError", py.get_type::<RateLimitError>())?;
+    m.add("ExchangeError", py.get_type::<ExchangeError>())?;
+    m.add("MalformedResponseError", py.get_type::<MalformedResponseError>())?;
+    m.add("SymbolNotFoundError", py.get_type::<SymbolNotFoundError>())?;
+    m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
+    m.add("InvalidArgumentError", py.get_type::<InvalidArgumentError>())?;
+    m.add("StoreError", py.get_type::<StoreError>())?;
+    Ok(())
+}

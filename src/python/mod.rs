@@ -1,0 +1,24 @@
+//! PyO3 glue only: everything here adapts the Rust API to Python; no venue or I/O logic lives here.
+
+mod errors;
+mod fetchers;
+mod logging;
+mod runtime;
+mod sim;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    logging::install();
+    crate::net::install_crypto_provider();
+    errors::register(m)?;
+    m.add_class::<fetchers::BinanceFetcher>()?;
+    m.add_class::<fetchers::BybitFetcher>()?;
+    m.add_class::<fetchers::HyperliquidFetcher>()?;
+    m.add_class::<fetchers::PyOrchestrator>()?;
+    m.add_class::<fetchers::MultiVenueResult>()?;
+    m.add_class::<sim::PySimServer>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
