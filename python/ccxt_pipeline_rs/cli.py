@@ -44,14 +44,14 @@ class BadInput(click.ClickException):
 
 
 def iso_utc(ns: int) -> str:
-    """ISO-8601 UTC with as many fractional digits as the value needs (ms or ns)."""
+    """ISO-8601 UTC with as many fractional digits as the value needs (none, ms, µs or ns)."""
     seconds, frac = divmod(ns, 1_000_000_000)
     text = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    if frac == 0:
-        return text + "Z"
-    if frac % 1_000_000 == 0:
-        return f"{text}.{frac // 1_000_000:03d}Z"
-    return f"{text}.{frac:09d}Z"
+    for digits in (0, 3, 6, 9):
+        unit = 10 ** (9 - digits)
+        if frac % unit == 0:
+            return f"{text}.{frac // unit:0{digits}d}Z" if digits else f"{text}Z"
+    raise AssertionError("unreachable: 9 digits always divide")
 
 
 def table_rows(table: pa.Table) -> Iterator[dict]:
@@ -83,10 +83,24 @@ def render(table: pa.Table, kind: str, fmt: str) -> None:
         shown = TABLE_COLUMNS[kind]
         out = Table(show_header=True, header_style="bold")
         for name in shown:
-            out.add_column(name, justify="right" if name not in ("venue", "instrument_id") else "left")
+            label = f"{name} (UTC)" if name.startswith(("ts_", "next_")) else name
+            out.add_column(label, justify="left" if name in ("venue", "instrument_id") else "right", no_wrap=True)
         for row in rows:
-            out.add_row(*("—" if row[name] is None else str(row[name]) for name in shown))
-        Console().print(out)
+            out.add_row(*(display(name, row[name]) for name in shown))
+        # Piped output has no terminal width to honour; never cut values there.
+        console = Console() if sys.stdout.isatty() else Console(width=240)
+        console.print(out)
+
+
+def display(column: str, value: object) -> str:
+    if value is None:
+        return "—"
+    if column == "funding_rate":
+        return f"{value:.8f}"
+    if isinstance(value, str) and column.startswith(("ts_", "next_")):
+        # 2026-11-25T12:00:00.123Z → 2026-11-25 12:00:00.123 (the header says UTC)
+        return value.replace("T", " ").rstrip("Z")
+    return str(value)
 
 
 def parse_exchanges(value: str | None) -> list[str]:

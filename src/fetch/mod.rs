@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
+use crate::model::{FundingRate, OpenInterest, PipelineError, Result, UnifiedSymbol, Venue};
 use crate::net::HttpConfig;
 
 /// Rows from the venues that answered and the errors of those that did not; one failing venue never costs the
@@ -36,11 +36,11 @@ impl Orchestrator {
         venues: &[Venue],
         base_url: impl Fn(Venue) -> Option<String>,
         config: &HttpConfig,
-    ) -> crate::model::Result<Self> {
+    ) -> Result<Self> {
         let clients = venues
             .iter()
             .map(|&v| VenueClient::new(v, base_url(v).as_deref(), config).map(Arc::new))
-            .collect::<crate::model::Result<_>>()?;
+            .collect::<Result<_>>()?;
         Ok(Orchestrator { clients })
     }
 
@@ -48,22 +48,27 @@ impl Orchestrator {
         &self.clients
     }
 
-    pub async fn fetch_open_interest(&self, symbol: &str) -> MultiVenue<OpenInterest> {
+    /// An unreadable symbol is one `InvalidArgument` up front, not the same failure once per venue.
+    pub async fn fetch_open_interest(&self, symbol: &str) -> Result<MultiVenue<OpenInterest>> {
+        UnifiedSymbol::parse(symbol)?;
         let symbol = symbol.to_string();
-        self.fan_out(move |client| {
-            let symbol = symbol.clone();
-            async move { client.fetch_open_interest(&symbol).await }
-        })
-        .await
+        Ok(self
+            .fan_out(move |client| {
+                let symbol = symbol.clone();
+                async move { client.fetch_open_interest(&symbol).await }
+            })
+            .await)
     }
 
-    pub async fn fetch_funding_rate(&self, symbol: &str) -> MultiVenue<FundingRate> {
+    pub async fn fetch_funding_rate(&self, symbol: &str) -> Result<MultiVenue<FundingRate>> {
+        UnifiedSymbol::parse(symbol)?;
         let symbol = symbol.to_string();
-        self.fan_out(move |client| {
-            let symbol = symbol.clone();
-            async move { client.fetch_funding_rate(&symbol).await }
-        })
-        .await
+        Ok(self
+            .fan_out(move |client| {
+                let symbol = symbol.clone();
+                async move { client.fetch_funding_rate(&symbol).await }
+            })
+            .await)
     }
 
     /// Runs `call` on every client concurrently; results come back in client order, whatever finished first.
@@ -71,7 +76,7 @@ impl Orchestrator {
     where
         T: Send + 'static,
         F: Fn(Arc<VenueClient>) -> Fut,
-        Fut: std::future::Future<Output = crate::model::Result<T>> + Send + 'static,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
     {
         let mut tasks = JoinSet::new();
         for (position, client) in self.clients.iter().enumerate() {

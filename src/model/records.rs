@@ -16,12 +16,12 @@ pub fn ms_to_ns(ms: i64) -> i64 {
     ms.saturating_mul(NANOS_PER_MILLI)
 }
 
-/// Current wall-clock time in UTC nanoseconds (the `ts_init` of live snapshots).
+/// Current wall-clock time in UTC nanoseconds, truncated to whole microseconds (the `ts_init` of live snapshots).
+/// The column stays nanoseconds as NautilusTrader wants, but whole microseconds convert to Python `datetime`
+/// without loss, so `table.to_pylist()` works without pandas; the clock is not finer than that anyway.
 pub fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64);
+    micros.unwrap_or(0) * 1_000
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +264,13 @@ mod tests {
         assert_eq!(batch.column(6).as_primitive::<UInt16Type>().value(0), 480);
         assert!(batch.column(7).is_null(0));
         assert!(batch.column(9).is_null(0));
+    }
+
+    #[test]
+    fn now_is_whole_microseconds() {
+        let now = now_ns();
+        assert_eq!(now % 1_000, 0);
+        assert!(now > 1_700_000_000_000_000_000);
     }
 
     #[test]

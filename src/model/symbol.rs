@@ -11,6 +11,7 @@ use crate::model::venue::Venue;
 /// Quote currencies we recognise when splitting `BTCUSDT` into base and quote; longest first so `USDT` wins
 /// over `USD`.
 const QUOTES: [&str; 3] = ["USDT", "USDC", "USD"];
+const DEFAULT_QUOTE: &str = "USDT";
 
 /// Hyperliquid lists low-priced coins scaled by 1000 with a `k` prefix (`kPEPE`), where Binance and Bybit use a
 /// `1000` prefix (`1000PEPEUSDT`). The unified base follows Binance/Bybit.
@@ -57,6 +58,10 @@ impl UnifiedSymbol {
             if !base.is_empty() && base.chars().all(|c| c.is_ascii_alphanumeric()) {
                 return Ok(UnifiedSymbol { base: base.to_string(), quote: quote.to_string() });
             }
+        }
+        // `BTC-PERP` names no quote: the USDT perp is what Binance and Bybit list for it (Hyperliquid maps either).
+        if let Some(base) = body.strip_suffix("-PERP").filter(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_alphanumeric())) {
+            return Ok(UnifiedSymbol { base: base.to_string(), quote: DEFAULT_QUOTE.to_string() });
         }
         // A bare coin (`BTC`, `kPEPE`) is the Hyperliquid-native form.
         if id_venue.is_none() && trimmed.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -185,6 +190,8 @@ mod tests {
         }
         assert_eq!(parse("BTC-USD-PERP.HYPERLIQUID"), UnifiedSymbol { base: "BTC".into(), quote: "USD".into() });
         assert_eq!(parse("BTC").to_string(), "BTCUSD-PERP");
+        assert_eq!(parse("btc-perp"), btc);
+        assert_eq!(parse("NOPE-PERP").to_string(), "NOPEUSDT-PERP");
     }
 
     #[test]

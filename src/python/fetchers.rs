@@ -10,7 +10,7 @@ use crate::model::records::{funding_rate_batch, open_interest_batch};
 use crate::model::{FundingRate, OpenInterest, Venue};
 use crate::net::HttpConfig;
 use crate::python::errors::to_py_err;
-use crate::python::runtime::{block_on, block_on_result, to_pyarrow};
+use crate::python::runtime::{block_on_result, to_pyarrow};
 
 fn client(venue: Venue, base_url: Option<&str>) -> PyResult<Arc<VenueClient>> {
     VenueClient::new(venue, base_url, &HttpConfig::default()).map(Arc::new).map_err(to_py_err)
@@ -141,27 +141,27 @@ impl PyOrchestrator {
     }
 
     fn fetch_open_interest(&self, py: Python<'_>, symbol: &str) -> PyResult<MultiVenueResult> {
-        let result = block_on(py, self.inner.fetch_open_interest(symbol))?;
+        let result = block_on_result(py, self.inner.fetch_open_interest(symbol))?;
         multi_venue_result::<OpenInterest>(py, result, open_interest_batch)
     }
 
     fn fetch_open_interest_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = inner.fetch_open_interest(&symbol).await;
+            let result = inner.fetch_open_interest(&symbol).await.map_err(to_py_err)?;
             Python::attach(|py| multi_venue_result::<OpenInterest>(py, result, open_interest_batch))
         })
     }
 
     fn fetch_funding_rate(&self, py: Python<'_>, symbol: &str) -> PyResult<MultiVenueResult> {
-        let result = block_on(py, self.inner.fetch_funding_rate(symbol))?;
+        let result = block_on_result(py, self.inner.fetch_funding_rate(symbol))?;
         multi_venue_result::<FundingRate>(py, result, funding_rate_batch)
     }
 
     fn fetch_funding_rate_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = inner.fetch_funding_rate(&symbol).await;
+            let result = inner.fetch_funding_rate(&symbol).await.map_err(to_py_err)?;
             Python::attach(|py| multi_venue_result::<FundingRate>(py, result, funding_rate_batch))
         })
     }

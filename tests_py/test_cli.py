@@ -1,0 +1,128 @@
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+CLI = [sys.executable, "-m", "ccxt_pipeline_rs.cli"]
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_fetch_oi_sim_prints_three_venues_as_json():
+    out = run("--sim", "fetch-oi", "BTCUSDT-PERP", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["venue"] for r in rows] == ["binance", "bybit", "hyperliquid"]
+    assert list(rows[0]) == [
+        "venue",
+        "symbol",
+        "instrument_id",
+        "ts_event",
+        "ts_init",
+        "open_interest",
+        "open_interest_value",
+    ]
+    for row in rows:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z", row["ts_event"]), row
+        assert row["open_interest"] > 0
+    assert rows[1]["open_interest_value"] > 0
+
+
+def test_fetch_oi_default_table_is_readable():
+    out = run("--sim", "fetch-oi", "BTCUSDT-PERP")
+    assert out.returncode == 0, out.stderr
+    for text in ("BTCUSDT-PERP.BINANCE", "BTCUSDT-LINEAR.BYBIT", "BTC-USD-PERP.HYPERLIQUID", "open_interest"):
+        assert text in out.stdout
+
+
+def test_fetch_funding_sim_csv_has_all_fields():
+    out = run("--sim", "fetch-funding", "ETHUSDT-PERP", "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == (
+        "venue,symbol,instrument_id,ts_event,ts_init,funding_rate,interval_minutes,next_funding_time,mark_price,index_price"
+    )
+    assert len(lines) == 4
+    for line in lines[1:]:
+        fields = line.split(",")
+        assert all(fields), line  # rate, interval, next funding, mark and index all present
+    assert [line.split(",")[6] for line in lines[1:]] == ["480", "480", "60"]
+
+
+def test_unknown_symbol_is_one_line_and_exit_2():
+    out = run("--sim", "fetch-oi", "NOPE-PERP")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "NOPE-PERP" in lines[0] and "binance" in lines[0] and "hyperliquid" in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_close_matches_are_suggested():
+    out = run("--sim", "fetch-oi", "ETHUSDC-PERP", "--exchange", "binance,bybit")
+    assert out.returncode == 2
+    assert "ETHUSDT-PERP" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--sim", "fetch-oi", "BTCUSDT-PERP", "--exchange", "binance,kraken"],
+        ["--sim", "fetch-oi", "BTC$USDT"],
+        ["--sim", "fetch-oi", "BTCUSDT-PERP", "--format", "xml"],
+        ["--sim", "fetch-oi"],
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args):
+    out = run(*args)
+    assert out.returncode == 2, out
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sim_serve_and_a_failing_venue_on_its_own_line():
+    port = free_port()
+    server = subprocess.Popen([*CLI, "sim", "serve", "--port", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        urls = dict(server.stdout.readline().split() for _ in range(3))
+        assert urls["binance"] == f"http://127.0.0.1:{port}/binance"
+        with urllib.request.urlopen(urls["binance"] + "/fapi/v1/openInterest?symbol=BTCUSDT", timeout=5) as r:
+            assert json.load(r)["symbol"] == "BTCUSDT"
+        env = dict(
+            os.environ,
+            CCXT_PIPELINE_BINANCE_URL=urls["binance"],
+            CCXT_PIPELINE_BYBIT_URL=f"http://127.0.0.1:{free_port()}",
+            CCXT_PIPELINE_HYPERLIQUID_URL=urls["hyperliquid"],
+        )
+        out = run("fetch-oi", "BTCUSDT-PERP", "--format", "json", env=env)
+        assert out.returncode == 0, out.stderr
+        assert [r["venue"] for r in json.loads(out.stdout)] == ["binance", "hyperliquid"]
+        errors = out.stderr.strip().splitlines()
+        assert len(errors) == 1 and errors[0].startswith("error: bybit: network error"), out.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=10) == 130
+
+
+def test_iso_utc_keeps_the_precision_the_value_has():
+    from ccxt_pipeline_rs.cli import iso_utc
+
+    assert iso_utc(1_700_000_000_000_000_000) == "2023-11-14T22:13:20Z"
+    assert iso_utc(1_700_000_000_123_000_000) == "2023-11-14T22:13:20.123Z"
+    assert iso_utc(1_700_000_000_123_456_000) == "2023-11-14T22:13:20.123456Z"
+    assert iso_utc(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456789Z"
