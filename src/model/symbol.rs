@@ -132,8 +132,46 @@ pub struct InstrumentRef {
 
 impl InstrumentRef {
     pub fn new(venue: Venue, unified: &UnifiedSymbol) -> Self {
-        let native = unified.venue_symbol(venue);
-        InstrumentRef { venue, symbol: unified.to_string(), instrument_id: instrument_id(venue, &native), native }
+        Self::from_native(venue, &unified.venue_symbol(venue))
+    }
+
+    /// The `symbol` column is a function of the instrument, so rows fetched under `BTCUSDT-PERP` and rows read
+    /// back from the store agree: Hyperliquid's coin is always `<coin>USD-PERP`, whatever quote the user typed.
+    fn from_native(venue: Venue, native: &str) -> Self {
+        let symbol = match venue {
+            Venue::Hyperliquid => UnifiedSymbol::from_hyperliquid_coin(native).map(|u| u.to_string()),
+            Venue::Binance | Venue::Bybit => UnifiedSymbol::parse(native).ok().map(|u| u.to_string()),
+        }
+        .unwrap_or_else(|| format!("{native}-PERP"));
+        InstrumentRef { venue, symbol, native: native.to_string(), instrument_id: instrument_id(venue, native) }
+    }
+
+    /// Reads a NautilusTrader instrument id of one of our venues (`BTCUSDT-LINEAR.BYBIT`).
+    pub fn from_instrument_id(id: &str) -> Result<Self> {
+        let invalid = || {
+            PipelineError::InvalidArgument(format!(
+                "'{id}' is not an instrument id of a supported venue: expected e.g. BTCUSDT-PERP.BINANCE, \
+                 BTCUSDT-LINEAR.BYBIT or BTC-USD-PERP.HYPERLIQUID"
+            ))
+        };
+        let (body, venue) = id.rsplit_once('.').ok_or_else(invalid)?;
+        let venue: Venue = venue.parse().map_err(|_| invalid())?;
+        let suffix = match venue {
+            Venue::Binance => "-PERP",
+            Venue::Bybit => "-LINEAR",
+            Venue::Hyperliquid => "-USD-PERP",
+        };
+        // Letters and digits only (any script: Binance lists non-Latin names): ids become folder names.
+        let native = body
+            .strip_suffix(suffix)
+            .filter(|n| !n.is_empty() && n.chars().all(char::is_alphanumeric))
+            .ok_or_else(invalid)?;
+        let inst = Self::from_native(venue, native);
+        if inst.instrument_id == id {
+            Ok(inst)
+        } else {
+            Err(invalid())
+        }
     }
 }
 
@@ -204,6 +242,23 @@ mod tests {
         assert_eq!(btc.instrument_id(Venue::Hyperliquid), "BTC-USD-PERP.HYPERLIQUID");
         // Both USDT and USD perps map to the Hyperliquid coin.
         assert_eq!(parse("ETHUSD-PERP").venue_symbol(Venue::Hyperliquid), "ETH");
+    }
+
+    #[test]
+    fn instrument_refs_round_trip_through_instrument_ids() {
+        for (venue, input, symbol) in [
+            (Venue::Binance, "BTCUSDT-PERP", "BTCUSDT-PERP"),
+            (Venue::Bybit, "1000PEPEUSDT", "1000PEPEUSDT-PERP"),
+            (Venue::Hyperliquid, "BTCUSDT-PERP", "BTCUSD-PERP"),
+            (Venue::Hyperliquid, "1000PEPEUSDT-PERP", "1000PEPEUSD-PERP"),
+        ] {
+            let inst = InstrumentRef::new(venue, &parse(input));
+            assert_eq!(inst.symbol, symbol);
+            assert_eq!(InstrumentRef::from_instrument_id(&inst.instrument_id).unwrap(), inst);
+        }
+        for bad in ["BTCUSDT", "BTCUSDT-PERP.BYBIT", "-PERP.BINANCE", "BTC-USD-PERP.KRAKEN", "../x-PERP.BINANCE"] {
+            assert!(InstrumentRef::from_instrument_id(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
