@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod model;
 pub mod net;
 pub mod sim;
+pub mod store;
 pub mod venue;
 
 #[cfg(feature = "python")]

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod records;
 pub mod symbol;
+pub mod time;
 pub mod venue;
 
 pub use error::{PipelineError, Result};

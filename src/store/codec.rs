@@ -1,0 +1,509 @@
+//! The three kinds of rows between their two Arrow forms: the table form returned to Python (DESIGN §3) and the
+//! on-disk form NautilusTrader reads (DESIGN §4). The disk form holds one instrument per file, so identity columns
+//! (venue, symbol) are rebuilt from the folder's instrument id on the way back.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{BinaryBuilder, StringBuilder, UInt16Builder, UInt64Builder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType, UInt16Type, UInt64Type};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use crate::model::records::{
+    funding_rate_batch, funding_rate_schema, liquidation_batch, liquidation_schema, open_interest_batch,
+    open_interest_schema,
+};
+use crate::model::{FundingRate, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result, Side};
+
+/// What a dataset holds; the names are the ones users type (`query open_interest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    OpenInterest,
+    FundingRate,
+    Liquidation,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::OpenInterest, Kind::FundingRate, Kind::Liquidation];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::OpenInterest => "open_interest",
+            Kind::FundingRate => "funding_rate",
+            Kind::Liquidation => "liquidation",
+        }
+    }
+
+    /// The catalog folder under `<root>/data/` (NautilusTrader's name for the data class).
+    pub const fn folder(self) -> &'static str {
+        match self {
+            Kind::OpenInterest => "custom_open_interest",
+            Kind::FundingRate => "funding_rate_update",
+            Kind::Liquidation => "custom_liquidation",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name.trim()).ok_or_else(|| {
+            PipelineError::InvalidArgument(format!(
+                "unknown data kind '{name}': expected open_interest, funding_rate or liquidation"
+            ))
+        })
+    }
+
+    pub fn table_schema(self) -> SchemaRef {
+        match self {
+            Kind::OpenInterest => open_interest_schema(),
+            Kind::FundingRate => funding_rate_schema(),
+            Kind::Liquidation => liquidation_schema(),
+        }
+    }
+
+    /// Recognises a table by its column names (DESIGN §3).
+    pub fn of_table(schema: &Schema) -> Result<Kind> {
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.table_schema().fields().iter().map(|f| f.name().as_str()).eq(names.iter().copied()))
+            .ok_or_else(|| {
+                PipelineError::InvalidArgument(format!(
+                    "table columns [{}] are not an open interest, funding rate or liquidation table (DESIGN §3): \
+                     expected e.g. [{}]",
+                    names.join(", "),
+                    Kind::OpenInterest.table_schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            })
+    }
+}
+
+/// A row kind that the store can keep.
+pub trait StoredRow: Clone + Send + Sync + 'static {
+    const KIND: Kind;
+    /// De-duplication key: (instrument, `ts_event`) for snapshots, the whole row for liquidations. The
+    /// instrument is fixed per file, so it is not part of the key.
+    type Key: Eq + std::hash::Hash;
+
+    fn key(&self) -> Self::Key;
+    fn ts_event(&self) -> i64;
+    fn ts_init(&self) -> i64;
+    fn instrument_id(&self) -> &str;
+    fn to_table(rows: &[Self]) -> RecordBatch;
+    fn from_table(batch: &RecordBatch) -> Result<Vec<Self>>;
+    fn disk_schema(instrument_id: &str) -> SchemaRef;
+    fn to_disk(rows: &[Self], instrument_id: &str) -> RecordBatch;
+    fn from_disk(batch: &RecordBatch, inst: &InstrumentRef) -> Result<Vec<Self>>;
+}
+
+fn store_error(what: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Store(what.to_string())
+}
+
+fn invalid_table(what: impl std::fmt::Display) -> PipelineError {
+    PipelineError::InvalidArgument(what.to_string())
+}
+
+/// A column by name with the type it must have, or an error naming both.
+fn column<'a>(batch: &'a RecordBatch, name: &str, accepts: fn(&DataType) -> bool, expected: &str, err: fn(String) -> PipelineError) -> Result<&'a ArrayRef> {
+    let column = batch.column_by_name(name).ok_or_else(|| err(format!("missing column '{name}' ({expected})")))?;
+    if accepts(column.data_type()) {
+        Ok(column)
+    } else {
+        Err(err(format!("column '{name}' is {}, expected {expected}", column.data_type())))
+    }
+}
+
+fn table_err(msg: String) -> PipelineError {
+    invalid_table(msg)
+}
+
+fn disk_err(msg: String) -> PipelineError {
+    store_error(format!("stored file does not have the catalog schema: {msg}"))
+}
+
+fn is_timestamp_ns(t: &DataType) -> bool {
+    matches!(t, DataType::Timestamp(TimeUnit::Nanosecond, _))
+}
+
+fn table_strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
+    Ok(column(batch, name, |t| *t == DataType::Utf8, "utf8", table_err)?.as_string::<i32>())
+}
+
+fn table_f64<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array> {
+    Ok(column(batch, name, |t| *t == DataType::Float64, "float64", table_err)?.as_primitive::<Float64Type>())
+}
+
+fn table_ts(batch: &RecordBatch, name: &str) -> Result<arrow_array::PrimitiveArray<TimestampNanosecondType>> {
+    Ok(column(batch, name, is_timestamp_ns, "timestamp[ns, UTC]", table_err)?.as_primitive::<TimestampNanosecondType>().clone())
+}
+
+fn required<T>(value: Option<T>, column: &str, row: usize) -> Result<T> {
+    value.ok_or_else(|| invalid_table(format!("column '{column}' is null in row {row}; it is required")))
+}
+
+fn opt<A: Array>(array: &A, row: usize) -> bool {
+    array.is_valid(row)
+}
+
+/// The identity columns of one table row, with the instrument id checked (it becomes a folder name).
+fn table_identity(batch: &RecordBatch) -> Result<impl Fn(usize) -> Result<(InstrumentRef, i64, i64)> + '_> {
+    let ids = table_strings(batch, "instrument_id")?;
+    let venues = table_strings(batch, "venue")?;
+    let ts_event = table_ts(batch, "ts_event")?;
+    let ts_init = table_ts(batch, "ts_init")?;
+    Ok(move |row: usize| {
+        let id = required(opt(ids, row).then(|| ids.value(row)), "instrument_id", row)?;
+        let inst = InstrumentRef::from_instrument_id(id)?;
+        if venues.is_valid(row) && venues.value(row) != inst.venue.as_str() {
+            return Err(invalid_table(format!(
+                "row {row}: venue '{}' does not match instrument id '{id}'",
+                venues.value(row)
+            )));
+        }
+        let event = required(ts_event.is_valid(row).then(|| ts_event.value(row)), "ts_event", row)?;
+        let init = required(ts_init.is_valid(row).then(|| ts_init.value(row)), "ts_init", row)?;
+        if event < 0 || init < 0 {
+            return Err(invalid_table(format!("row {row}: timestamps before 1970 cannot be stored")));
+        }
+        Ok((inst, event, init))
+    })
+}
+
+fn disk_strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
+    Ok(column(batch, name, |t| *t == DataType::Utf8, "string", disk_err)?.as_string::<i32>())
+}
+
+fn disk_f64<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array> {
+    Ok(column(batch, name, |t| *t == DataType::Float64, "float64", disk_err)?.as_primitive::<Float64Type>())
+}
+
+fn disk_i64<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Int64Array> {
+    Ok(column(batch, name, |t| *t == DataType::Int64, "int64", disk_err)?.as_primitive::<Int64Type>())
+}
+
+fn disk_u64<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a UInt64Array> {
+    Ok(column(batch, name, |t| *t == DataType::UInt64, "uint64", disk_err)?.as_primitive::<UInt64Type>())
+}
+
+fn custom_schema(fields: Vec<Field>) -> SchemaRef {
+    let mut all = vec![Field::new("instrument_id", DataType::Utf8, true)];
+    all.extend(fields);
+    all.push(Field::new("type", DataType::Utf8, true));
+    all.push(Field::new("ts_event", DataType::Int64, true));
+    all.push(Field::new("ts_init", DataType::Int64, true));
+    Arc::new(Schema::new(all))
+}
+
+fn repeated(value: &str, n: usize) -> ArrayRef {
+    let mut b = StringBuilder::with_capacity(n, n * value.len());
+    (0..n).for_each(|_| b.append_value(value));
+    Arc::new(b.finish())
+}
+
+fn i64_column<R>(rows: &[R], f: impl Fn(&R) -> i64) -> ArrayRef {
+    Arc::new(rows.iter().map(f).collect::<Int64Array>())
+}
+
+fn f64_column<R>(rows: &[R], f: impl Fn(&R) -> f64) -> ArrayRef {
+    Arc::new(rows.iter().map(f).collect::<Float64Array>())
+}
+
+fn disk_batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> RecordBatch {
+    RecordBatch::try_new(schema, columns).expect("disk columns are built in schema order")
+}
+
+impl StoredRow for OpenInterest {
+    const KIND: Kind = Kind::OpenInterest;
+    type Key = i64;
+
+    fn key(&self) -> i64 {
+        self.ts_event
+    }
+    fn ts_event(&self) -> i64 {
+        self.ts_event
+    }
+    fn ts_init(&self) -> i64 {
+        self.ts_init
+    }
+    fn instrument_id(&self) -> &str {
+        &self.instrument_id
+    }
+    fn to_table(rows: &[Self]) -> RecordBatch {
+        open_interest_batch(rows)
+    }
+
+    fn from_table(batch: &RecordBatch) -> Result<Vec<Self>> {
+        let identity = table_identity(batch)?;
+        let oi = table_f64(batch, "open_interest")?;
+        let value = table_f64(batch, "open_interest_value")?;
+        (0..batch.num_rows())
+            .map(|row| {
+                let (inst, ts_event, ts_init) = identity(row)?;
+                let open_interest = required(oi.is_valid(row).then(|| oi.value(row)), "open_interest", row)?;
+                let value = value.is_valid(row).then(|| value.value(row)).filter(|v| !v.is_nan());
+                Ok(inst.open_interest(ts_event, ts_init, open_interest, value))
+            })
+            .collect()
+    }
+
+    fn disk_schema(_: &str) -> SchemaRef {
+        custom_schema(vec![
+            Field::new("open_interest", DataType::Float64, true),
+            Field::new("open_interest_value", DataType::Float64, true),
+        ])
+    }
+
+    fn to_disk(rows: &[Self], instrument_id: &str) -> RecordBatch {
+        disk_batch(
+            Self::disk_schema(instrument_id),
+            vec![
+                repeated(instrument_id, rows.len()),
+                f64_column(rows, |r| r.open_interest),
+                // NautilusTrader's float field has no null: absent is NaN.
+                f64_column(rows, |r| r.open_interest_value.unwrap_or(f64::NAN)),
+                repeated("OpenInterest", rows.len()),
+                i64_column(rows, |r| r.ts_event),
+                i64_column(rows, |r| r.ts_init),
+            ],
+        )
+    }
+
+    fn from_disk(batch: &RecordBatch, inst: &InstrumentRef) -> Result<Vec<Self>> {
+        let oi = disk_f64(batch, "open_interest")?;
+        let value = disk_f64(batch, "open_interest_value")?;
+        let (ts_event, ts_init) = (disk_i64(batch, "ts_event")?, disk_i64(batch, "ts_init")?);
+        Ok((0..batch.num_rows())
+            .map(|i| {
+                let v = value.value(i);
+                inst.open_interest(ts_event.value(i), ts_init.value(i), oi.value(i), (value.is_valid(i) && !v.is_nan()).then_some(v))
+            })
+            .collect())
+    }
+}
+
+impl StoredRow for FundingRate {
+    const KIND: Kind = Kind::FundingRate;
+    type Key = i64;
+
+    fn key(&self) -> i64 {
+        self.ts_event
+    }
+    fn ts_event(&self) -> i64 {
+        self.ts_event
+    }
+    fn ts_init(&self) -> i64 {
+        self.ts_init
+    }
+    fn instrument_id(&self) -> &str {
+        &self.instrument_id
+    }
+    fn to_table(rows: &[Self]) -> RecordBatch {
+        funding_rate_batch(rows)
+    }
+
+    fn from_table(batch: &RecordBatch) -> Result<Vec<Self>> {
+        let identity = table_identity(batch)?;
+        let rate = table_f64(batch, "funding_rate")?;
+        let interval = column(batch, "interval_minutes", |t| *t == DataType::UInt16, "uint16", table_err)?.as_primitive::<UInt16Type>();
+        let next = table_ts(batch, "next_funding_time")?;
+        let mark = table_f64(batch, "mark_price")?;
+        let index = table_f64(batch, "index_price")?;
+        (0..batch.num_rows())
+            .map(|row| {
+                let (inst, ts_event, ts_init) = identity(row)?;
+                let funding_rate = required(rate.is_valid(row).then(|| rate.value(row)), "funding_rate", row)?;
+                if !funding_rate.is_finite() {
+                    return Err(invalid_table(format!("row {row}: funding_rate {funding_rate} is not a number")));
+                }
+                Ok(FundingRate {
+                    venue: inst.venue,
+                    symbol: inst.symbol,
+                    instrument_id: inst.instrument_id,
+                    ts_event,
+                    ts_init,
+                    funding_rate,
+                    interval_minutes: interval.is_valid(row).then(|| interval.value(row)),
+                    next_funding_time: next.is_valid(row).then(|| next.value(row)).filter(|t| *t >= 0),
+                    mark_price: mark.is_valid(row).then(|| mark.value(row)),
+                    index_price: index.is_valid(row).then(|| index.value(row)),
+                })
+            })
+            .collect()
+    }
+
+    /// NautilusTrader's `FundingRateUpdate` layout: the instrument lives in the schema metadata.
+    fn disk_schema(instrument_id: &str) -> SchemaRef {
+        let metadata = [("instrument_id".to_string(), instrument_id.to_string())].into_iter().collect();
+        Arc::new(Schema::new_with_metadata(
+            vec![
+                Field::new("rate", DataType::Binary, false),
+                Field::new("interval", DataType::UInt16, true),
+                Field::new("next_funding_ns", DataType::UInt64, true),
+                Field::new("ts_event", DataType::UInt64, false),
+                Field::new("ts_init", DataType::UInt64, false),
+            ],
+            metadata,
+        ))
+    }
+
+    fn to_disk(rows: &[Self], instrument_id: &str) -> RecordBatch {
+        let mut rate = BinaryBuilder::with_capacity(rows.len(), rows.len() * 12);
+        let mut interval = UInt16Builder::with_capacity(rows.len());
+        let mut next = UInt64Builder::with_capacity(rows.len());
+        for r in rows {
+            // The decimal as a JSON string, quotes included; Rust's shortest round-trip form never uses an
+            // exponent, so it is also a valid `Decimal` literal.
+            rate.append_value(format!("\"{}\"", r.funding_rate));
+            interval.append_option(r.interval_minutes);
+            next.append_option(r.next_funding_time.map(|t| t as u64));
+        }
+        disk_batch(
+            Self::disk_schema(instrument_id),
+            vec![
+                Arc::new(rate.finish()),
+                Arc::new(interval.finish()),
+                Arc::new(next.finish()),
+                Arc::new(rows.iter().map(|r| r.ts_event as u64).collect::<UInt64Array>()),
+                Arc::new(rows.iter().map(|r| r.ts_init as u64).collect::<UInt64Array>()),
+            ],
+        )
+    }
+
+    fn from_disk(batch: &RecordBatch, inst: &InstrumentRef) -> Result<Vec<Self>> {
+        let rate = column(batch, "rate", |t| matches!(t, DataType::Binary | DataType::LargeBinary | DataType::BinaryView), "binary", disk_err)?;
+        let rate = arrow_cast_binary(rate)?;
+        let interval = column(batch, "interval", |t| *t == DataType::UInt16, "uint16", disk_err)?.as_primitive::<UInt16Type>();
+        let next = disk_u64(batch, "next_funding_ns")?;
+        let (ts_event, ts_init) = (disk_u64(batch, "ts_event")?, disk_u64(batch, "ts_init")?);
+        (0..batch.num_rows())
+            .map(|i| {
+                let text = std::str::from_utf8(&rate[i]).unwrap_or("");
+                let funding_rate = text.trim_matches('"').parse::<f64>().map_err(|_| {
+                    store_error(format!("stored funding rate {text:?} of {} is not a quoted decimal", inst.instrument_id))
+                })?;
+                Ok(FundingRate {
+                    venue: inst.venue,
+                    symbol: inst.symbol.clone(),
+                    instrument_id: inst.instrument_id.clone(),
+                    ts_event: ts_event.value(i) as i64,
+                    ts_init: ts_init.value(i) as i64,
+                    funding_rate,
+                    interval_minutes: interval.is_valid(i).then(|| interval.value(i)),
+                    next_funding_time: next.is_valid(i).then(|| next.value(i) as i64),
+                    // Not part of NautilusTrader's FundingRateUpdate, so not stored.
+                    mark_price: None,
+                    index_price: None,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The binary values of a `rate` column, whichever binary layout a writer chose.
+fn arrow_cast_binary(array: &ArrayRef) -> Result<Vec<Vec<u8>>> {
+    let values: Vec<Vec<u8>> = match array.data_type() {
+        DataType::Binary => array.as_binary::<i32>().iter().map(|v| v.unwrap_or_default().to_vec()).collect(),
+        DataType::LargeBinary => array.as_binary::<i64>().iter().map(|v| v.unwrap_or_default().to_vec()).collect(),
+        DataType::BinaryView => array.as_binary_view().iter().map(|v| v.unwrap_or_default().to_vec()).collect(),
+        other => return Err(disk_err(format!("column 'rate' is {other}"))),
+    };
+    Ok(values)
+}
+
+impl StoredRow for Liquidation {
+    const KIND: Kind = Kind::Liquidation;
+    type Key = (i64, i64, &'static str, u64, u64);
+
+    fn key(&self) -> Self::Key {
+        (self.ts_event, self.ts_init, self.side.as_str(), self.price.to_bits(), self.quantity.to_bits())
+    }
+    fn ts_event(&self) -> i64 {
+        self.ts_event
+    }
+    fn ts_init(&self) -> i64 {
+        self.ts_init
+    }
+    fn instrument_id(&self) -> &str {
+        &self.instrument_id
+    }
+    fn to_table(rows: &[Self]) -> RecordBatch {
+        liquidation_batch(rows)
+    }
+
+    fn from_table(batch: &RecordBatch) -> Result<Vec<Self>> {
+        let identity = table_identity(batch)?;
+        let side = table_strings(batch, "side")?;
+        let price = table_f64(batch, "price")?;
+        let quantity = table_f64(batch, "quantity")?;
+        (0..batch.num_rows())
+            .map(|row| {
+                let (inst, ts_event, ts_init) = identity(row)?;
+                let side = match side.is_valid(row).then(|| side.value(row)) {
+                    Some("BUY") => Side::Buy,
+                    Some("SELL") => Side::Sell,
+                    other => return Err(invalid_table(format!("row {row}: side {other:?} must be BUY or SELL"))),
+                };
+                Ok(Liquidation {
+                    venue: inst.venue,
+                    symbol: inst.symbol,
+                    instrument_id: inst.instrument_id,
+                    ts_event,
+                    ts_init,
+                    side,
+                    price: required(price.is_valid(row).then(|| price.value(row)), "price", row)?,
+                    quantity: required(quantity.is_valid(row).then(|| quantity.value(row)), "quantity", row)?,
+                })
+            })
+            .collect()
+    }
+
+    fn disk_schema(_: &str) -> SchemaRef {
+        custom_schema(vec![
+            Field::new("side", DataType::Utf8, true),
+            Field::new("price", DataType::Float64, true),
+            Field::new("quantity", DataType::Float64, true),
+        ])
+    }
+
+    fn to_disk(rows: &[Self], instrument_id: &str) -> RecordBatch {
+        let mut side = StringBuilder::with_capacity(rows.len(), rows.len() * 4);
+        rows.iter().for_each(|r| side.append_value(r.side.as_str()));
+        disk_batch(
+            Self::disk_schema(instrument_id),
+            vec![
+                repeated(instrument_id, rows.len()),
+                Arc::new(side.finish()),
+                f64_column(rows, |r| r.price),
+                f64_column(rows, |r| r.quantity),
+                repeated("Liquidation", rows.len()),
+                i64_column(rows, |r| r.ts_event),
+                i64_column(rows, |r| r.ts_init),
+            ],
+        )
+    }
+
+    fn from_disk(batch: &RecordBatch, inst: &InstrumentRef) -> Result<Vec<Self>> {
+        let side = disk_strings(batch, "side")?;
+        let (price, quantity) = (disk_f64(batch, "price")?, disk_f64(batch, "quantity")?);
+        let (ts_event, ts_init) = (disk_i64(batch, "ts_event")?, disk_i64(batch, "ts_init")?);
+        (0..batch.num_rows())
+            .map(|i| {
+                let side = match side.value(i) {
+                    "BUY" => Side::Buy,
+                    "SELL" => Side::Sell,
+                    other => return Err(store_error(format!("stored side '{other}' of {} is not BUY or SELL", inst.instrument_id))),
+                };
+                Ok(Liquidation {
+                    venue: inst.venue,
+                    symbol: inst.symbol.clone(),
+                    instrument_id: inst.instrument_id.clone(),
+                    ts_event: ts_event.value(i),
+                    ts_init: ts_init.value(i),
+                    side,
+                    price: price.value(i),
+                    quantity: quantity.value(i),
+                })
+            })
+            .collect()
+    }
+}
