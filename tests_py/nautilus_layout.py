@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 NS_PER_DAY = 86_400 * 1_000_000_000
 TS = pa.timestamp("ns", tz="UTC")
 
-# -- DESIGN §3: the tables returned to Python (and accepted by ParquetStore.write) ------------------------------------
+# -- DESIGN §3: the tables returned to Python (and accepted by ParquetStore.write) -------------------------------------
 
 _IDENTITY = [
     pa.field("venue", pa.utf8(), nullable=False),
@@ -115,8 +115,15 @@ def day_file_name(day_start_ns: int) -> str:
 
 
 def rate_bytes(rate: float) -> bytes:
-    """The §4 ``rate`` cell: the shortest round-trip decimal of the float, no exponent, as a JSON string."""
-    return json.dumps(format(Decimal(repr(rate)), "f")).encode()
+    """The §4 ``rate`` cell: the shortest round-trip decimal of the float in plain notation, as a JSON string.
+
+    ``0.0001`` -> ``b'"0.0001"'``, ``-2.345e-05`` -> ``b'"-0.00002345"'``, ``1e-08`` -> ``b'"0.00000001"'``,
+    ``0.0`` -> ``b'"0"'`` (what Rust's ``{}`` prints for an ``f64``).
+    """
+    text = format(Decimal(repr(rate)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return json.dumps(text).encode()
 
 
 def ns(column: pa.ChunkedArray) -> list:
@@ -126,16 +133,14 @@ def ns(column: pa.ChunkedArray) -> list:
 def _disk_table(kind: str, rows: pa.Table, instrument_id: str) -> pa.Table:
     ts_event, ts_init = ns(rows["ts_event"]), ns(rows["ts_init"])
     if kind == "funding_rate":
-        nxt = rows["next_funding_time"]
         columns = [
             pa.array([rate_bytes(r) for r in rows["funding_rate"].to_pylist()], pa.binary()),
-            pc.cast(rows["interval_minutes"], pa.uint16()),
-            pa.array(ns(nxt), pa.uint64()),
+            pa.array(rows["interval_minutes"].to_pylist(), pa.uint16()),
+            pa.array(ns(rows["next_funding_time"]), pa.uint64()),
             pa.array(ts_event, pa.uint64()),
             pa.array(ts_init, pa.uint64()),
         ]
-        schema = FUNDING_FILE.with_metadata({"instrument_id": instrument_id})
-        return pa.Table.from_arrays([pa.chunked_array([c]) if isinstance(c, pa.Array) else c for c in columns], schema=schema)
+        return pa.Table.from_arrays(columns, schema=FUNDING_FILE.with_metadata({"instrument_id": instrument_id}))
     if kind == "open_interest":
         value = [math.nan if v is None else v for v in rows["open_interest_value"].to_pylist()]
         return pa.table(

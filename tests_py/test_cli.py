@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 import os
 import re
@@ -7,6 +8,8 @@ import subprocess
 import sys
 import urllib.request
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 CLI = [sys.executable, "-m", "ccxt_pipeline_rs.cli"]
@@ -126,3 +129,111 @@ def test_iso_utc_keeps_the_precision_the_value_has():
     assert iso_utc(1_700_000_000_123_000_000) == "2023-11-14T22:13:20.123Z"
     assert iso_utc(1_700_000_000_123_456_000) == "2023-11-14T22:13:20.123456Z"
     assert iso_utc(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456789Z"
+
+
+def test_fetch_store_twice_then_query_shows_rows_once(tmp_path):
+    data = str(tmp_path / "D")
+    # A frozen simulator clock: both runs see the same venue snapshot (same ts_event).
+    args = ["--sim-time", "2025-06-01T12:00:00Z", "fetch-oi", "BTCUSDT-PERP", "--store", "--data-dir", data]
+    first = run(*args)
+    assert first.returncode == 0, first.stderr
+    assert "stored 3 new rows (0 already stored)" in first.stderr
+    second = run(*args)
+    assert second.returncode == 0, second.stderr
+    # Binance and Bybit state the snapshot time: stored once. Hyperliquid states none, so its second reading is
+    # a second observation (ts_event = arrival time).
+    assert "stored 1 new rows (2 already stored)" in second.stderr
+    out = run("query", "open_interest", "BTCUSDT-PERP", "--exchange", "binance,bybit", "--data-dir", data, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["venue"] for r in rows] == ["binance", "bybit"]
+    assert {r["ts_event"] for r in rows} == {"2025-06-01T12:00:00Z"}
+    table = run("query", "open_interest", "BTCUSDT-PERP", "--data-dir", data)
+    assert table.stdout.count("BTCUSDT-PERP.BINANCE") == 1
+
+
+def test_query_formats_range_and_summary(tmp_path):
+    from ccxt_pipeline_rs import ParquetStore
+
+    data = tmp_path / "D"
+    days = [dt.datetime(2025, 6, d, tzinfo=dt.timezone.utc) for d in (1, 2, 3)]
+    ts = pa.array([int(d.timestamp()) * 10**9 for d in days], pa.timestamp("ns", tz="UTC"))
+    ParquetStore(data).write(
+        pa.table(
+            {
+                "venue": ["binance"] * 3,
+                "symbol": ["ETHUSDT-PERP"] * 3,
+                "instrument_id": ["ETHUSDT-PERP.BINANCE"] * 3,
+                "ts_event": ts,
+                "ts_init": ts,
+                "funding_rate": [0.0001, -0.0002, 0.0003],
+                "interval_minutes": pa.array([480] * 3, pa.uint16()),
+                "next_funding_time": pa.array([None] * 3, pa.timestamp("ns", tz="UTC")),
+                "mark_price": pa.array([None] * 3, pa.float64()),
+                "index_price": pa.array([None] * 3, pa.float64()),
+            }
+        )
+    )
+    out = run("query", "funding_rate", "--data-dir", str(data), "--from", "2025-06-02", "--to", "2025-06-02T23:59:59Z", "--format", "csv")
+    lines = out.stdout.strip().splitlines()
+    assert lines[1:] == ["binance,ETHUSDT-PERP,ETHUSDT-PERP.BINANCE,2025-06-02T00:00:00Z,2025-06-02T00:00:00Z,-0.0002,480,,,"]
+    target = tmp_path / "f.parquet"
+    assert run("query", "funding_rate", "--data-dir", str(data), "--format", "parquet", "-o", str(target)).returncode == 0
+    assert pq.read_table(target).column("funding_rate").to_pylist() == [0.0001, -0.0002, 0.0003]
+    summary = run("query", "--summary", "--data-dir", str(data), "--format", "json")
+    assert json.loads(summary.stdout) == [
+        {
+            "kind": "funding_rate",
+            "instrument_id": "ETHUSDT-PERP.BINANCE",
+            "files": 3,
+            "rows": 3,
+            "first": "2025-06-01T00:00:00+00:00",
+            "last": "2025-06-03T00:00:00+00:00",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["query", "open_interest", "--data-dir", "/nonexistent/store"],
+        ["query", "trades"],
+        ["query", "open_interest", "--from", "last week"],
+    ],
+)
+def test_query_bad_input_is_one_line(args, tmp_path):
+    if "/nonexistent/store" not in args:
+        (tmp_path / "data").mkdir()
+        args = [*args, "--data-dir", str(tmp_path)]
+    out = run(*args)
+    assert out.returncode == 2, out
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_ctrl_c_during_a_storing_fetch_exits_130_and_leaves_no_partial_file(tmp_path):
+    # A venue that accepts connections and never answers: the fetch hangs until interrupted.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    env = dict(os.environ, CCXT_PIPELINE_BINANCE_URL=url)
+    data = tmp_path / "D"
+    proc = subprocess.Popen(
+        [*CLI, "fetch-oi", "BTCUSDT-PERP", "--exchange", "binance", "--store", "--data-dir", str(data)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        conn, _ = listener.accept()  # the request arrived: the fetch is in flight
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 130
+        assert "Traceback" not in err
+        leftovers = [p for p in data.rglob("*") if p.is_file() and p.name != ".ccxt_pipeline.lock"]
+        assert leftovers == []
+        conn.close()
+    finally:
+        listener.close()
+        proc.kill()

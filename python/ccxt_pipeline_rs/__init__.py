@@ -14,6 +14,7 @@ from ccxt_pipeline_rs._core import (
     MultiVenueResult,
     NetworkError,
     Orchestrator,
+    ParquetStore,
     PipelineError,
     RateLimitError,
     StoreError,
@@ -23,13 +24,16 @@ from ccxt_pipeline_rs._core import (
 )
 
 VENUES = ("binance", "bybit", "hyperliquid")
+KINDS = ("open_interest", "funding_rate", "liquidation")
 
 __all__ = [
     "VENUES",
+    "KINDS",
     "BinanceFetcher",
     "BybitFetcher",
     "HyperliquidFetcher",
     "Orchestrator",
+    "ParquetStore",
     "MultiVenueResult",
     "PipelineError",
     "NetworkError",

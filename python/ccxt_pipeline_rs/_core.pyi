@@ -1,6 +1,9 @@
 """Type stubs of the Rust extension module (src/python/)."""
 
+import datetime
 from collections.abc import Awaitable
+from os import PathLike
+from typing import Any
 
 import pyarrow as pa
 
@@ -65,3 +68,25 @@ class SimServer:
     ) -> None: ...
     def request_count(self, venue_name: str) -> int: ...
     def shutdown(self) -> None: ...
+
+DateLike = datetime.datetime | str | int
+
+class ParquetStore:
+    def __init__(self, root: str | PathLike[str]) -> None: ...
+    @property
+    def root(self) -> str: ...
+    def write(self, table: pa.Table) -> dict[str, int]: ...
+    def read(
+        self,
+        kind: str,
+        symbol: str | None = None,
+        venue: str | None = None,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+    ) -> pa.Table: ...
+    def get_last_timestamp(self, kind: str, venue: str, symbol: str) -> datetime.datetime | None: ...
+    def compact(self) -> dict[str, int]: ...
+    def summary(self) -> list[dict[str, Any]]: ...
+
+def to_epoch_ns(value: DateLike) -> int:
+    """A date as epoch nanoseconds: datetime (naive = UTC), ISO-8601 string or epoch milliseconds."""

@@ -18,7 +18,8 @@ from typing import Iterator
 import click
 import pyarrow as pa
 
-from ccxt_pipeline_rs import VENUES, MultiVenueResult, Orchestrator, PipelineError, SymbolNotFoundError
+from ccxt_pipeline_rs import KINDS, VENUES, MultiVenueResult, Orchestrator, ParquetStore, PipelineError, SymbolNotFoundError
+from ccxt_pipeline_rs._core import to_epoch_ns
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -36,7 +37,10 @@ TABLE_COLUMNS = {
         "mark_price",
         "index_price",
     ],
+    "liquidation": ["venue", "instrument_id", "ts_event", "side", "price", "quantity"],
 }
+# The table format shows the head and tail of long results; csv, json and parquet carry every row.
+TABLE_MAX_ROWS = 40
 
 
 class BadInput(click.ClickException):
@@ -85,8 +89,13 @@ def render(table: pa.Table, kind: str, fmt: str) -> None:
         for name in shown:
             label = f"{name} (UTC)" if name.startswith(("ts_", "next_")) else name
             out.add_column(label, justify="left" if name in ("venue", "instrument_id") else "right", no_wrap=True)
-        for row in rows:
-            out.add_row(*(display(name, row[name]) for name in shown))
+        half = TABLE_MAX_ROWS // 2
+        shown_rows = rows if len(rows) <= TABLE_MAX_ROWS else rows[:half] + [None] + rows[-half:]
+        for row in shown_rows:
+            if row is None:
+                out.add_row(f"… {len(rows) - 2 * half} more rows …", *([""] * (len(shown) - 1)))
+            else:
+                out.add_row(*(display(name, row[name]) for name in shown))
         # Piped output has no terminal width to honour; never cut values there.
         console = Console() if sys.stdout.isatty() else Console(width=240)
         console.print(out)
@@ -113,8 +122,9 @@ def parse_exchanges(value: str | None) -> list[str]:
     return names
 
 
-def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str) -> None:
-    """Rows to stdout, one line per failed venue to stderr; exit 2 when the symbol is unknown everywhere."""
+def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str, store: ParquetStore | None = None) -> None:
+    """Rows to stdout (and the store), one line per failed venue to stderr; exit 2 when the symbol is unknown
+    everywhere."""
     failures = list(result.failures)
     if result.table.num_rows == 0 and failures and all(isinstance(f, SymbolNotFoundError) for f in failures):
         venues = ", ".join(f.venue for f in failures)
@@ -123,6 +133,12 @@ def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str) -> None:
         raise BadInput(f"unknown symbol '{symbol}' on {venues}{hint}")
     if result.table.num_rows:
         render(result.table, kind, fmt)
+        if store is not None:
+            written = store.write(result.table)
+            click.echo(
+                f"stored {written['rows_added']} new rows ({written['rows_duplicate']} already stored) in {store.root}",
+                err=True,
+            )
     for failure in failures:
         click.echo(f"error: {failure}", err=True)
     if result.table.num_rows == 0:
@@ -132,9 +148,10 @@ def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str) -> None:
 class Context:
     """What every command needs: where each venue lives (simulator, env override or production)."""
 
-    def __init__(self, sim: bool, seed: int) -> None:
-        self.sim_enabled = sim
+    def __init__(self, sim: bool, seed: int, sim_time: str | None) -> None:
+        self.sim_enabled = sim or sim_time is not None
         self.seed = seed
+        self.sim_time_ns = to_epoch_ns(sim_time) if sim_time is not None else None
         self._stack = contextlib.ExitStack()
 
     def base_urls(self) -> dict[str, str]:
@@ -142,6 +159,8 @@ class Context:
             from ccxt_pipeline_rs.sim import ExchangeSimulator
 
             sim = self._stack.enter_context(ExchangeSimulator(seed=self.seed))
+            if self.sim_time_ns is not None:
+                sim.server.set_clock_ms(self.sim_time_ns // 1_000_000)
             return sim.base_urls
         urls = {}
         for venue in VENUES:
@@ -161,19 +180,32 @@ format_option = click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
 exchange_option = click.option("--exchange", "exchanges", help="Comma list of venues (default: all three).")
+store_option = click.option("--store", "store", is_flag=True, help="Also write the rows to the Parquet store.")
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=lambda: os.environ.get("CCXT_PIPELINE_DATA_DIR", "./data"),
+    show_default="$CCXT_PIPELINE_DATA_DIR or ./data",
+    help="Root of the Parquet store (NautilusTrader catalog layout).",
+)
+
+
+def open_store(data_dir: str) -> ParquetStore:
+    return ParquetStore(data_dir)
 
 
 @click.group()
 @click.option("--sim", is_flag=True, help="Run against the built-in exchange simulator instead of the network.")
 @click.option("--seed", default=0, show_default=True, help="Simulator seed (with --sim).")
+@click.option("--sim-time", help="Freeze the simulator clock at this ISO-8601 time or epoch ms (implies --sim).")
 @click.option("-v", "--verbose", count=True, help="-v: info logs, -vv: debug logs (stderr).")
 @click.version_option(package_name="ccxt_pipeline_rs")
 @click.pass_context
-def cli(ctx: click.Context, sim: bool, seed: int, verbose: int) -> None:
+def cli(ctx: click.Context, sim: bool, seed: int, sim_time: str | None, verbose: int) -> None:
     """Open interest, funding and liquidations from Binance, Bybit and Hyperliquid."""
     level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    state = Context(sim, seed)
+    state = Context(sim, seed, sim_time)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -182,20 +214,95 @@ def cli(ctx: click.Context, sim: bool, seed: int, verbose: int) -> None:
 @click.argument("symbol")
 @exchange_option
 @format_option
+@store_option
+@data_dir_option
 @click.pass_obj
-def fetch_oi(state: Context, symbol: str, exchanges: str | None, fmt: str) -> None:
+def fetch_oi(state: Context, symbol: str, exchanges: str | None, fmt: str, store: bool, data_dir: str) -> None:
     """Current open interest of SYMBOL (e.g. BTCUSDT-PERP) on each venue."""
-    report(symbol, state.orchestrator(exchanges).fetch_open_interest(symbol), "open_interest", fmt)
+    target = open_store(data_dir) if store else None  # an unusable store fails before any request
+    report(symbol, state.orchestrator(exchanges).fetch_open_interest(symbol), "open_interest", fmt, target)
 
 
 @cli.command("fetch-funding")
 @click.argument("symbol")
 @exchange_option
 @format_option
+@store_option
+@data_dir_option
 @click.pass_obj
-def fetch_funding(state: Context, symbol: str, exchanges: str | None, fmt: str) -> None:
+def fetch_funding(state: Context, symbol: str, exchanges: str | None, fmt: str, store: bool, data_dir: str) -> None:
     """Current funding rate, interval, next funding time, mark and index price of SYMBOL."""
-    report(symbol, state.orchestrator(exchanges).fetch_funding_rate(symbol), "funding_rate", fmt)
+    target = open_store(data_dir) if store else None
+    report(symbol, state.orchestrator(exchanges).fetch_funding_rate(symbol), "funding_rate", fmt, target)
+
+
+@cli.command("query")
+@click.argument("kind", required=False, type=click.Choice(KINDS))
+@click.argument("symbol", required=False)
+@exchange_option
+@click.option("--from", "start", help="Start (inclusive, on ts_init): ISO-8601 date/time or epoch ms.")
+@click.option("--to", "end", help="End (inclusive, on ts_init): ISO-8601 date/time or epoch ms.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File for --format parquet.")
+@click.option("--summary", is_flag=True, help="List every dataset with row count and first/last timestamp.")
+@data_dir_option
+def query(
+    kind: str | None,
+    symbol: str | None,
+    exchanges: str | None,
+    start: str | None,
+    end: str | None,
+    fmt: str,
+    output: str | None,
+    summary: bool,
+    data_dir: str,
+) -> None:
+    """Rows of KIND (open_interest, funding_rate, liquidation) from the store, optionally for one SYMBOL."""
+    if not os.path.isdir(os.path.join(data_dir, "data")):
+        raise BadInput(f"no store at {data_dir}: fetch with --store first, or pass --data-dir")
+    store = open_store(data_dir)
+    if summary:
+        render_summary(store.summary(), fmt)
+        return
+    if kind is None:
+        raise BadInput("missing KIND: one of " + ", ".join(KINDS) + " (or --summary)")
+    venues = ",".join(parse_exchanges(exchanges)) if exchanges else None
+    table = store.read(kind, symbol=symbol, venue=venues, start=start, end=end)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        if output is None and sys.stdout.isatty():
+            raise BadInput("--format parquet writes binary: give -o FILE or redirect stdout")
+        pq.write_table(table, output or sys.stdout.buffer)
+    else:
+        render(table, kind, fmt)
+
+
+def render_summary(datasets: list[dict], fmt: str) -> None:
+    rows = [
+        {**d, "first": d["first"] and d["first"].isoformat(), "last": d["last"] and d["last"].isoformat()}
+        for d in datasets
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "csv":
+        writer = csv.DictWriter(
+            sys.stdout, fieldnames=["kind", "instrument_id", "files", "rows", "first", "last"], lineterminator="\n"
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        out = Table(show_header=True, header_style="bold")
+        for name in ("kind", "instrument_id", "files", "rows", "first (UTC)", "last (UTC)"):
+            out.add_column(name, no_wrap=True)
+        for r in rows:
+            out.add_row(r["kind"], r["instrument_id"], str(r["files"]), str(r["rows"]), r["first"] or "—", r["last"] or "—")
+        (Console() if sys.stdout.isatty() else Console(width=240)).print(out)
 
 
 @cli.group()

@@ -5,6 +5,7 @@ mod fetchers;
 mod logging;
 mod runtime;
 mod sim;
+mod store;
 
 use pyo3::prelude::*;
 
@@ -19,6 +20,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fetchers::PyOrchestrator>()?;
     m.add_class::<fetchers::MultiVenueResult>()?;
     m.add_class::<sim::PySimServer>()?;
+    m.add_class::<store::PyParquetStore>()?;
+    m.add_function(wrap_pyfunction!(store::datetime_ns, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

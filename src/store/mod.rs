@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
 
-use crate::model::{FundingRate, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result};
+use crate::model::{FundingRate, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result, UnifiedSymbol, Venue};
 use files::{DataFile, StoreLock};
 
 /// Rows of one kind read back from the store, in table form (DESIGN §3).
@@ -212,9 +212,11 @@ impl ParquetStore {
         }
     }
 
-    /// Instrument folders present for `kind`, restricted to `wanted` when given.
+    /// Instrument folders present for `kind`, restricted to `wanted` when given; in venue order (as fetches
+    /// return rows), then by id.
     fn instruments(&self, kind: Kind, wanted: Option<&[String]>) -> Result<Vec<String>> {
-        let present = files::list_dirs(&self.kind_dir(kind))?;
+        let mut present = files::list_dirs(&self.kind_dir(kind))?;
+        present.sort_by_cached_key(|id| (InstrumentRef::from_instrument_id(id).map(|i| i.venue).ok(), id.clone()));
         Ok(match wanted {
             None => present,
             Some(wanted) => {
@@ -224,6 +226,41 @@ impl ParquetStore {
                 present.into_iter().filter(|p| wanted.contains(p)).collect()
             }
         })
+    }
+
+    /// Instrument folders of `kind` on `venues` (all when `None`) and for `symbol` (any form users type; all
+    /// when `None`). An instrument id selects exactly that instrument.
+    pub fn select(&self, kind: Kind, venues: Option<&[Venue]>, symbol: Option<&str>) -> Result<Vec<String>> {
+        let wanted: Option<Vec<String>> = match symbol {
+            None => None,
+            Some(symbol) => Some(match InstrumentRef::from_instrument_id(symbol.trim()) {
+                Ok(inst) => vec![inst.instrument_id],
+                Err(_) => {
+                    let unified = UnifiedSymbol::parse(symbol)?;
+                    Venue::ALL.iter().map(|v| unified.instrument_id(*v)).collect()
+                }
+            }),
+        };
+        Ok(self
+            .instruments(kind, wanted.as_deref())?
+            .into_iter()
+            .filter(|id| {
+                venues.is_none_or(|vs| InstrumentRef::from_instrument_id(id).is_ok_and(|i| vs.contains(&i.venue)))
+            })
+            .collect())
+    }
+
+    /// [`Self::read`] for a kind chosen at run time, as a table in DESIGN §3 form; also the files opened.
+    pub fn read_table(&self, kind: Kind, instrument_ids: &[String], range: &TimeRange) -> Result<(RecordBatch, usize)> {
+        fn table<R: StoredRow>(store: &ParquetStore, ids: &[String], range: &TimeRange) -> Result<(RecordBatch, usize)> {
+            let (rows, opened) = store.read::<R>(Some(ids), range)?;
+            Ok((R::to_table(&rows), opened))
+        }
+        match kind {
+            Kind::OpenInterest => table::<OpenInterest>(self, instrument_ids, range),
+            Kind::FundingRate => table::<FundingRate>(self, instrument_ids, range),
+            Kind::Liquidation => table::<Liquidation>(self, instrument_ids, range),
+        }
     }
 
     /// Largest `ts_event` stored for the instrument, from the newest file's footer statistics (no data read).

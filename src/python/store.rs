@@ -1,0 +1,166 @@
+//! `ParquetStore` for Python (DESIGN §5). Disk work runs with the GIL released.
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3::types::{IntoPyDict, PyDict};
+use pyo3_arrow::PyTable;
+
+use crate::model::time::parse_datetime_ns;
+use crate::model::{PipelineError, Venue};
+use crate::python::errors::to_py_err;
+use crate::python::runtime::to_pyarrow;
+use crate::store::{Kind, ParquetStore, TimeRange};
+
+/// A date from Python: `datetime` (naive = UTC), ISO-8601 string, or epoch milliseconds.
+#[pyfunction]
+#[pyo3(name = "to_epoch_ns")]
+pub fn datetime_ns(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    let py = value.py();
+    if let Ok(ms) = value.extract::<i64>() {
+        return ms.checked_mul(1_000_000).ok_or_else(|| {
+            to_py_err(PipelineError::InvalidArgument(format!("epoch milliseconds {ms} are out of range")))
+        });
+    }
+    if let Ok(text) = value.extract::<String>() {
+        return parse_datetime_ns(&text).map_err(to_py_err);
+    }
+    let datetime = py.import("datetime")?;
+    if value.is_instance(&datetime.getattr("datetime")?)? {
+        let utc = datetime.getattr("timezone")?.getattr("utc")?;
+        let aware = if value.getattr("tzinfo")?.is_none() {
+            value.call_method("replace", (), Some(&[("tzinfo", &utc)].into_py_dict(py)?))?
+        } else {
+            value.clone()
+        };
+        // Exact to the microsecond: (dt - epoch) // 1 µs avoids float rounding of timestamp().
+        let epoch = datetime.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, &utc))?;
+        let micros: i64 = aware.sub(&epoch)?.floor_div(datetime.getattr("timedelta")?.call1((0, 0, 1))?)?.extract()?;
+        return Ok(micros * 1_000);
+    }
+    Err(to_py_err(PipelineError::InvalidArgument(format!(
+        "cannot read {} as a date: expected datetime, ISO-8601 string or epoch milliseconds",
+        value.repr()?
+    ))))
+}
+
+
+/// A UTC `datetime` (to the microsecond) from epoch nanoseconds.
+pub fn py_datetime(py: Python<'_>, ns: i64) -> PyResult<Py<PyAny>> {
+    let datetime = py.import("datetime")?;
+    let utc = datetime.getattr("timezone")?.getattr("utc")?;
+    let epoch = datetime.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
+    let delta = datetime.getattr("timedelta")?.call1((0, 0, ns.div_euclid(1_000)))?;
+    Ok(epoch.add(delta)?.unbind())
+}
+
+fn venues(venue: Option<&str>) -> PyResult<Option<Vec<Venue>>> {
+    venue
+        .map(|v| v.split(',').map(str::parse).collect::<Result<Vec<Venue>, _>>())
+        .transpose()
+        .map_err(to_py_err)
+}
+
+#[pyclass(name = "ParquetStore", module = "ccxt_pipeline_rs", frozen)]
+pub struct PyParquetStore {
+    store: ParquetStore,
+}
+
+#[pymethods]
+impl PyParquetStore {
+    #[new]
+    fn new(py: Python<'_>, root: PathBuf) -> PyResult<Self> {
+        let store = py.detach(|| ParquetStore::open(root)).map_err(to_py_err)?;
+        Ok(PyParquetStore { store })
+    }
+
+    #[getter]
+    fn root(&self) -> PathBuf {
+        self.store.root().to_path_buf()
+    }
+
+    /// Writes a table of one kind (DESIGN §3 columns); returns `{"rows_added", "rows_duplicate",
+    /// "files_written"}`.
+    fn write<'py>(&self, py: Python<'py>, table: PyTable) -> PyResult<Bound<'py, PyDict>> {
+        let (batches, _) = table.into_inner();
+        let summary = py.detach(|| self.store.write_batches(&batches)).map_err(to_py_err)?;
+        let out = PyDict::new(py);
+        out.set_item("rows_added", summary.rows_added)?;
+        out.set_item("rows_duplicate", summary.rows_duplicate)?;
+        out.set_item("files_written", summary.files_written)?;
+        Ok(out)
+    }
+
+    /// Rows of `kind` (`open_interest`, `funding_rate`, `liquidation`), optionally for one symbol (any form), a
+    /// comma list of venues, and an inclusive `ts_init` range; a `pyarrow.Table` in DESIGN §3 form.
+    #[pyo3(signature = (kind, symbol=None, venue=None, start=None, end=None))]
+    fn read(
+        &self,
+        py: Python<'_>,
+        kind: &str,
+        symbol: Option<&str>,
+        venue: Option<&str>,
+        start: Option<&Bound<'_, PyAny>>,
+        end: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let kind = Kind::parse(kind).map_err(to_py_err)?;
+        let venues = venues(venue)?;
+        let range = TimeRange { start: start.map(datetime_ns).transpose()?, end: end.map(datetime_ns).transpose()? };
+        let (batch, _) = py
+            .detach(|| {
+                let ids = self.store.select(kind, venues.as_deref(), symbol)?;
+                self.store.read_table(kind, &ids, &range)
+            })
+            .map_err(to_py_err)?;
+        to_pyarrow(py, batch)
+    }
+
+    /// Latest `ts_event` stored for `symbol` on `venue` as a UTC `datetime`, or `None`; read from file footers.
+    fn get_last_timestamp(&self, py: Python<'_>, kind: &str, venue: &str, symbol: &str) -> PyResult<Option<Py<PyAny>>> {
+        let kind = Kind::parse(kind).map_err(to_py_err)?;
+        let venue: Venue = venue.parse().map_err(to_py_err)?;
+        let last = py
+            .detach(|| {
+                let ids = self.store.select(kind, Some(&[venue]), Some(symbol))?;
+                let mut last = None;
+                for id in ids {
+                    last = last.max(self.store.last_timestamp(kind, &id)?);
+                }
+                Ok::<_, PipelineError>(last)
+            })
+            .map_err(to_py_err)?;
+        last.map(|ns| py_datetime(py, ns)).transpose()
+    }
+
+    /// Merges files that share a day, removes temporaries of killed writers; returns the file counts.
+    fn compact<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let summary = py.detach(|| self.store.compact()).map_err(to_py_err)?;
+        let out = PyDict::new(py);
+        out.set_item("files_before", summary.files_before)?;
+        out.set_item("files_after", summary.files_after)?;
+        out.set_item("stale_temp_files_removed", summary.stale_temp_files_removed)?;
+        Ok(out)
+    }
+
+    /// One dict per dataset: kind, instrument_id, files, rows, first/last `ts_init` as UTC datetimes.
+    fn summary(&self, py: Python<'_>) -> PyResult<Vec<Py<PyDict>>> {
+        let datasets = py.detach(|| self.store.summary()).map_err(to_py_err)?;
+        datasets
+            .into_iter()
+            .map(|d| {
+                let out = PyDict::new(py);
+                out.set_item("kind", d.kind.name())?;
+                out.set_item("instrument_id", d.instrument_id)?;
+                out.set_item("files", d.files)?;
+                out.set_item("rows", d.rows)?;
+                out.set_item("first", d.first_ts.map(|ns| py_datetime(py, ns)).transpose()?)?;
+                out.set_item("last", d.last_ts.map(|ns| py_datetime(py, ns)).transpose()?)?;
+                Ok(out.unbind())
+            })
+            .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ParquetStore('{}')", self.store.root().display())
+    }
+}

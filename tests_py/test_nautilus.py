@@ -1,0 +1,566 @@
+"""NautilusTrader reads what ParquetStore writes (DESIGN §4), with no conversion.
+
+CI installs the ``nautilus`` extra, so this module imports nautilus_trader unconditionally: a missing extra is a
+failure, not a skip. Every test writes through ``ParquetStore`` and reads with ``ParquetDataCatalog``.
+"""
+
+import json
+import math
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.backtest.node import BacktestNode
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig, LoggingConfig
+from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.data import DataType, FundingRateUpdate
+from nautilus_trader.model.enums import AccountType, OmsType
+from nautilus_trader.model.identifiers import ClientId, InstrumentId, Venue
+from nautilus_trader.model.objects import Money
+from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
+from nautilus_trader.test_kit.providers import TestInstrumentProvider
+
+from ccxt_pipeline_rs import ParquetStore
+from ccxt_pipeline_rs.nautilus import DATA_CLASSES, Liquidation, OpenInterest, catalog, data_config
+from nautilus_layout import (
+    FOLDERS,
+    FUNDING_FILE,
+    FUNDING_RATE_TABLE,
+    LIQUIDATION_FILE,
+    LIQUIDATION_TABLE,
+    NS_PER_DAY,
+    OPEN_INTEREST_FILE,
+    OPEN_INTEREST_TABLE,
+    day_file_name,
+    identity,
+    ns,
+    table_from_rows,
+    write_reference_layout,
+)
+
+BINANCE, BYBIT, HYPERLIQUID = "BTCUSDT-PERP.BINANCE", "BTCUSDT-LINEAR.BYBIT", "BTC-USD-PERP.HYPERLIQUID"
+DAY0 = 1_735_689_600_000_000_000  # 2025-01-01T00:00:00Z
+DAYS = 3
+H = 3_600 * 1_000_000_000
+MS = 1_000_000
+
+# -- input tables (DESIGN §3), deliberately not in time order ----------------------------------------------------------
+
+
+def _shuffled(schema: pa.Schema, rows: list[dict]) -> pa.Table:
+    random.Random(7).shuffle(rows)
+    return table_from_rows(schema, rows)
+
+
+def open_interest_input() -> pa.Table:
+    rows = []
+    for i, t in enumerate(range(DAY0, DAY0 + DAYS * NS_PER_DAY, 8 * H)):  # Binance history: ts_init = ts_event
+        oi = 80_000.0 + 10.5 * i
+        value = None if i == 4 else oi * 95_000.25
+        rows.append({**identity(BINANCE, t), "open_interest": oi, "open_interest_value": value})
+    # the last nanosecond of a day belongs to that day's file
+    rows.append({**identity(BINANCE, DAY0 + NS_PER_DAY - 1), "open_interest": 80_123.0, "open_interest_value": 7.6e9})
+    for i, t in enumerate(range(DAY0 + 6 * H, DAY0 + DAYS * NS_PER_DAY, 12 * H)):  # Bybit live snapshots
+        oi = {"open_interest": 51_000.125 + i, "open_interest_value": 4.85e9 + i}
+        rows.append({**identity(BYBIT, t, t + 1_500), **oi})
+    for i, t in enumerate(range(DAY0 + 3 * H, DAY0 + DAYS * NS_PER_DAY, 6 * H)):  # Hyperliquid: no value given
+        oi = {"open_interest": 30_500.5 - i, "open_interest_value": None}
+        rows.append({**identity(HYPERLIQUID, t, t + 250 * MS), **oi})
+    return _shuffled(OPEN_INTEREST_TABLE, rows)
+
+
+BINANCE_RATES = [0.0001, -0.00002345, 0.000125, 0.0, -0.0003, 0.00005, 0.0001, 0.00000001, -0.00002345]
+
+
+def funding_rate_input() -> pa.Table:
+    rows = []
+    for i, t in enumerate(range(DAY0, DAY0 + DAYS * NS_PER_DAY, 8 * H)):
+        rows.append(
+            {
+                **identity(BINANCE, t),
+                "funding_rate": BINANCE_RATES[i],
+                "interval_minutes": 480,
+                "next_funding_time": t + 8 * H if i % 2 == 0 else None,
+                "mark_price": 95_000.5 + i,
+                "index_price": 94_990.25 + i,
+            }
+        )
+    for i, t in enumerate(range(DAY0, DAY0 + DAYS * NS_PER_DAY, 8 * H)):
+        rows.append(
+            {
+                **identity(BYBIT, t, t + 3 * MS),
+                "funding_rate": -0.0005 if i % 2 else 0.00010001,
+                "interval_minutes": 480,
+                "next_funding_time": t + 8 * H,
+                "mark_price": None,
+                "index_price": None,
+            }
+        )
+    for i, t in enumerate(range(DAY0, DAY0 + DAYS * NS_PER_DAY, H)):  # hourly, history without next time
+        rows.append(
+            {
+                **identity(HYPERLIQUID, t),
+                "funding_rate": 0.0000125 if i % 3 else -0.00000625,
+                "interval_minutes": 60,
+                "next_funding_time": None,
+                "mark_price": None,
+                "index_price": None,
+            }
+        )
+    return _shuffled(FUNDING_RATE_TABLE, rows)
+
+
+def liquidation_input() -> pa.Table:
+    rows = []
+    for d in range(DAYS):
+        base = DAY0 + d * NS_PER_DAY
+        orders = [("SELL", 94_010.1, 0.25), ("BUY", 96_500.0, 1.5), ("SELL", 93_000.9, 0.004)]
+        for k, (side, price, qty) in enumerate(orders):
+            t = base + (2 + 7 * k) * H + 123 * MS
+            rows.append({**identity(BINANCE, t, t + 2 * MS), "side": side, "price": price, "quantity": qty})
+        t = base + 11 * H
+        # two forced orders at the same instant that differ only in size are both kept
+        rows.append({**identity(BYBIT, t, t + 5 * MS), "side": "BUY", "price": 95_100.0, "quantity": 0.5})
+        rows.append({**identity(BYBIT, t, t + 5 * MS), "side": "BUY", "price": 95_100.0, "quantity": 0.75})
+        t = base + 17 * H + 1
+        rows.append({**identity(HYPERLIQUID, t, t + 1_200 * MS), "side": "SELL", "price": 94_321.0, "quantity": 3.0})
+    return _shuffled(LIQUIDATION_TABLE, rows)
+
+
+INPUTS = {"open_interest": open_interest_input, "funding_rate": funding_rate_input, "liquidation": liquidation_input}
+FILE_SCHEMAS = {"open_interest": OPEN_INTEREST_FILE, "funding_rate": FUNDING_FILE, "liquidation": LIQUIDATION_FILE}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """One store holding the three kinds; returns (root, {kind: input table})."""
+    root = tmp_path_factory.mktemp("store")
+    store = ParquetStore(root)
+    tables = {kind: make() for kind, make in INPUTS.items()}
+    for table in tables.values():
+        store.write(table)
+    return root, tables
+
+
+# -- expected values, field by field -----------------------------------------------------------------------------------
+
+
+def _nan_to_none(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def _input_rows(table: pa.Table, instrument_id=None, start=None, end=None) -> list[dict]:
+    """The input rows of one instrument (or all) with ts_init in [start, end], timestamps as ns integers."""
+    for name in ("ts_event", "ts_init", "next_funding_time"):
+        if name in table.schema.names:
+            table = table.set_column(table.schema.get_field_index(name), name, pc.cast(table[name], pa.int64()))
+    rows = [
+        r
+        for r in table.to_pylist()
+        if (instrument_id is None or r["instrument_id"] == instrument_id)
+        and (start is None or r["ts_init"] >= start)
+        and (end is None or r["ts_init"] <= end)
+    ]
+    return sorted(rows, key=lambda r: (r["ts_init"], r["instrument_id"], repr(r)))
+
+
+def expected(kind: str, table: pa.Table, instrument_id=None, start=None, end=None) -> list[tuple]:
+    rows = _input_rows(table, instrument_id, start, end)
+    if kind == "open_interest":
+        fields = ("instrument_id", "open_interest", "open_interest_value", "ts_event", "ts_init")
+        return [tuple(r[f] for f in fields) for r in rows]
+    if kind == "funding_rate":
+        return [
+            (r["instrument_id"], Decimal(repr(r["funding_rate"])), r["next_funding_time"], r["ts_event"], r["ts_init"])
+            for r in rows
+        ]
+    return [(r["instrument_id"], r["side"], r["price"], r["quantity"], r["ts_event"], r["ts_init"]) for r in rows]
+
+
+def observed(kind: str, data: list) -> list[tuple]:
+    if kind == "funding_rate":
+        assert all(type(d) is FundingRateUpdate for d in data)
+        return [(d.instrument_id.value, d.rate, d.next_funding_ns, d.ts_event, d.ts_init) for d in data]
+    objs = [d.data for d in data]  # custom data arrives wrapped in CustomData
+    if kind == "open_interest":
+        assert all(type(o) is OpenInterest for o in objs)
+        return [
+            (o.instrument_id.value, o.open_interest, _nan_to_none(o.open_interest_value), o.ts_event, o.ts_init)
+            for o in objs
+        ]
+    assert all(type(o) is Liquidation for o in objs)
+    return [(o.instrument_id.value, o.side, o.price, o.quantity, o.ts_event, o.ts_init) for o in objs]
+
+
+def query(root, kind: str, **kwargs) -> list:
+    return ParquetDataCatalog(str(root)).query(DATA_CLASSES[kind], **kwargs)
+
+
+def by_time(rows: list[tuple]) -> list[tuple]:
+    """Rows in time order, ties broken by instrument then content (the catalog keeps file order for ties)."""
+    return sorted(rows, key=lambda r: (r[-1], r[0], repr(r)))
+
+
+def assert_time_ordered(rows: list[tuple]) -> None:
+    ts_init = [r[-1] for r in rows]
+    assert ts_init == sorted(ts_init)
+
+
+# -- reading the store with the catalog --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+@pytest.mark.parametrize("instrument_id", [BINANCE, BYBIT, HYPERLIQUID])
+def test_catalog_reads_each_instrument_field_by_field(written, kind, instrument_id):
+    root, tables = written
+    got = observed(kind, query(root, kind, identifiers=[instrument_id]))
+    want = expected(kind, tables[kind], instrument_id)
+    assert len(want) >= DAYS
+    assert_time_ordered(got)
+    assert by_time(got) == by_time(want)  # same values, nothing lost or duplicated
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_catalog_reads_all_instruments_at_once(written, kind):
+    root, tables = written
+    assert by_time(observed(kind, query(root, kind))) == by_time(expected(kind, tables[kind]))
+    several = observed(kind, query(root, kind, identifiers=[BINANCE, HYPERLIQUID]))
+    want = expected(kind, tables[kind], BINANCE) + expected(kind, tables[kind], HYPERLIQUID)
+    assert by_time(several) == by_time(want)
+
+
+def test_funding_rates_keep_the_venue_decimal(written):
+    root, tables = written
+    updates = query(root, "funding_rate", identifiers=[BINANCE])
+    assert [str(u.rate) for u in updates[:2]] == ["0.0001", "-0.00002345"]
+    assert all(isinstance(u.rate, Decimal) for u in updates)
+    rows = _input_rows(tables["funding_rate"], BINANCE)
+    assert [float(u.rate) for u in updates] == [r["funding_rate"] for r in rows]
+    assert [u.next_funding_ns is None for u in updates] == [r["next_funding_time"] is None for r in rows]
+    if hasattr(updates[0], "interval"):  # FundingRateUpdate has no interval before NautilusTrader 1.223
+        assert [u.interval for u in updates] == [r["interval_minutes"] for r in rows]
+
+
+def test_missing_open_interest_value_reads_as_nan(written):
+    root, _ = written
+    values = [d.data.open_interest_value for d in query(root, "open_interest", identifiers=[HYPERLIQUID])]
+    assert values and all(math.isnan(v) for v in values)
+    binance = [d.data.open_interest_value for d in query(root, "open_interest", identifiers=[BINANCE])]
+    assert sum(math.isnan(v) for v in binance) == 1
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_start_end_query_crosses_files_and_is_inclusive(written, kind, capsys):
+    root, tables = written
+    start, end = DAY0 + NS_PER_DAY + 8 * H, DAY0 + 2 * NS_PER_DAY + 8 * H  # both ends are row times for Binance
+    cat = ParquetDataCatalog(str(root), show_query_paths=True)
+    capsys.readouterr()
+    data = cat.query(DATA_CLASSES[kind], identifiers=[BINANCE], start=start, end=end)
+    opened = [Path(p).name for p in capsys.readouterr().out.split()]
+    # only the files whose interval intersects the range: day 1 and day 2
+    assert sorted(opened) == [day_file_name(DAY0 + NS_PER_DAY), day_file_name(DAY0 + 2 * NS_PER_DAY)]
+    got = observed(kind, data)
+    assert_time_ordered(got)
+    assert by_time(got) == by_time(expected(kind, tables[kind], BINANCE, start, end))
+    assert {r[-1] for r in got} >= ({start, end} if kind != "liquidation" else set())
+    # the same range given as ISO strings (UTC), over every instrument
+    iso = observed(kind, query(root, kind, start="2025-01-02T08:00:00Z", end="2025-01-03T08:00:00Z"))
+    assert by_time(iso) == by_time(expected(kind, tables[kind], None, start, end))
+
+
+def test_range_outside_the_data_is_empty(written):
+    root, _ = written
+    for kind in INPUTS:
+        assert query(root, kind, start=DAY0 + DAYS * NS_PER_DAY) == []
+        assert query(root, kind, identifiers=["ETHUSDT-PERP.BINANCE"]) == []
+
+
+# -- what lies on disk (the contract NautilusTrader relies on) ---------------------------------------------------------
+
+_FILE_NAME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d)-(\d\d)-(\d\d)-(\d{9})Z$")
+
+
+def _parse_stamp(text: str) -> int:
+    m = _FILE_NAME.match(text)
+    assert m, f"bad file timestamp {text!r}"
+    y, mo, d, hh, mi, ss, nanos = (int(g) for g in m.groups())
+    seconds = pa.scalar(f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mi:02d}:{ss:02d}").cast(pa.timestamp("s")).value
+    return seconds * 1_000_000_000 + nanos
+
+
+def _files(root, kind) -> list[Path]:
+    return sorted((Path(root) / "data" / FOLDERS[kind]).rglob("*"))
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_files_follow_the_catalog_layout(written, kind):
+    root, tables = written
+    files = [p for p in _files(root, kind) if p.is_file()]
+    instruments = set(tables[kind]["instrument_id"].to_pylist())
+    assert {p.parent.name for p in files} == instruments
+    by_folder: dict[str, list[tuple[int, int]]] = {}
+    for path in files:
+        rel = path.relative_to(Path(root) / "data" / FOLDERS[kind])
+        assert len(rel.parts) == 2, f"{rel}: files sit directly in data/<type>/<INSTRUMENT_ID>/"
+        assert path.suffix == ".parquet" and not path.name.startswith("."), f"stray file {rel}"
+        first, last = path.stem.split("_")
+        lo, hi = _parse_stamp(first), _parse_stamp(last)
+        assert lo <= hi
+        by_folder.setdefault(path.parent.name, []).append((lo, hi))
+
+        table = pq.read_table(path)
+        want = FILE_SCHEMAS[kind]
+        assert [(f.name, f.type) for f in table.schema] == [(f.name, f.type) for f in want]
+        assert table.num_rows > 0, f"empty file {rel}"
+        ts_init = table["ts_init"].to_pylist()
+        assert ts_init == sorted(ts_init), f"{rel}: rows not sorted by ts_init"
+        assert lo <= ts_init[0] and ts_init[-1] <= hi, f"{rel}: rows outside the file's interval"
+        if kind == "funding_rate":
+            assert table.schema.metadata[b"instrument_id"].decode() == path.parent.name
+            for cell in table["rate"].to_pylist():
+                assert cell[:1] == b'"' and cell[-1:] == b'"', cell  # a JSON string
+                Decimal(json.loads(cell))
+        else:
+            assert set(table["instrument_id"].to_pylist()) == {path.parent.name}
+            assert set(table["type"].to_pylist()) == {"OpenInterest" if kind == "open_interest" else "Liquidation"}
+        if kind == "open_interest":
+            assert table["open_interest_value"].null_count == 0  # absent values are NaN, not null
+    for intervals in by_folder.values():
+        intervals.sort()
+        assert all(a[1] < b[0] for a, b in zip(intervals, intervals[1:])), f"overlapping files: {intervals}"
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_one_file_per_instrument_per_utc_day(written, kind):
+    root, tables = written
+    names = {(p.parent.name, p.name) for p in _files(root, kind) if p.is_file()}
+    rows = zip(tables[kind]["instrument_id"].to_pylist(), ns(tables[kind]["ts_init"]))
+    days = {(i, t // NS_PER_DAY * NS_PER_DAY) for i, t in rows}
+    assert names == {(i, day_file_name(d)) for i, d in days}
+
+
+def _plain(table: pa.Table) -> list[dict]:
+    """Rows as dicts with NaN spelled "NaN", so that equal tables compare equal."""
+    return [
+        {k: "NaN" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()} for row in table.to_pylist()
+    ]
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_store_files_hold_what_the_reference_layout_holds(written, kind, tmp_path):
+    """The store's files carry the same rows, columns and metadata as a plain pyarrow rendering of DESIGN §4."""
+    root, tables = written
+    write_reference_layout(tmp_path, tables[kind])
+    ours = {p.relative_to(root): p for p in (Path(root) / "data" / FOLDERS[kind]).rglob("*.parquet")}
+    reference = {p.relative_to(tmp_path): p for p in (tmp_path / "data" / FOLDERS[kind]).rglob("*.parquet")}
+    assert sorted(ours) == sorted(reference)
+    for rel, path in ours.items():
+        got, want = pq.read_table(path), pq.read_table(reference[rel])
+        if kind == "funding_rate":
+            assert got.schema.metadata[b"instrument_id"] == want.schema.metadata[b"instrument_id"]
+            rates = [Decimal(json.loads(c)) for c in got["rate"].to_pylist()]
+            assert rates == [Decimal(json.loads(c)) for c in want["rate"].to_pylist()]
+            got, want = got.drop_columns(["rate"]), want.drop_columns(["rate"])
+        # rows with equal ts_init may come in any order
+        keys = [(name, "ascending") for name in want.schema.names]
+        assert _plain(got.cast(want.schema).sort_by(keys)) == _plain(want.sort_by(keys)), rel
+
+
+def test_funding_file_columns_hold_the_table_values(written):
+    root, tables = written
+    folder = Path(root) / "data" / "funding_rate_update" / BINANCE
+    disk = pa.concat_tables([pq.read_table(p) for p in sorted(folder.glob("*.parquet"))])
+    rows = _input_rows(tables["funding_rate"], BINANCE)
+    assert disk["interval"].to_pylist() == [r["interval_minutes"] for r in rows]
+    assert disk["next_funding_ns"].to_pylist() == [r["next_funding_time"] for r in rows]
+    rates = [Decimal(json.loads(c)) for c in disk["rate"].to_pylist()]
+    assert rates == [Decimal(repr(r["funding_rate"])) for r in rows]
+    assert disk.schema.field("interval").nullable and disk.schema.field("next_funding_ns").nullable
+
+
+def test_catalog_sees_exactly_the_three_types(written):
+    root, _ = written
+    assert sorted(catalog(root).list_data_types()) == sorted(FOLDERS.values())  # no lock or temp file under data/
+
+
+def test_leftovers_of_a_crash_and_the_lock_do_not_disturb_reads(written, tmp_path):
+    source, tables = written
+    root = tmp_path / "copy"
+    shutil.copytree(source, root)
+    # what a crashed atomic write leaves behind: a hidden temp file whose name does not end in ".parquet"
+    for kind in INPUTS:
+        folder = root / "data" / FOLDERS[kind] / BINANCE
+        (folder / f".{day_file_name(DAY0)}.tmp-4242").write_bytes(b"PAR1 torn")
+    (root / ".lock").touch()
+    for kind in INPUTS:
+        assert by_time(observed(kind, query(root, kind))) == by_time(expected(kind, tables[kind]))
+
+
+@pytest.mark.parametrize("kind", list(INPUTS))
+def test_later_writes_merge_into_readable_files(tmp_path, kind):
+    table = INPUTS[kind]()
+    t = pc.cast(table["ts_init"], pa.int64())
+    first = table.filter(pc.less(t, DAY0 + 2 * NS_PER_DAY))
+    second = table.filter(pc.greater_equal(t, DAY0 + NS_PER_DAY + 12 * H))  # overlaps day 1: duplicates and new rows
+    store = ParquetStore(tmp_path)
+    store.write(first)
+    store.write(second)
+    assert by_time(observed(kind, query(tmp_path, kind))) == by_time(expected(kind, table))
+    cat = catalog(tmp_path)
+    for instrument_id in (BINANCE, BYBIT, HYPERLIQUID):
+        intervals = cat.get_intervals(DATA_CLASSES[kind], instrument_id)
+        assert intervals and all(a[1] < b[0] for a, b in zip(intervals, intervals[1:]))
+
+
+# -- our codec and NautilusTrader's own writer agree -------------------------------------------------------------------
+
+
+def test_nautilus_writer_and_our_store_agree_on_funding_rates(written, tmp_path):
+    root, _ = written
+    updates = query(root, "funding_rate", identifiers=[BYBIT])
+    cat = catalog(tmp_path)
+    cat.write_data(updates)  # NautilusTrader's own writer, through the registered encoder
+    (path,) = (tmp_path / "data" / "funding_rate_update" / BYBIT).glob("*.parquet")
+    theirs = pq.read_table(path)
+    assert [(f.name, f.type) for f in theirs.schema] == [(f.name, f.type) for f in FUNDING_FILE]
+    assert theirs.schema.metadata[b"instrument_id"] == BYBIT.encode()
+    again = cat.query(FundingRateUpdate)
+    assert [(u.instrument_id, u.rate, u.next_funding_ns, u.ts_event, u.ts_init) for u in again] == [
+        (u.instrument_id, u.rate, u.next_funding_ns, u.ts_event, u.ts_init) for u in updates
+    ]
+
+
+def test_nautilus_writer_and_our_store_agree_on_custom_data(written, tmp_path):
+    root, _ = written
+    for kind in ("open_interest", "liquidation"):
+        data = query(root, kind, identifiers=[BINANCE])
+        catalog(tmp_path).write_data(data)
+        (path,) = (tmp_path / "data" / FOLDERS[kind] / BINANCE).glob("*.parquet")
+        ours = pq.read_schema(next((Path(root) / "data" / FOLDERS[kind] / BINANCE).glob("*.parquet")))
+        theirs = pq.read_schema(path)
+        assert [(f.name, f.type) for f in theirs] == [(f.name, f.type) for f in ours]
+        assert observed(kind, catalog(tmp_path).query(DATA_CLASSES[kind])) == observed(kind, data)
+
+
+# -- from the store to a backtest --------------------------------------------------------------------------------------
+
+
+class _Recorder(Actor):
+    def __init__(self, instrument_id):
+        super().__init__(ActorConfig(component_id="RECORDER"))
+        self.instrument_id = instrument_id
+        self.received = []
+
+    def on_start(self):
+        self.subscribe_data(DataType(OpenInterest), client_id=ClientId("BINANCE"))
+        self.subscribe_data(DataType(Liquidation), client_id=ClientId("BINANCE"))
+        self.subscribe_funding_rates(self.instrument_id)
+
+    def on_data(self, data):
+        self.received.append(data)
+
+    def on_funding_rate(self, funding_rate):
+        self.received.append(funding_rate)
+
+
+def test_a_backtest_receives_the_stored_data_in_time_order(written):
+    root, tables = written
+    instrument = TestInstrumentProvider.btcusdt_perp_binance()
+    assert str(instrument.id) == BINANCE
+    engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True)))
+    try:
+        engine.add_venue(
+            Venue("BINANCE"),
+            oms_type=OmsType.NETTING,
+            account_type=AccountType.MARGIN,
+            starting_balances=[Money(10_000, USDT)],
+            base_currency=None,
+        )
+        engine.add_instrument(instrument)
+        cat = catalog(root)
+        engine.add_data(cat.query(OpenInterest, identifiers=[BINANCE]), client_id=ClientId("BINANCE"))
+        engine.add_data(cat.query(Liquidation, identifiers=[BINANCE]), client_id=ClientId("BINANCE"))
+        engine.add_data(cat.query(FundingRateUpdate, identifiers=[BINANCE]))
+        recorder = _Recorder(instrument.id)
+        engine.add_actor(recorder)
+        engine.run()
+        received = recorder.received
+    finally:
+        engine.dispose()
+    counts = {kind: len(expected(kind, tables[kind], BINANCE)) for kind in INPUTS}
+    assert sum(isinstance(d, OpenInterest) for d in received) == counts["open_interest"]
+    assert sum(isinstance(d, Liquidation) for d in received) == counts["liquidation"]
+    assert sum(isinstance(d, FundingRateUpdate) for d in received) == counts["funding_rate"]
+    assert [d.ts_init for d in received] == sorted(d.ts_init for d in received)
+
+
+def test_data_config_loads_each_kind_for_a_backtest_node(written, tmp_path):
+    root, tables = written
+    instrument = TestInstrumentProvider.btcusdt_perp_binance()
+    # a BacktestNode only loads data of instruments whose definitions are in the catalog
+    assert BacktestNode.load_data_config(data_config(root, "open_interest", [BINANCE])).data == []
+    catalog(tmp_path).write_data([instrument])
+    for kind in INPUTS:
+        for p in (Path(root) / "data" / FOLDERS[kind] / BINANCE).glob("*.parquet"):
+            dest = tmp_path / "data" / FOLDERS[kind] / BINANCE
+            dest.mkdir(parents=True, exist_ok=True)
+            (dest / p.name).write_bytes(p.read_bytes())
+    start, end = DAY0 + 8 * H, DAY0 + 2 * NS_PER_DAY
+    for kind in INPUTS:
+        result = BacktestNode.load_data_config(data_config(tmp_path, kind, [instrument.id], start=start, end=end))
+        assert result.client_id == (None if kind == "funding_rate" else ClientId("BINANCE"))
+        assert by_time(observed(kind, result.data)) == by_time(expected(kind, tables[kind], BINANCE, start, end))
+
+
+# -- the optional dependency -------------------------------------------------------------------------------------------
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=os.environ)
+
+
+def test_importing_the_package_does_not_import_nautilus():
+    done = _python(
+        "import sys, ccxt_pipeline_rs\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'nautilus_trader')\n"
+        "assert not loaded, loaded\n"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_without_nautilus_the_module_says_how_to_install_it():
+    done = _python(
+        "import sys\n"
+        "sys.modules['nautilus_trader'] = None  # as if the extra were not installed\n"
+        "import ccxt_pipeline_rs\n"
+        "try:\n"
+        "    import ccxt_pipeline_rs.nautilus\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+        "else:\n"
+        "    raise SystemExit('imported without nautilus_trader')\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'pip install "ccxt_pipeline_rs[nautilus]"' in done.stdout
+
+
+def test_data_classes_map_to_the_store_folders():
+    from nautilus_trader.persistence.funcs import class_to_filename
+
+    assert {kind: class_to_filename(cls) for kind, cls in DATA_CLASSES.items()} == FOLDERS
+    assert OpenInterest._schema == OPEN_INTEREST_FILE
+    assert Liquidation._schema == LIQUIDATION_FILE
+    iid = InstrumentId.from_str(BINANCE)
+    oi = OpenInterest(instrument_id=iid, open_interest=1.0, open_interest_value=math.nan, ts_event=1, ts_init=2)
+    assert (oi.ts_event, oi.ts_init) == (1, 2)
