@@ -161,9 +161,12 @@ _INSTRUMENT_ID_KEY = b"instrument_id"
 
 
 def _funding_has_interval() -> bool:
+    """Whether ``FundingRateUpdate`` takes an ``interval`` (it does from NautilusTrader 1.223)."""
     try:
-        FundingRateUpdate(InstrumentId.from_str("X-PERP.TEST"), Decimal(0), 0, 0, interval=None)
-    except TypeError:
+        FundingRateUpdate(
+            instrument_id=InstrumentId.from_str("X-PERP.TEST"), rate=Decimal(0), ts_event=0, ts_init=0, interval=None
+        )
+    except Exception:
         return False
     return True
 
@@ -232,7 +235,9 @@ def decode_funding_rates(table) -> list:
         kwargs = {"next_funding_ns": next_ns[i]}
         if _FUNDING_HAS_INTERVAL:
             kwargs["interval"] = intervals[i]
-        out.append(FundingRateUpdate(ids[i], rates[i], ts_event[i], ts_init[i], **kwargs))
+        out.append(
+            FundingRateUpdate(instrument_id=ids[i], rate=rates[i], ts_event=ts_event[i], ts_init=ts_init[i], **kwargs)
+        )
     return out
 
 
