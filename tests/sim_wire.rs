@@ -5,21 +5,30 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ccxt_pipeline_rs::model::Venue;
-use ccxt_pipeline_rs::sim::{data, Fault, SimConfig, SimServer};
+use ccxt_pipeline_rs::sim::{data, limit_group, Fault, SimConfig, SimServer};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
 const SEED: u64 = 42;
 /// 2026-03-14T15:09:26.535Z: a frozen clock that is not on any funding or minute boundary.
 const FROZEN_MS: i64 = 1_773_500_966_535;
-const PERPETUAL_SYMBOLS: [&str; 6] = [
+const COINS: [&str; 10] = [
+    "BTC", "ETH", "SOL", "XRP", "DOGE", "1000PEPE", "BNB", "ADA", "AVAX", "LINK",
+];
+const PERPETUAL_SYMBOLS: [&str; 10] = [
     "BTCUSDT",
     "ETHUSDT",
     "SOLUSDT",
     "XRPUSDT",
     "DOGEUSDT",
     "1000PEPEUSDT",
+    "BNBUSDT",
+    "ADAUSDT",
+    "AVAXUSDT",
+    "LINKUSDT",
 ];
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
 
 // ---------------------------------------------------------------------------------------------------------
 // Harness
@@ -410,8 +419,11 @@ async fn hyperliquid_bodies_match_the_fixtures() {
         .flatten()
         .filter_map(|asset| asset["name"].as_str())
         .collect();
-    assert_eq!(names, ["BTC", "ETH", "SOL", "XRP", "DOGE", "kPEPE", "LOOM"]);
-    assert_eq!(meta["universe"][6]["isDelisted"], true);
+    assert_eq!(
+        names,
+        ["BTC", "ETH", "SOL", "XRP", "DOGE", "kPEPE", "BNB", "ADA", "AVAX", "LINK", "LOOM"]
+    );
+    assert_eq!(meta["universe"][10]["isDelisted"], true);
 
     let both = sim.info(r#"{"type":"metaAndAssetCtxs"}"#).await.json();
     assert_eq!(both.as_array().map(Vec::len), Some(2), "[meta, contexts]");
@@ -423,7 +435,7 @@ async fn hyperliquid_bodies_match_the_fixtures() {
         "one context per universe entry"
     );
     assert_eq!(
-        both[1][6]["openInterest"], "0.0",
+        both[1][10]["openInterest"], "0.0",
         "the delisted market has no open interest"
     );
 }
@@ -588,6 +600,659 @@ fn urlencode(text: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// History: wire formats
+
+/// The elements of a JSON array (none if it is not one).
+fn elements(value: &Value) -> Vec<Value> {
+    value.as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_bodies_match_the_fixtures() {
+    let sim = start_default().await;
+
+    // The docs example (the fixture) shows `timestamp` as a string; live answers carry a number, as served.
+    let mut statistics_sample = fixture("binance/open_interest_hist__nautilus-py.json");
+    for item in statistics_sample.as_array_mut().into_iter().flatten() {
+        item["timestamp"] = json!(1_583_127_900_000_i64);
+    }
+    let statistics = sim
+        .get(
+            Venue::Binance,
+            "/futures/data/openInterestHist?symbol=BTCUSDT&period=5m",
+        )
+        .await;
+    assert_eq!(statistics.header("content-type"), Some("application/json"));
+    assert!(statistics.header("x-mbx-used-weight-1m").is_some());
+    let statistics = statistics.json();
+    assert_same_shape(&statistics, &statistics_sample, "openInterestHist");
+    assert_eq!(elements(&statistics).len(), 30, "the default limit");
+
+    let funding = sim
+        .get(Venue::Binance, "/fapi/v1/fundingRate?symbol=BTCUSDT")
+        .await
+        .json();
+    assert_same_shape(
+        &funding,
+        &fixture("binance/funding_rate_history__binance-docs.json"),
+        "fundingRate",
+    );
+    assert_eq!(elements(&funding).len(), 100, "the default limit");
+
+    // Bybit's newest docs add `singleOpenInterest` (one side; `openInterest` then counts both); the simulator
+    // serves the long-documented item of `openInterest` and `timestamp` only.
+    let mut open_interest_sample = fixture("bybit/open_interest__bybit-docs.json");
+    for item in open_interest_sample["result"]["list"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        item.as_object_mut()
+            .map(|fields| fields.remove("singleOpenInterest"));
+    }
+    let open_interest = sim
+        .get(
+            Venue::Bybit,
+            "/v5/market/open-interest?category=linear&symbol=BTCUSDT&intervalTime=1h",
+        )
+        .await
+        .json();
+    assert_same_shape(&open_interest, &open_interest_sample, "open-interest");
+    assert_eq!(
+        elements(&open_interest["result"]["list"]).len(),
+        50,
+        "the default limit"
+    );
+    assert_ne!(open_interest["result"]["nextPageCursor"], "");
+
+    let funding_history = sim
+        .get(
+            Venue::Bybit,
+            "/v5/market/funding/history?category=linear&symbol=BTCUSDT",
+        )
+        .await
+        .json();
+    assert_same_shape(
+        &funding_history,
+        &fixture("bybit/funding_history__bybit-docs.json"),
+        "funding/history",
+    );
+    assert_eq!(
+        elements(&funding_history["result"]["list"]).len(),
+        200,
+        "the default limit"
+    );
+
+    let start = sim.server.now_ms() - DAY_MS;
+    let settlements = sim
+        .info(&format!(
+            r#"{{"type":"fundingHistory","coin":"BTC","startTime":{start}}}"#
+        ))
+        .await;
+    assert_eq!(settlements.header("content-type"), Some("application/json"));
+    let settlements = settlements.json();
+    for sample in [
+        "hyperliquid/funding_history__hl-python-sdk-cassette.json",
+        "hyperliquid/funding_history__nautilus-rs.json",
+    ] {
+        assert_same_shape(&settlements, &fixture(sample), sample);
+    }
+    // One a day per hour; the ends depend on where the clock and the jitter fall.
+    assert!((23..=25).contains(&elements(&settlements).len()));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// History: paging and ground truth
+
+/// `(timestamp, open interest, value)` rows of a Binance `openInterestHist` answer.
+fn binance_statistics(body: &Value) -> Vec<(i64, f64, Option<f64>)> {
+    elements(body)
+        .iter()
+        .map(|item| {
+            let timestamp = item["timestamp"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("a numeric timestamp: {item}"));
+            (
+                timestamp,
+                number(&item["sumOpenInterest"]),
+                Some(number(&item["sumOpenInterestValue"])),
+            )
+        })
+        .collect()
+}
+
+/// `(time, rate, mark price)` rows of a Binance `fundingRate` answer.
+fn binance_settlements(body: &Value) -> Vec<(i64, f64, Option<f64>)> {
+    elements(body)
+        .iter()
+        .map(|item| {
+            let time = item["fundingTime"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("a numeric fundingTime: {item}"));
+            (
+                time,
+                number(&item["fundingRate"]),
+                Some(number(&item["markPrice"])),
+            )
+        })
+        .collect()
+}
+
+/// The earliest `count` rows.
+fn earliest<T: Clone>(rows: &[T], count: usize) -> Vec<T> {
+    rows[..count.min(rows.len())].to_vec()
+}
+
+/// The latest `count` rows, still ascending.
+fn latest<T: Clone>(rows: &[T], count: usize) -> Vec<T> {
+    rows[rows.len().saturating_sub(count)..].to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binance_open_interest_history_keeps_30_days_and_pages_from_either_end() {
+    let sim = start_default().await;
+    sim.server.set_clock_ms(Some(FROZEN_MS));
+    let truth = |period_ms: i64, start_ms: i64, end_ms: i64| {
+        data::open_interest_history(
+            SEED,
+            Venue::Binance,
+            "ETH",
+            period_ms,
+            start_ms,
+            end_ms,
+            FROZEN_MS,
+        )
+    };
+    let hist = |query: String| {
+        let sim = &sim;
+        async move {
+            let answer = sim
+                .get(
+                    Venue::Binance,
+                    &format!("/futures/data/openInterestHist?symbol=ETHUSDT&{query}"),
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+            binance_statistics(&answer.json())
+        }
+    };
+    let window_start = FROZEN_MS - 30 * DAY_MS;
+
+    // Reaching back 40 days returns what exists: the daily points of the last 30 days.
+    let daily = hist(format!(
+        "period=1d&limit=500&startTime={}",
+        FROZEN_MS - 40 * DAY_MS
+    ))
+    .await;
+    assert_eq!(daily.len(), 30);
+    assert_eq!(daily[0].0, (window_start / DAY_MS + 1) * DAY_MS);
+    assert_eq!(daily, truth(DAY_MS, i64::MIN, i64::MAX));
+    assert!(truth(DAY_MS, 0, window_start - 1).is_empty());
+    assert!(
+        hist(format!("period=1h&endTime={}", window_start - 1))
+            .await
+            .is_empty(),
+        "older than 30 days: nothing"
+    );
+
+    // With startTime: the first `limit` points from it (and up to endTime).
+    let start = FROZEN_MS - 10 * DAY_MS + 1;
+    let hourly = truth(HOUR_MS, start, i64::MAX);
+    assert_eq!(
+        hist(format!("period=1h&limit=10&startTime={start}")).await,
+        earliest(&hourly, 10)
+    );
+    let end = hourly[4].0;
+    assert_eq!(
+        hist(format!(
+            "period=1h&limit=10&startTime={start}&endTime={end}"
+        ))
+        .await,
+        earliest(&hourly, 5),
+        "bounds are inclusive"
+    );
+    assert_eq!(
+        hist(format!("period=1h&startTime={start}")).await,
+        earliest(&hourly, 30)
+    );
+
+    // With only endTime, or neither: the last `limit` points up to it (default: now).
+    let before_end = truth(HOUR_MS, i64::MIN, end);
+    assert_eq!(
+        hist(format!("period=1h&endTime={end}")).await,
+        latest(&before_end, 30)
+    );
+    assert_eq!(
+        hist(format!("period=1h&limit=3&endTime={end}")).await,
+        latest(&before_end, 3)
+    );
+    let newest = hist("period=5m".to_owned()).await;
+    assert_eq!(newest, latest(&truth(5 * 60_000, i64::MIN, i64::MAX), 30));
+    assert_eq!(
+        newest.last().map(|row| row.0),
+        Some(FROZEN_MS - FROZEN_MS % (5 * 60_000)),
+        "nothing after now"
+    );
+    for period in ["5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"] {
+        assert_eq!(
+            hist(format!("period={period}&limit=1")).await.len(),
+            1,
+            "{period}"
+        );
+    }
+
+    let too_many = sim
+        .get(
+            Venue::Binance,
+            "/futures/data/openInterestHist?symbol=ETHUSDT&period=1h&limit=501",
+        )
+        .await;
+    assert_eq!(
+        (too_many.status, too_many.json()),
+        (
+            400,
+            json!({"code": -1130, "msg": "Data sent for parameter 'limit' is not valid."})
+        )
+    );
+    for period in ["1m", "3d", "1w", "5min"] {
+        let invalid = sim
+            .get(
+                Venue::Binance,
+                &format!("/futures/data/openInterestHist?symbol=ETHUSDT&period={period}"),
+            )
+            .await;
+        assert_eq!(
+            (invalid.status, invalid.json()),
+            (400, json!({"code": -1120, "msg": "Invalid interval."})),
+            "{period}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binance_funding_rate_history_runs_from_listing_and_pages_from_either_end() {
+    let sim = start_default().await;
+    sim.server.set_clock_ms(Some(FROZEN_MS));
+    let funding = |query: String| {
+        let sim = &sim;
+        async move {
+            let answer = sim
+                .get(Venue::Binance, &format!("/fapi/v1/fundingRate?{query}"))
+                .await;
+            assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+            binance_settlements(&answer.json())
+        }
+    };
+    let truth = |coin: &str, start_ms: i64, end_ms: i64| {
+        data::funding_history(SEED, Venue::Binance, coin, start_ms, end_ms, FROZEN_MS)
+    };
+
+    // From the listing on: a start before it gets the first settlements after it.
+    let listed = data::listing_time_ms(Venue::Binance, "BTC").unwrap_or_default();
+    let first = funding("symbol=BTCUSDT&startTime=0&limit=1000".to_owned()).await;
+    assert_eq!(first.len(), 1000);
+    assert!(first[0].0 >= listed && first[0].0 - 8 * HOUR_MS < listed);
+    assert_eq!(first, earliest(&truth("BTC", 0, i64::MAX), 1000));
+
+    // DOGE settles every 4 hours; neither bound: the latest 100 up to now.
+    let doge = funding("symbol=DOGEUSDT".to_owned()).await;
+    assert_eq!(doge.len(), 100);
+    assert!(doge
+        .windows(2)
+        .all(|pair| pair[1].0 - pair[0].0 == 4 * HOUR_MS));
+    assert_eq!(
+        doge.last().map(|row| row.0),
+        Some(FROZEN_MS - FROZEN_MS % (4 * HOUR_MS))
+    );
+    assert_eq!(doge, latest(&truth("DOGE", i64::MIN, i64::MAX), 100));
+
+    // Only endTime: the latest `limit` up to it, inclusive.
+    let end = doge[10].0;
+    assert_eq!(
+        funding(format!("symbol=DOGEUSDT&endTime={end}&limit=5")).await,
+        doge[6..=10]
+    );
+    // Both bounds: the earliest `limit` within them.
+    let start = doge[20].0;
+    assert_eq!(
+        funding(format!(
+            "symbol=DOGEUSDT&startTime={start}&endTime={}&limit=1000",
+            doge[30].0
+        ))
+        .await,
+        doge[20..=30]
+    );
+
+    let too_many = sim
+        .get(
+            Venue::Binance,
+            "/fapi/v1/fundingRate?symbol=BTCUSDT&limit=1001",
+        )
+        .await;
+    assert_eq!(
+        (too_many.status, too_many.json()),
+        (
+            400,
+            json!({"code": -1130, "msg": "Data sent for parameter 'limit' is not valid."})
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bybit_open_interest_cursor_walk_covers_the_ground_truth_newest_first() {
+    let sim = start_default().await;
+    sim.server.set_clock_ms(Some(FROZEN_MS));
+    let (start, end) = (FROZEN_MS - 3 * DAY_MS + 1, FROZEN_MS - DAY_MS);
+    let base = format!(
+        "/v5/market/open-interest?category=linear&symbol=SOLUSDT&intervalTime=1h&limit=7&startTime={start}&endTime={end}"
+    );
+    let mut served: Vec<(i64, f64, Option<f64>)> = Vec::new();
+    let mut page_sizes = Vec::new();
+    let mut cursor = String::new();
+    for _page in 0..100 {
+        let path = if cursor.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}&cursor={}", urlencode(&cursor))
+        };
+        let body = sim.get(Venue::Bybit, &path).await.json();
+        assert_eq!(body["retCode"], 0, "{body}");
+        let page = elements(&body["result"]["list"]);
+        page_sizes.push(page.len());
+        served.extend(page.iter().map(|item| {
+            let timestamp = item["timestamp"]
+                .as_str()
+                .and_then(|text| text.parse().ok());
+            (
+                timestamp.unwrap_or_default(),
+                number(&item["openInterest"]),
+                None,
+            )
+        }));
+        cursor = body["result"]["nextPageCursor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(cursor, "", "the last page ends with an empty cursor");
+    let mut truth =
+        data::open_interest_history(SEED, Venue::Bybit, "SOL", HOUR_MS, start, end, FROZEN_MS);
+    assert_eq!(truth.len(), 48);
+    truth.reverse();
+    assert_eq!(served, truth, "newest first, each point once");
+    assert_eq!(page_sizes, [7, 7, 7, 7, 7, 7, 6]);
+
+    for cursor in ["garbage", "lastid%3D1%26lasttime%3D1773500000"] {
+        let refused = sim
+            .get(
+                Venue::Bybit,
+                &format!("{base}&cursor={}", urlencode(cursor)),
+            )
+            .await;
+        assert_eq!(refused.status, 200);
+        let mut refused = refused.json();
+        refused["time"] = Value::Null;
+        assert_eq!(
+            refused,
+            json!({"retCode": 10001, "retMsg": "params error: cursor invalid", "result": {}, "retExtInfo": {}, "time": null}),
+            "{cursor}"
+        );
+    }
+    let bad_interval = sim
+        .get(
+            Venue::Bybit,
+            "/v5/market/open-interest?category=linear&symbol=SOLUSDT&intervalTime=5m",
+        )
+        .await
+        .json();
+    assert_eq!(
+        (&bad_interval["retCode"], &bad_interval["retMsg"]),
+        (&json!(10001), &json!("params error: intervalTime invalid"))
+    );
+    for limit in ["0", "201"] {
+        let refused = sim
+            .get(
+                Venue::Bybit,
+                &format!("{base}&limit={limit}").replace("limit=7&", ""),
+            )
+            .await
+            .json();
+        assert_eq!(refused["retMsg"], "params error: limit invalid", "{limit}");
+    }
+
+    // Without bounds, the history runs from the listing (no 30-day window) to now.
+    let listed = data::listing_time_ms(Venue::Bybit, "SOL").unwrap_or_default();
+    let mut daily = Vec::new();
+    let mut cursor = String::new();
+    for _page in 0..100 {
+        let mut path =
+            "/v5/market/open-interest?category=linear&symbol=SOLUSDT&intervalTime=1d&limit=200"
+                .to_owned();
+        if !cursor.is_empty() {
+            path += &format!("&cursor={}", urlencode(&cursor));
+        }
+        let body = sim.get(Venue::Bybit, &path).await.json();
+        daily.extend(elements(&body["result"]["list"]).iter().filter_map(|item| {
+            item["timestamp"]
+                .as_str()
+                .and_then(|text| text.parse::<i64>().ok())
+        }));
+        cursor = body["result"]["nextPageCursor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    let every_day: Vec<i64> = data::open_interest_history(
+        SEED,
+        Venue::Bybit,
+        "SOL",
+        DAY_MS,
+        i64::MIN,
+        i64::MAX,
+        FROZEN_MS,
+    )
+    .iter()
+    .rev()
+    .map(|row| row.0)
+    .collect();
+    assert_eq!(daily, every_day);
+    assert!(daily
+        .last()
+        .is_some_and(|oldest| *oldest >= listed && oldest - DAY_MS < listed));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bybit_funding_history_pages_by_moving_end_time() {
+    let sim = start_default().await;
+    sim.server.set_clock_ms(Some(FROZEN_MS));
+    let funding = |query: String| {
+        let sim = &sim;
+        async move {
+            sim.get(
+                Venue::Bybit,
+                &format!("/v5/market/funding/history?category=linear&symbol=XRPUSDT{query}"),
+            )
+            .await
+            .json()
+        }
+    };
+    let rows = |body: &Value| -> Vec<(i64, f64, Option<f64>)> {
+        assert_eq!(body["retCode"], 0, "{body}");
+        elements(&body["result"]["list"])
+            .iter()
+            .map(|item| {
+                let time = item["fundingRateTimestamp"]
+                    .as_str()
+                    .and_then(|text| text.parse().ok());
+                (time.unwrap_or_default(), number(&item["fundingRate"]), None)
+            })
+            .collect()
+    };
+    let newest_first = |start_ms: i64, end_ms: i64| {
+        let mut truth =
+            data::funding_history(SEED, Venue::Bybit, "XRP", start_ms, end_ms, FROZEN_MS);
+        truth.reverse();
+        truth
+    };
+
+    // startTime alone is refused.
+    let refused = funding(format!("&startTime={}", FROZEN_MS - DAY_MS)).await;
+    assert_eq!(
+        (&refused["retCode"], &refused["retMsg"]),
+        (
+            &json!(10001),
+            &json!("params error: endTime is required when startTime is set")
+        )
+    );
+    // Neither: the newest 200 up to now.
+    let newest = rows(&funding(String::new()).await);
+    assert_eq!(newest, earliest(&newest_first(i64::MIN, i64::MAX), 200));
+    assert_eq!(newest[0].0, FROZEN_MS - FROZEN_MS % (8 * HOUR_MS));
+    // Only endTime: the newest 200 at or before it.
+    let end = newest[50].0;
+    let before_end = rows(&funding(format!("&endTime={end}")).await);
+    assert_eq!(before_end.len(), 200);
+    assert_eq!(before_end, earliest(&newest_first(i64::MIN, end), 200));
+    assert_eq!(before_end[0].0, end, "endTime is inclusive");
+    // Both: the newest `limit` within them.
+    let start = newest[60].0;
+    assert_eq!(
+        rows(&funding(format!("&startTime={start}&endTime={end}&limit=4")).await),
+        newest[50..54]
+    );
+    assert_eq!(
+        rows(&funding(format!("&startTime={start}&endTime={end}")).await),
+        newest[50..=60]
+    );
+
+    // Moving endTime back to before the oldest row served walks the whole history once.
+    let mut walked: Vec<(i64, f64, Option<f64>)> = Vec::new();
+    let mut end = FROZEN_MS;
+    loop {
+        let page = rows(&funding(format!("&endTime={end}&limit=200")).await);
+        let Some(oldest) = page.last() else { break };
+        end = oldest.0 - 1;
+        walked.extend(page);
+    }
+    assert_eq!(walked, newest_first(i64::MIN, i64::MAX));
+    assert!(walked.len() > 1_000, "since the listing: {}", walked.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hyperliquid_funding_history_caps_at_500_with_jittered_times() {
+    let sim = start_default().await;
+    sim.server.set_clock_ms(Some(FROZEN_MS));
+    let start = FROZEN_MS - 30 * DAY_MS;
+    let page = |from_ms: i64| {
+        let sim = &sim;
+        async move {
+            let answer = sim
+                .info(&format!(
+                    r#"{{"type":"fundingHistory","coin":"kPEPE","startTime":{from_ms}}}"#
+                ))
+                .await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            elements(&answer.json())
+                .iter()
+                .map(|item| {
+                    assert_eq!(item["coin"], "kPEPE");
+                    let time = item["time"]
+                        .as_i64()
+                        .unwrap_or_else(|| panic!("a numeric time: {item}"));
+                    assert!(number(&item["premium"]).is_finite());
+                    (time, number(&item["fundingRate"]), None)
+                })
+                .collect::<Vec<(i64, f64, Option<f64>)>>()
+        }
+    };
+    let first = page(start).await;
+    assert_eq!(
+        first.len(),
+        500,
+        "at most 500 rows, the first from startTime"
+    );
+    assert_eq!(
+        sim.server.max_weight_in_window(Venue::Hyperliquid),
+        20 + 500 / 20,
+        "20, plus 1 per 20 items"
+    );
+    let delays: Vec<i64> = first.iter().map(|row| row.0 % HOUR_MS).collect();
+    assert!(delays.iter().all(|delay| (0..1_000).contains(delay)));
+    assert!(
+        delays.iter().filter(|delay| **delay > 0).count() > 490,
+        "settlements lie a few hundred ms after the hour"
+    );
+    assert!(
+        first.windows(2).all(|pair| pair[1].0 > pair[0].0),
+        "ascending"
+    );
+
+    // Paging on from the last time + 1 covers everything once.
+    let mut walked = first;
+    loop {
+        let from = walked.last().map_or(start, |row| row.0 + 1);
+        let next = page(from).await;
+        if next.is_empty() {
+            break;
+        }
+        walked.extend(next);
+    }
+    let truth = data::funding_history(
+        SEED,
+        Venue::Hyperliquid,
+        "kPEPE",
+        start,
+        FROZEN_MS,
+        FROZEN_MS,
+    );
+    assert_eq!(truth.len(), 720);
+    assert_eq!(walked, truth);
+
+    let bounded = sim
+        .info(&format!(
+            r#"{{"type":"fundingHistory","coin":"BTC","startTime":{start},"endTime":{}}}"#,
+            start + DAY_MS
+        ))
+        .await
+        .json();
+    let times: Vec<i64> = elements(&bounded)
+        .iter()
+        .filter_map(|item| item["time"].as_i64())
+        .collect();
+    let expected: Vec<i64> = data::funding_history(
+        SEED,
+        Venue::Hyperliquid,
+        "BTC",
+        start,
+        start + DAY_MS,
+        FROZEN_MS,
+    )
+    .iter()
+    .map(|row| row.0)
+    .collect();
+    assert_eq!(times, expected);
+
+    let unknown = sim
+        .info(r#"{"type":"fundingHistory","coin":"NOPE","startTime":0}"#)
+        .await;
+    assert_eq!((unknown.status, unknown.body.as_str()), (200, "[]"));
+    let no_start = sim.info(r#"{"type":"fundingHistory","coin":"BTC"}"#).await;
+    assert_eq!(
+        (no_start.status, no_start.body.as_str()),
+        (
+            422,
+            "Failed to deserialize the JSON body into the target type"
+        )
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Rate limits
 
 #[tokio::test(flavor = "multi_thread")]
@@ -639,6 +1304,138 @@ async fn binance_throttles_with_429_then_bans_with_418() {
     assert!(sim.server.max_weight_in_window(Venue::Binance) > 2400);
     // Other venues have their own limits.
     assert_eq!(sim.info(r#"{"type":"meta"}"#).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binance_history_request_limits_answer_429_with_retry_after() {
+    let sim = start_default().await;
+    // Both groups count requests per 5 wall-clock minutes.
+    ensure_window_time_left(300_000, Duration::from_secs(15)).await;
+    let statistics = "/futures/data/openInterestHist?symbol=BTCUSDT&period=5m&limit=1";
+    for call in 1..=1000 {
+        assert_eq!(
+            sim.get(Venue::Binance, statistics).await.status,
+            200,
+            "call {call}"
+        );
+    }
+    let throttled = sim.get(Venue::Binance, statistics).await;
+    let retry_after: u64 = throttled
+        .header("retry-after")
+        .and_then(|secs| secs.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        (1..=300).contains(&retry_after),
+        "Retry-After {retry_after}: seconds to the window's end"
+    );
+    assert_eq!(
+        (throttled.status, throttled.json()),
+        (
+            429,
+            json!({"code": -1003, "msg": "Too many requests; current limit of IP is 1000 requests per 5 minutes. Please use the websocket for live updates to avoid bans."})
+        )
+    );
+
+    // The funding-rate group is separate, and fundingInfo shares it with fundingRate.
+    let funding_rate = "/fapi/v1/fundingRate?symbol=BTCUSDT&limit=1";
+    for call in 1..=500 {
+        let path = if call % 2 == 0 {
+            funding_rate
+        } else {
+            "/fapi/v1/fundingInfo"
+        };
+        assert_eq!(
+            sim.get(Venue::Binance, path).await.status,
+            200,
+            "call {call}"
+        );
+    }
+    for path in [funding_rate, "/fapi/v1/fundingInfo"] {
+        let throttled = sim.get(Venue::Binance, path).await;
+        assert_eq!(
+            (throttled.status, throttled.json()["code"].as_i64()),
+            (429, Some(-1003)),
+            "{path}"
+        );
+        assert!(throttled.header("retry-after").is_some());
+        assert!(throttled.json()["msg"]
+            .as_str()
+            .is_some_and(|msg| msg.contains("500 requests per 5 minutes")));
+    }
+    assert_eq!(
+        sim.get(Venue::Binance, "/fapi/v1/premiumIndex?symbol=BTCUSDT")
+            .await
+            .status,
+        200,
+        "endpoints outside the groups still pass"
+    );
+
+    assert_eq!(
+        sim.server
+            .max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUTURES_DATA),
+        1001
+    );
+    assert_eq!(
+        sim.server
+            .max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUNDING_RATE),
+        502
+    );
+    assert_eq!(
+        sim.server
+            .max_weight_in_window_of(Venue::Binance, limit_group::MAIN),
+        sim.server.max_weight_in_window(Venue::Binance)
+    );
+    assert_eq!(
+        sim.server
+            .max_weight_in_window_of(Venue::Bybit, limit_group::BINANCE_FUTURES_DATA),
+        0,
+        "a group the venue does not have"
+    );
+    let limits: Vec<(&str, u64, Duration)> = sim
+        .server
+        .rate_limits(Venue::Binance)
+        .iter()
+        .map(|usage| (usage.group, usage.limit, usage.window))
+        .collect();
+    assert_eq!(
+        limits,
+        [
+            (limit_group::MAIN, 2400, Duration::from_secs(60)),
+            (
+                limit_group::BINANCE_FUTURES_DATA,
+                1000,
+                Duration::from_secs(300)
+            ),
+            (
+                limit_group::BINANCE_FUNDING_RATE,
+                500,
+                Duration::from_secs(300)
+            ),
+        ]
+    );
+    let over: Vec<&str> = sim
+        .server
+        .rate_limits(Venue::Binance)
+        .iter()
+        .filter(|usage| usage.peak > usage.limit)
+        .map(|usage| usage.group)
+        .collect();
+    assert_eq!(
+        over,
+        [
+            limit_group::BINANCE_FUTURES_DATA,
+            limit_group::BINANCE_FUNDING_RATE
+        ]
+    );
+    for (venue, limit) in [(Venue::Bybit, 600), (Venue::Hyperliquid, 1200)] {
+        let groups: Vec<(&str, u64)> = sim
+            .server
+            .rate_limits(venue)
+            .iter()
+            .map(|usage| (usage.group, usage.limit))
+            .collect();
+        assert_eq!(groups, [(limit_group::MAIN, limit)], "{venue}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -848,9 +1645,7 @@ async fn served_values_equal_the_ground_truth_at_the_simulator_clock() {
     let sim = start_default().await;
     sim.server.set_clock_ms(Some(FROZEN_MS));
     assert_eq!(sim.server.now_ms(), FROZEN_MS);
-    let coins = ["BTC", "ETH", "SOL", "XRP", "DOGE", "1000PEPE"];
-
-    for coin in coins {
+    for coin in COINS {
         let symbol = format!("{coin}USDT");
         let open_interest = sim
             .get(
@@ -906,7 +1701,7 @@ async fn served_values_equal_the_ground_truth_at_the_simulator_clock() {
         .as_array()
         .into_iter()
         .flatten()
-        .zip(coins)
+        .zip(COINS)
     {
         assert_eq!(ticker["symbol"], format!("{coin}USDT"));
         assert_eq!(
@@ -934,7 +1729,7 @@ async fn served_values_equal_the_ground_truth_at_the_simulator_clock() {
     let both = sim.info(r#"{"type":"metaAndAssetCtxs"}"#).await.json();
     let universe = both[0]["universe"].as_array().cloned().unwrap_or_default();
     let contexts = both[1].as_array().cloned().unwrap_or_default();
-    assert_eq!(universe.len(), 7);
+    assert_eq!(universe.len(), COINS.len() + 1, "and the delisted LOOM");
     for (asset, context) in universe.iter().zip(&contexts) {
         // Hyperliquid's kPEPE is the 1000PEPE contract; the ground truth takes either name.
         let name = asset["name"].as_str().unwrap_or_default();

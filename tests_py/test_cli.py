@@ -237,3 +237,31 @@ def test_ctrl_c_during_a_storing_fetch_exits_130_and_leaves_no_partial_file(tmp_
     finally:
         listener.close()
         proc.kill()
+
+
+def test_history_backfill_40_days(tmp_path):
+    data = str(tmp_path / "D")
+    common = ["--sim-time", "2025-06-01T00:00:00Z"]
+    span = ["--from", "2025-04-22T00:00:00Z", "--to", "2025-06-01T00:00:00Z"]
+    out = run(*common, "fetch-oi", "BTCUSDT-PERP", *span, "--period", "1h", "--store", "--data-dir", data, "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    assert re.search(r"warning: binance: .*last 30 days only", out.stderr), out.stderr
+    assert re.search(r"error: hyperliquid: open interest history is not supported: .*no open interest history endpoint", out.stderr)
+    counts = {}
+    for line in out.stdout.strip().splitlines()[1:]:
+        counts[line.split(",")[0]] = counts.get(line.split(",")[0], 0) + 1
+    assert counts["bybit"] == 40 * 24 + 1  # every hourly row
+    assert 30 * 24 <= counts["binance"] <= 30 * 24 + 1
+
+    funding = [*common, "fetch-funding", "BTCUSDT-PERP", *span, "--store", "--data-dir", data, "--format", "json"]
+    out = run(*funding)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    by_venue = {v: sum(1 for r in rows if r["venue"] == v) for v in ("binance", "bybit", "hyperliquid")}
+    assert by_venue["binance"] == by_venue["bybit"] == 40 * 3 + 1
+    assert by_venue["hyperliquid"] in (40 * 24, 40 * 24 + 1)
+    again = run(*funding)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout or "[]") == []
+    assert "stored 0 new rows" in again.stderr

@@ -9,6 +9,7 @@ from ccxt_pipeline_rs._core import (
     BybitFetcher,
     ExchangeError,
     HyperliquidFetcher,
+    IncompleteHistoryWarning,
     InvalidArgumentError,
     MalformedResponseError,
     MultiVenueResult,
@@ -44,5 +45,6 @@ __all__ = [
     "UnsupportedError",
     "InvalidArgumentError",
     "StoreError",
+    "IncompleteHistoryWarning",
     "__version__",
 ]

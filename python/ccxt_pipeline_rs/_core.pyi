@@ -1,7 +1,7 @@
 """Type stubs of the Rust extension module (src/python/)."""
 
 import datetime
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from os import PathLike
 from typing import Any
 
@@ -24,6 +24,10 @@ class SymbolNotFoundError(PipelineError): ...
 class UnsupportedError(PipelineError): ...
 class InvalidArgumentError(PipelineError): ...
 class StoreError(PipelineError): ...
+class IncompleteHistoryWarning(UserWarning): ...
+
+DateLike = datetime.datetime | str | int
+Progress = Callable[[str, str, int, float], object]  # (venue, instrument_id, rows so far, fraction done)
 
 class _Fetcher:
     def __init__(self, base_url: str | None = None, ws_url: str | None = None) -> None: ...
@@ -35,6 +39,40 @@ class _Fetcher:
     def fetch_open_interest_async(self, symbol: str) -> Awaitable[pa.Table]: ...
     def fetch_funding_rate(self, symbol: str) -> pa.Table: ...
     def fetch_funding_rate_async(self, symbol: str) -> Awaitable[pa.Table]: ...
+    def fetch_open_interest_history(
+        self,
+        symbol: str,
+        start: DateLike,
+        end: DateLike | None = None,
+        period: str = "5m",
+        progress: Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> pa.Table: ...
+    def fetch_open_interest_history_async(
+        self,
+        symbol: str,
+        start: DateLike,
+        end: DateLike | None = None,
+        period: str = "5m",
+        progress: Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> Awaitable[pa.Table]: ...
+    def fetch_funding_rate_history(
+        self,
+        symbol: str,
+        start: DateLike,
+        end: DateLike | None = None,
+        progress: Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> pa.Table: ...
+    def fetch_funding_rate_history_async(
+        self,
+        symbol: str,
+        start: DateLike,
+        end: DateLike | None = None,
+        progress: Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> Awaitable[pa.Table]: ...
 
 class BinanceFetcher(_Fetcher): ...
 class BybitFetcher(_Fetcher): ...
@@ -45,15 +83,53 @@ class MultiVenueResult:
     def table(self) -> pa.Table: ...
     @property
     def failures(self) -> list[PipelineError]: ...
+    @property
+    def warnings(self) -> list[str]: ...
 
 class Orchestrator:
-    def __init__(self, exchanges: list[str] | None = None, base_urls: dict[str, str] | None = None) -> None: ...
+    def __init__(
+        self, exchanges: list[str] | None = None, base_urls: dict[str, str] | None = None, rate_limits: bool = True
+    ) -> None: ...
     @property
     def exchanges(self) -> list[str]: ...
     def fetch_open_interest(self, symbol: str) -> MultiVenueResult: ...
     def fetch_open_interest_async(self, symbol: str) -> Awaitable[MultiVenueResult]: ...
     def fetch_funding_rate(self, symbol: str) -> MultiVenueResult: ...
     def fetch_funding_rate_async(self, symbol: str) -> Awaitable[MultiVenueResult]: ...
+    def fetch_open_interest_history(
+        self,
+        symbols: str | list[str],
+        start: DateLike,
+        end: DateLike | None = None,
+        period: str = "5m",
+        progress: Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> MultiVenueResult: ...
+    def fetch_open_interest_history_async(
+        self,
+        symbols: str | list[str],
+        start: DateLike,
+        end: DateLike | None = None,
+        period: str = "5m",
+        progress: Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> Awaitable[MultiVenueResult]: ...
+    def fetch_funding_rate_history(
+        self,
+        symbols: str | list[str],
+        start: DateLike,
+        end: DateLike | None = None,
+        progress: Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> MultiVenueResult: ...
+    def fetch_funding_rate_history_async(
+        self,
+        symbols: str | list[str],
+        start: DateLike,
+        end: DateLike | None = None,
+        progress: Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> Awaitable[MultiVenueResult]: ...
 
 class SimServer:
     def __init__(self, seed: int = 0, port: int = 0, enforce_rate_limits: bool = True) -> None: ...
@@ -68,8 +144,6 @@ class SimServer:
     ) -> None: ...
     def request_count(self, venue_name: str) -> int: ...
     def shutdown(self) -> None: ...
-
-DateLike = datetime.datetime | str | int
 
 class ParquetStore:
     def __init__(self, root: str | PathLike[str]) -> None: ...

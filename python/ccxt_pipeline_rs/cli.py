@@ -139,9 +139,11 @@ def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str, store: Pa
                 f"stored {written['rows_added']} new rows ({written['rows_duplicate']} already stored) in {store.root}",
                 err=True,
             )
+    for warning in getattr(result, "warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     for failure in failures:
         click.echo(f"error: {failure}", err=True)
-    if result.table.num_rows == 0:
+    if result.table.num_rows == 0 and failures:
         sys.exit(1)
 
 
@@ -210,15 +212,95 @@ def cli(ctx: click.Context, sim: bool, seed: int, sim_time: str | None, verbose:
     ctx.call_on_close(state.close)
 
 
+history_options = [
+    click.option("--from", "start", help="Fetch history from this date (ISO-8601 or epoch ms) instead of the current value."),
+    click.option("--to", "end", help="End of the history range (default: now)."),
+]
+
+
+def with_options(options):
+    def decorate(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+class HistoryProgress:
+    """One progress bar per (venue, instrument), fed from the Rust side after every page."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.rows: dict[str, int] = {}
+        self._tasks: dict[str, int] = {}
+        self._bars = Progress(
+            TextColumn("{task.description:<40}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>5.1f}%"),
+            TextColumn("{task.fields[rows]:>8} rows"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+
+    def __enter__(self) -> "HistoryProgress":
+        self._bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.stop()
+
+    def __call__(self, venue: str, instrument_id: str, rows: int, fraction: float) -> None:
+        key = f"{venue} {instrument_id}"
+        if key not in self._tasks:
+            self._tasks[key] = self._bars.add_task(key, total=1.0, rows=0)
+        self.rows[key] = rows
+        self._bars.update(self._tasks[key], completed=fraction, rows=rows)
+
+
+def fetch_history(state: "Context", kind: str, symbol: str, exchanges, start, end, period, fmt, store, data_dir) -> None:
+    """History mode of fetch-oi / fetch-funding: progress bars, pages stored as they arrive, Ctrl+C keeps them."""
+    import warnings
+
+    from ccxt_pipeline_rs import IncompleteHistoryWarning
+
+    warnings.simplefilter("ignore", IncompleteHistoryWarning)  # printed below as one line each
+    target = open_store(data_dir) if store else None
+    orchestrator = state.orchestrator(exchanges)
+    progress = HistoryProgress()
+    try:
+        with progress:
+            if kind == "open_interest":
+                result = orchestrator.fetch_open_interest_history(symbol, start, end, period, progress, target)
+            else:
+                result = orchestrator.fetch_funding_rate_history(symbol, start, end, progress, target)
+    except KeyboardInterrupt:
+        fetched = sum(progress.rows.values())
+        kept = f"; the {fetched} rows fetched are stored, re-run to resume" if target is not None else ""
+        click.echo(f"interrupted{kept}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    report(symbol, result, kind, fmt)
+    if target is not None:
+        click.echo(f"stored {result.table.num_rows} new rows in {target.root}", err=True)
+
+
 @cli.command("fetch-oi")
 @click.argument("symbol")
 @exchange_option
+@with_options(history_options)
+@click.option("--period", default="5m", show_default=True, help="History granularity: 5m 15m 30m 1h 2h 4h 6h 12h 1d.")
 @format_option
 @store_option
 @data_dir_option
 @click.pass_obj
-def fetch_oi(state: Context, symbol: str, exchanges: str | None, fmt: str, store: bool, data_dir: str) -> None:
-    """Current open interest of SYMBOL (e.g. BTCUSDT-PERP) on each venue."""
+def fetch_oi(state: Context, symbol: str, exchanges, start, end, period: str, fmt: str, store: bool, data_dir: str) -> None:
+    """Open interest of SYMBOL (e.g. BTCUSDT-PERP) on each venue: current, or history with --from."""
+    if start is not None:
+        fetch_history(state, "open_interest", symbol, exchanges, start, end, period, fmt, store, data_dir)
+        return
     target = open_store(data_dir) if store else None  # an unusable store fails before any request
     report(symbol, state.orchestrator(exchanges).fetch_open_interest(symbol), "open_interest", fmt, target)
 
@@ -226,12 +308,16 @@ def fetch_oi(state: Context, symbol: str, exchanges: str | None, fmt: str, store
 @cli.command("fetch-funding")
 @click.argument("symbol")
 @exchange_option
+@with_options(history_options)
 @format_option
 @store_option
 @data_dir_option
 @click.pass_obj
-def fetch_funding(state: Context, symbol: str, exchanges: str | None, fmt: str, store: bool, data_dir: str) -> None:
-    """Current funding rate, interval, next funding time, mark and index price of SYMBOL."""
+def fetch_funding(state: Context, symbol: str, exchanges, start, end, fmt: str, store: bool, data_dir: str) -> None:
+    """Funding of SYMBOL: current rate, interval, next funding time, mark and index price; or history with --from."""
+    if start is not None:
+        fetch_history(state, "funding_rate", symbol, exchanges, start, end, None, fmt, store, data_dir)
+        return
     target = open_store(data_dir) if store else None
     report(symbol, state.orchestrator(exchanges).fetch_funding_rate(symbol), "funding_rate", fmt, target)
 

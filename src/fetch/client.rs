@@ -31,6 +31,8 @@ struct Instruments {
 pub struct VenueClient {
     http: VenueHttp,
     instruments: Mutex<Option<Arc<Instruments>>>,
+    /// History page size when smaller than the venue's maximum (tests of paging; the maximum is fastest).
+    history_page_limit: Option<usize>,
 }
 
 impl VenueClient {
@@ -40,7 +42,16 @@ impl VenueClient {
 
     /// A client over an existing `VenueHttp`, e.g. to share one rate limiter between several clients.
     pub fn with_http(http: VenueHttp) -> Result<Self> {
-        Ok(VenueClient { http, instruments: Mutex::new(None) })
+        Ok(VenueClient { http, instruments: Mutex::new(None), history_page_limit: None })
+    }
+
+    /// Asks for history pages of at most `limit` rows (capped at each venue's maximum).
+    pub fn with_history_page_limit(self, limit: usize) -> Self {
+        VenueClient { history_page_limit: Some(limit), ..self }
+    }
+
+    pub(crate) fn page_size(&self, venue_max: usize) -> usize {
+        self.history_page_limit.map_or(venue_max, |l| l.min(venue_max))
     }
 
     pub fn venue(&self) -> Venue {
@@ -49,6 +60,10 @@ impl VenueClient {
 
     pub fn base_url(&self) -> &str {
         self.http.base_url()
+    }
+
+    pub(crate) fn http(&self) -> &VenueHttp {
+        &self.http
     }
 
     /// Maps a user symbol to this venue and checks the venue lists it.

@@ -2,8 +2,10 @@
 //! venue, and the fan-out of one request to several venues at once.
 
 mod client;
+mod history;
 
 pub use client::VenueClient;
+pub use history::{History, HistoryProgress, HistoryRange, HistorySink, ProgressFn};
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::model::{FundingRate, OpenInterest, PipelineError, Result, UnifiedSymbol, Venue};
 use crate::net::HttpConfig;
+use crate::venue::OiPeriod;
 
 /// Rows from the venues that answered and the errors of those that did not; one failing venue never costs the
 /// others' rows.
@@ -50,41 +53,63 @@ impl Orchestrator {
 
     /// An unreadable symbol is one `InvalidArgument` up front, not the same failure once per venue.
     pub async fn fetch_open_interest(&self, symbol: &str) -> Result<MultiVenue<OpenInterest>> {
-        UnifiedSymbol::parse(symbol)?;
-        let symbol = symbol.to_string();
-        Ok(self
-            .fan_out(move |client| {
-                let symbol = symbol.clone();
-                async move { client.fetch_open_interest(&symbol).await }
-            })
-            .await)
+        self.fan_out(&[symbol.to_string()], |client, symbol| async move { client.fetch_open_interest(&symbol).await })
+            .await
     }
 
     pub async fn fetch_funding_rate(&self, symbol: &str) -> Result<MultiVenue<FundingRate>> {
-        UnifiedSymbol::parse(symbol)?;
-        let symbol = symbol.to_string();
-        Ok(self
-            .fan_out(move |client| {
-                let symbol = symbol.clone();
-                async move { client.fetch_funding_rate(&symbol).await }
-            })
-            .await)
+        self.fan_out(&[symbol.to_string()], |client, symbol| async move { client.fetch_funding_rate(&symbol).await })
+            .await
     }
 
-    /// Runs `call` on every client concurrently; results come back in client order, whatever finished first.
-    async fn fan_out<T, F, Fut>(&self, call: F) -> MultiVenue<T>
+    /// History of every symbol on every venue at once; each venue's limiter is shared by all its tasks.
+    pub async fn fetch_open_interest_history(
+        &self,
+        symbols: &[String],
+        period: OiPeriod,
+        range: HistoryRange,
+        sink: &HistorySink,
+    ) -> Result<MultiVenue<History<OpenInterest>>> {
+        self.fan_out(symbols, |client, symbol| {
+            let sink = sink.clone();
+            async move { client.fetch_open_interest_history(&symbol, period, range, &sink).await }
+        })
+        .await
+    }
+
+    pub async fn fetch_funding_rate_history(
+        &self,
+        symbols: &[String],
+        range: HistoryRange,
+        sink: &HistorySink,
+    ) -> Result<MultiVenue<History<FundingRate>>> {
+        self.fan_out(symbols, |client, symbol| {
+            let sink = sink.clone();
+            async move { client.fetch_funding_rate_history(&symbol, range, &sink).await }
+        })
+        .await
+    }
+
+    /// Runs `call` for every (venue, symbol) concurrently; results come back in venue then symbol order, whatever
+    /// finished first. Unreadable symbols fail the whole call before any request.
+    async fn fan_out<T, F, Fut>(&self, symbols: &[String], call: F) -> Result<MultiVenue<T>>
     where
         T: Send + 'static,
-        F: Fn(Arc<VenueClient>) -> Fut,
+        F: Fn(Arc<VenueClient>, String) -> Fut,
         Fut: std::future::Future<Output = Result<T>> + Send + 'static,
     {
+        for symbol in symbols {
+            UnifiedSymbol::parse(symbol)?;
+        }
         let mut tasks = JoinSet::new();
-        for (position, client) in self.clients.iter().enumerate() {
+        for (position, (client, symbol)) in
+            self.clients.iter().flat_map(|c| symbols.iter().map(move |s| (c, s))).enumerate()
+        {
             let venue = client.venue();
-            let call = call(client.clone());
+            let call = call(client.clone(), symbol.clone());
             tasks.spawn(async move { (position, venue, call.await) });
         }
-        let mut results = Vec::with_capacity(self.clients.len());
+        let mut results = Vec::with_capacity(tasks.len());
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(result) => results.push(result),
@@ -103,6 +128,6 @@ impl Orchestrator {
                 }
             }
         }
-        out
+        Ok(out)
     }
 }

@@ -2,6 +2,7 @@
 //! jitter, `Retry-After`, and mapping of failures to the error classes. Venue specifics come in only through
 //! [`crate::venue::error_from_status`] and the [`Request`] the venue layer built.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::model::{PipelineError, Result, Venue};
 use crate::net::ratelimit::RateLimiter;
-use crate::venue::{error_from_status, is_rate_limit_status, Method, Request};
+use crate::venue::{error_from_status, is_rate_limit_status, LimitGroup, Method, Request};
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -41,11 +42,18 @@ pub struct HttpConfig {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Hold requests to the venues' documented limits. Off only for benchmarks against a simulator without limits.
+    pub rate_limits: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { timeout: Duration::from_secs(10), connect_timeout: Duration::from_secs(5), retry: RetryPolicy::default() }
+        HttpConfig {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            rate_limits: true,
+        }
     }
 }
 
@@ -75,7 +83,10 @@ pub struct VenueHttp {
     base_url: String,
     client: reqwest::Client,
     limiter: Arc<RateLimiter>,
+    /// Endpoint-group limits of this venue (see [`LimitGroup`]).
+    group_limiters: Arc<HashMap<LimitGroup, RateLimiter>>,
     retry: RetryPolicy,
+    rate_limits: bool,
 }
 
 enum Attempt {
@@ -100,7 +111,23 @@ impl VenueHttp {
             .user_agent(concat!("ccxt_pipeline_rs/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| PipelineError::Network { venue, message: format!("cannot build HTTP client: {e}") })?;
-        Ok(VenueHttp { venue, base_url, client, limiter, retry: config.retry.clone() })
+        let group_limiters = LimitGroup::ALL
+            .into_iter()
+            .filter(|g| g.venue() == venue)
+            .map(|g| {
+                let (requests, window) = g.limit();
+                (g, RateLimiter::new(requests, window))
+            })
+            .collect();
+        Ok(VenueHttp {
+            venue,
+            base_url,
+            client,
+            limiter,
+            group_limiters: Arc::new(group_limiters),
+            retry: config.retry.clone(),
+            rate_limits: config.rate_limits,
+        })
     }
 
     pub fn venue(&self) -> Venue {
@@ -115,7 +142,12 @@ impl VenueHttp {
     pub async fn send(&self, request: &Request) -> Result<Bytes> {
         let mut attempt = 1;
         loop {
-            self.limiter.acquire(request.weight).await;
+            if self.rate_limits {
+                if let Some(group) = request.limit_group.and_then(|g| self.group_limiters.get(&g)) {
+                    group.acquire(1).await;
+                }
+                self.limiter.acquire(request.weight).await;
+            }
             let (error, retry_after) = match self.attempt(request).await {
                 Attempt::Done(body) => return Ok(body),
                 Attempt::Fail(error) => return Err(error),

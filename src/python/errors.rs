@@ -16,6 +16,22 @@ create_exception!(_core, SymbolNotFoundError, PipelineErrorPy, "The venue does n
 create_exception!(_core, UnsupportedError, PipelineErrorPy, "The venue does not offer what was asked.");
 create_exception!(_core, InvalidArgumentError, PipelineErrorPy, "An argument was not understood.");
 create_exception!(_core, StoreError, PipelineErrorPy, "The Parquet store could not be read or written.");
+create_exception!(
+    _core,
+    IncompleteHistoryWarning,
+    pyo3::exceptions::PyUserWarning,
+    "The venue served less history than was asked (e.g. Binance keeps 30 days of open interest)."
+);
+
+/// Emits each message as an `IncompleteHistoryWarning`.
+pub fn warn_incomplete(py: Python<'_>, messages: &[String]) -> PyResult<()> {
+    let category = py.get_type::<IncompleteHistoryWarning>();
+    for message in messages {
+        let text = std::ffi::CString::new(message.replace('\0', " ")).expect("NULs replaced");
+        PyErr::warn(py, &category, &text, 1)?;
+    }
+    Ok(())
+}
 
 /// Builds the Python exception for `error`, with attributes `venue`, `code`, `status`, `retry_after`,
 /// `suggestions` set where they apply (and `None` otherwise, so callers can read them without `getattr`).
@@ -66,5 +82,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
     m.add("InvalidArgumentError", py.get_type::<InvalidArgumentError>())?;
     m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("IncompleteHistoryWarning", py.get_type::<IncompleteHistoryWarning>())?;
     Ok(())
 }

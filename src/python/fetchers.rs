@@ -5,12 +5,51 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::fetch::{MultiVenue, Orchestrator, VenueClient};
-use crate::model::records::{funding_rate_batch, open_interest_batch};
-use crate::model::{FundingRate, OpenInterest, Venue};
+use crate::fetch::{History, HistoryProgress, HistoryRange, HistorySink, MultiVenue, Orchestrator, VenueClient};
+use crate::model::records::{funding_rate_batch, now_ns, open_interest_batch};
+use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
 use crate::net::HttpConfig;
-use crate::python::errors::to_py_err;
+use crate::python::dates::datetime_ns;
+use crate::python::errors::{to_py_err, warn_incomplete};
 use crate::python::runtime::{block_on_result, to_pyarrow};
+use crate::python::store::PyParquetStore;
+use crate::venue::OiPeriod;
+
+/// `start`/`end` as users pass them (end `None` = now) to an inclusive millisecond range.
+fn history_range(start: &Bound<'_, PyAny>, end: Option<&Bound<'_, PyAny>>) -> PyResult<HistoryRange> {
+    let start_ms = datetime_ns(start)?.div_euclid(1_000_000);
+    let end_ms = match end {
+        Some(end) => datetime_ns(end)?,
+        None => now_ns(),
+    }
+    .div_euclid(1_000_000);
+    HistoryRange::new(start_ms, end_ms).map_err(to_py_err)
+}
+
+fn period(text: &str) -> PyResult<OiPeriod> {
+    OiPeriod::parse(text).map_err(to_py_err)
+}
+
+/// Calls `progress(venue, instrument_id, rows, fraction)` after every page. A callback that raises is reported
+/// once in the log and then ignored: progress display must not abort a backfill.
+fn history_sink(store: Option<PyRef<'_, PyParquetStore>>, progress: Option<Py<PyAny>>) -> HistorySink {
+    let progress = progress.map(|callback| {
+        let callback = std::sync::Arc::new(callback);
+        std::sync::Arc::new(move |p: &HistoryProgress| {
+            Python::attach(|py| {
+                if let Err(e) = callback.call1(py, (p.venue.as_str(), p.instrument_id.as_str(), p.rows, p.fraction)) {
+                    tracing::warn!("progress callback raised: {e}");
+                }
+            })
+        }) as crate::fetch::ProgressFn
+    });
+    HistorySink { store: store.map(|s| s.store.clone()), progress }
+}
+
+fn history_table<R>(py: Python<'_>, history: History<R>, to_batch: fn(&[R]) -> arrow_array::RecordBatch) -> PyResult<Py<PyAny>> {
+    warn_incomplete(py, &history.warnings)?;
+    to_pyarrow(py, to_batch(&history.rows))
+}
 
 fn client(venue: Venue, base_url: Option<&str>) -> PyResult<Arc<VenueClient>> {
     VenueClient::new(venue, base_url, &HttpConfig::default()).map(Arc::new).map_err(to_py_err)
@@ -73,6 +112,77 @@ macro_rules! fetcher {
                 })
             }
 
+            /// Open interest history in `[start, end]` (inclusive; `end` defaults to now) at `period` (5m … 1d).
+            /// With `store`, starts after the last stored row and stores each page as it arrives.
+            #[pyo3(signature = (symbol, start, end=None, period="5m", progress=None, store=None))]
+            fn fetch_open_interest_history(
+                &self,
+                py: Python<'_>,
+                symbol: &str,
+                start: &Bound<'_, PyAny>,
+                end: Option<&Bound<'_, PyAny>>,
+                period: &str,
+                progress: Option<Py<PyAny>>,
+                store: Option<PyRef<'_, PyParquetStore>>,
+            ) -> PyResult<Py<PyAny>> {
+                let (range, period, sink) = (history_range(start, end)?, self::period(period)?, history_sink(store, progress));
+                let history = block_on_result(py, self.client.fetch_open_interest_history(symbol, period, range, &sink))?;
+                history_table(py, history, open_interest_batch)
+            }
+
+            #[pyo3(signature = (symbol, start, end=None, period="5m", progress=None, store=None))]
+            fn fetch_open_interest_history_async<'py>(
+                &self,
+                py: Python<'py>,
+                symbol: String,
+                start: &Bound<'_, PyAny>,
+                end: Option<&Bound<'_, PyAny>>,
+                period: &str,
+                progress: Option<Py<PyAny>>,
+                store: Option<PyRef<'_, PyParquetStore>>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let (range, period, sink) = (history_range(start, end)?, self::period(period)?, history_sink(store, progress));
+                let client = self.client.clone();
+                pyo3_async_runtimes::tokio::future_into_py(py, async move {
+                    let history = client.fetch_open_interest_history(&symbol, period, range, &sink).await.map_err(to_py_err)?;
+                    Python::attach(|py| history_table(py, history, open_interest_batch))
+                })
+            }
+
+            /// Settled funding rates in `[start, end]` (inclusive; `end` defaults to now).
+            #[pyo3(signature = (symbol, start, end=None, progress=None, store=None))]
+            fn fetch_funding_rate_history(
+                &self,
+                py: Python<'_>,
+                symbol: &str,
+                start: &Bound<'_, PyAny>,
+                end: Option<&Bound<'_, PyAny>>,
+                progress: Option<Py<PyAny>>,
+                store: Option<PyRef<'_, PyParquetStore>>,
+            ) -> PyResult<Py<PyAny>> {
+                let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
+                let history = block_on_result(py, self.client.fetch_funding_rate_history(symbol, range, &sink))?;
+                history_table(py, history, funding_rate_batch)
+            }
+
+            #[pyo3(signature = (symbol, start, end=None, progress=None, store=None))]
+            fn fetch_funding_rate_history_async<'py>(
+                &self,
+                py: Python<'py>,
+                symbol: String,
+                start: &Bound<'_, PyAny>,
+                end: Option<&Bound<'_, PyAny>>,
+                progress: Option<Py<PyAny>>,
+                store: Option<PyRef<'_, PyParquetStore>>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
+                let client = self.client.clone();
+                pyo3_async_runtimes::tokio::future_into_py(py, async move {
+                    let history = client.fetch_funding_rate_history(&symbol, range, &sink).await.map_err(to_py_err)?;
+                    Python::attach(|py| history_table(py, history, funding_rate_batch))
+                })
+            }
+
             fn __repr__(&self) -> String {
                 format!("{}(base_url='{}')", stringify!($name), self.client.base_url())
             }
@@ -89,6 +199,8 @@ fetcher!(HyperliquidFetcher, Venue::Hyperliquid, "Hyperliquid perpetuals.");
 pub struct MultiVenueResult {
     table: Py<PyAny>,
     failures: Py<PyList>,
+    /// What the venues served less of than was asked (history only).
+    warnings: Vec<String>,
 }
 
 #[pymethods]
@@ -107,7 +219,31 @@ fn multi_venue_result<T>(
     for error in result.failures {
         failures.append(to_py_err(error).into_value(py))?;
     }
-    Ok(MultiVenueResult { table: to_pyarrow(py, to_batch(&result.rows))?, failures: failures.unbind() })
+    Ok(MultiVenueResult { table: to_pyarrow(py, to_batch(&result.rows))?, failures: failures.unbind(), warnings: Vec::new() })
+}
+
+/// Histories of several (venue, symbol) pairs as one result: all rows in one table, warnings collected and
+/// emitted as `IncompleteHistoryWarning`.
+fn multi_venue_history<R>(
+    py: Python<'_>,
+    result: MultiVenue<History<R>>,
+    to_batch: fn(&[R]) -> arrow_array::RecordBatch,
+) -> PyResult<MultiVenueResult> {
+    let warnings: Vec<String> = result.rows.iter().flat_map(|h| h.warnings.iter().cloned()).collect();
+    warn_incomplete(py, &warnings)?;
+    let rows: Vec<R> = result.rows.into_iter().flat_map(|h| h.rows).collect();
+    let out = multi_venue_result(py, MultiVenue { rows, failures: result.failures }, to_batch)?;
+    Ok(MultiVenueResult { warnings, ..out })
+}
+
+/// One symbol or a list of them.
+fn symbol_list(symbols: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(one) = symbols.extract::<String>() {
+        return Ok(vec![one]);
+    }
+    symbols.extract::<Vec<String>>().map_err(|_| {
+        to_py_err(PipelineError::InvalidArgument("symbols must be a string or a list of strings".into()))
+    })
 }
 
 /// Fans one request out to several venues concurrently.
@@ -119,9 +255,14 @@ pub struct PyOrchestrator {
 #[pymethods]
 impl PyOrchestrator {
     /// `exchanges`: venue names (default all three); `base_urls`: venue name → base URL overrides.
+    /// `rate_limits=False` lifts the venues' documented limits: for benchmarks against a simulator only.
     #[new]
-    #[pyo3(signature = (exchanges=None, base_urls=None))]
-    fn new(exchanges: Option<Vec<String>>, base_urls: Option<std::collections::HashMap<String, String>>) -> PyResult<Self> {
+    #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true))]
+    fn new(
+        exchanges: Option<Vec<String>>,
+        base_urls: Option<std::collections::HashMap<String, String>>,
+        rate_limits: bool,
+    ) -> PyResult<Self> {
         let venues: Vec<Venue> = match exchanges {
             None => Venue::ALL.to_vec(),
             Some(names) => names.iter().map(|n| n.parse()).collect::<Result<_, _>>().map_err(to_py_err)?,
@@ -130,8 +271,8 @@ impl PyOrchestrator {
         for (name, url) in base_urls.unwrap_or_default() {
             overrides.insert(name.parse::<Venue>().map_err(to_py_err)?, url);
         }
-        let inner = Orchestrator::for_venues(&venues, |v| overrides.get(&v).cloned(), &HttpConfig::default())
-            .map_err(to_py_err)?;
+        let config = HttpConfig { rate_limits, ..HttpConfig::default() };
+        let inner = Orchestrator::for_venues(&venues, |v| overrides.get(&v).cloned(), &config).map_err(to_py_err)?;
         Ok(PyOrchestrator { inner })
     }
 
@@ -163,6 +304,78 @@ impl PyOrchestrator {
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let result = inner.fetch_funding_rate(&symbol).await.map_err(to_py_err)?;
             Python::attach(|py| multi_venue_result::<FundingRate>(py, result, funding_rate_batch))
+        })
+    }
+
+    /// Open interest history of one symbol or a list, on every venue concurrently.
+    #[pyo3(signature = (symbols, start, end=None, period="5m", progress=None, store=None))]
+    fn fetch_open_interest_history(
+        &self,
+        py: Python<'_>,
+        symbols: &Bound<'_, PyAny>,
+        start: &Bound<'_, PyAny>,
+        end: Option<&Bound<'_, PyAny>>,
+        period: &str,
+        progress: Option<Py<PyAny>>,
+        store: Option<PyRef<'_, PyParquetStore>>,
+    ) -> PyResult<MultiVenueResult> {
+        let (symbols, range, period) = (symbol_list(symbols)?, history_range(start, end)?, self::period(period)?);
+        let sink = history_sink(store, progress);
+        let result = block_on_result(py, self.inner.fetch_open_interest_history(&symbols, period, range, &sink))?;
+        multi_venue_history(py, result, open_interest_batch)
+    }
+
+    /// Funding rate history of one symbol or a list, on every venue concurrently.
+    #[pyo3(signature = (symbols, start, end=None, progress=None, store=None))]
+    fn fetch_funding_rate_history(
+        &self,
+        py: Python<'_>,
+        symbols: &Bound<'_, PyAny>,
+        start: &Bound<'_, PyAny>,
+        end: Option<&Bound<'_, PyAny>>,
+        progress: Option<Py<PyAny>>,
+        store: Option<PyRef<'_, PyParquetStore>>,
+    ) -> PyResult<MultiVenueResult> {
+        let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
+        let sink = history_sink(store, progress);
+        let result = block_on_result(py, self.inner.fetch_funding_rate_history(&symbols, range, &sink))?;
+        multi_venue_history(py, result, funding_rate_batch)
+    }
+
+    #[pyo3(signature = (symbols, start, end=None, period="5m", progress=None, store=None))]
+    fn fetch_open_interest_history_async<'py>(
+        &self,
+        py: Python<'py>,
+        symbols: &Bound<'_, PyAny>,
+        start: &Bound<'_, PyAny>,
+        end: Option<&Bound<'_, PyAny>>,
+        period: &str,
+        progress: Option<Py<PyAny>>,
+        store: Option<PyRef<'_, PyParquetStore>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (symbols, range, period) = (symbol_list(symbols)?, history_range(start, end)?, self::period(period)?);
+        let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let result = inner.fetch_open_interest_history(&symbols, period, range, &sink).await.map_err(to_py_err)?;
+            Python::attach(|py| multi_venue_history(py, result, open_interest_batch))
+        })
+    }
+
+    #[pyo3(signature = (symbols, start, end=None, progress=None, store=None))]
+    fn fetch_funding_rate_history_async<'py>(
+        &self,
+        py: Python<'py>,
+        symbols: &Bound<'_, PyAny>,
+        start: &Bound<'_, PyAny>,
+        end: Option<&Bound<'_, PyAny>>,
+        progress: Option<Py<PyAny>>,
+        store: Option<PyRef<'_, PyParquetStore>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
+        let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let result = inner.fetch_funding_rate_history(&symbols, range, &sink).await.map_err(to_py_err)?;
+            Python::attach(|py| multi_venue_history(py, result, funding_rate_batch))
         })
     }
 }

@@ -1,5 +1,6 @@
 //! PyO3 glue only: everything here adapts the Rust API to Python; no venue or I/O logic lives here.
 
+mod dates;
 mod errors;
 mod fetchers;
 mod logging;
@@ -21,7 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fetchers::MultiVenueResult>()?;
     m.add_class::<sim::PySimServer>()?;
     m.add_class::<store::PyParquetStore>()?;
-    m.add_function(wrap_pyfunction!(store::datetime_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(dates::datetime_ns, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

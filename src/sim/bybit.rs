@@ -4,6 +4,13 @@
 //! window; over it Bybit answers HTTP 403 with the plain text `access too frequent`. (The real venue then
 //! bans the IP for about 10 minutes; the simulator lifts the refusal when the window ends, so tests of a
 //! client's back-off finish in seconds.) Unknown paths get an empty 404.
+//!
+//! Histories come newest first. Open interest pages by an opaque `nextPageCursor` (empty on the last page);
+//! funding history has no cursor: clients page by moving `endTime` back. Messages of errors no capture shows
+//! (bad `intervalTime`, `startTime` without `endTime`, a bad time or cursor) follow the captured
+//! `params error: symbol invalid` pattern.
+
+use std::borrow::Cow;
 
 use hyper::Method;
 use serde_json::{json, Value};
@@ -11,15 +18,41 @@ use serde_json::{json, Value};
 use crate::model::Venue;
 use crate::sim::catalog::{Coin, Listing, PERPETUALS, QUOTE_COIN};
 use crate::sim::data::{self, Decimal};
+use crate::sim::history::{self, PageLimits, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::sim::http::{Reply, SimRequest};
 use crate::sim::limits::{FixedWindow, RateLimiter, Refusal};
 use crate::sim::{catalog, Market, VenueApi};
 
 const REQUESTS_PER_WINDOW: u64 = 600;
 const WINDOW_MS: i64 = 5_000;
-const DEFAULT_PAGE_LIMIT: usize = 500;
-const MAX_PAGE_LIMIT: usize = 1000;
-const HOUR_MS: i64 = 3_600_000;
+const INSTRUMENTS_PAGE: PageLimits = PageLimits {
+    default: 500,
+    max: 1000,
+};
+const OPEN_INTEREST_PAGE: PageLimits = PageLimits {
+    default: 50,
+    max: 200,
+};
+const FUNDING_HISTORY_PAGE: PageLimits = PageLimits {
+    default: 200,
+    max: 200,
+};
+
+/// `open-interest` intervals.
+const OPEN_INTEREST_INTERVALS: [(&str, i64); 6] = [
+    ("5min", 5 * MINUTE_MS),
+    ("15min", 15 * MINUTE_MS),
+    ("30min", 30 * MINUTE_MS),
+    ("1h", HOUR_MS),
+    ("4h", 4 * HOUR_MS),
+    ("1d", DAY_MS),
+];
+
+/// Bybit prints historical open interest with 8 decimals (`"461134384.00000000"`).
+const OPEN_INTEREST_SCALE: u32 = 8;
+
+/// Not from a capture: Bybit refuses a funding-history `startTime` without `endTime`, in words unknown here.
+const START_WITHOUT_END: &str = "params error: endTime is required when startTime is set";
 
 pub(crate) struct Bybit;
 
@@ -29,7 +62,22 @@ pub(crate) enum Endpoint {
         symbol: Option<String>,
     },
     InstrumentsInfo(InstrumentsQuery),
+    /// `/v5/market/open-interest`.
+    OpenInterest(HistoryQuery),
+    /// `/v5/market/funding/history` (`intervalTime` and `cursor` play no part).
+    FundingHistory(HistoryQuery),
     Unknown,
+}
+
+/// The parameters of a history request, as sent (validated when answering, like the venue).
+pub(crate) struct HistoryQuery {
+    category: Option<String>,
+    symbol: Option<String>,
+    interval_time: Option<String>,
+    start_time: Option<String>,
+    end_time: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
 /// The parameters of `instruments-info`, as sent (validated when answering, like the venue).
@@ -61,10 +109,21 @@ impl VenueApi for Bybit {
                 .filter(|value| !value.is_empty())
                 .map(str::to_owned)
         };
+        let history_query = || HistoryQuery {
+            category: param("category"),
+            symbol: param("symbol"),
+            interval_time: param("intervalTime"),
+            start_time: param("startTime"),
+            end_time: param("endTime"),
+            limit: param("limit"),
+            cursor: param("cursor"),
+        };
         if request.method != Method::GET {
             return Endpoint::Unknown;
         }
         match request.path.as_str() {
+            "/v5/market/open-interest" => Endpoint::OpenInterest(history_query()),
+            "/v5/market/funding/history" => Endpoint::FundingHistory(history_query()),
             "/v5/market/tickers" => Endpoint::Tickers {
                 category: param("category"),
                 symbol: param("symbol"),
@@ -82,7 +141,7 @@ impl VenueApi for Bybit {
     }
 
     /// The IP limit counts requests, whatever they ask for.
-    fn weight(_endpoint: &Endpoint) -> u64 {
+    fn weight(_endpoint: &Endpoint, _market: &Market) -> u64 {
         1
     }
 
@@ -92,11 +151,17 @@ impl VenueApi for Bybit {
                 tickers(category.as_deref(), symbol.as_deref(), market)
             }
             Endpoint::InstrumentsInfo(query) => instruments_info(&query, market),
+            Endpoint::OpenInterest(query) => {
+                open_interest_history(&query, market).unwrap_or_else(|rejection| rejection)
+            }
+            Endpoint::FundingHistory(query) => {
+                funding_history(&query, market).unwrap_or_else(|rejection| rejection)
+            }
             Endpoint::Unknown => Reply::empty(404),
         }
     }
 
-    fn refuse(_refusal: Refusal) -> Reply {
+    fn refuse(_refusal: Refusal, _group: &'static str) -> Reply {
         Reply::text(403, "access too frequent")
     }
 }
@@ -239,10 +304,9 @@ fn instruments_info(query: &InstrumentsQuery, market: &Market) -> Reply {
     let Some(category) = Category::parse(query.category.as_deref()) else {
         return illegal_category(market);
     };
-    let limit = match query.limit.as_deref().map(str::parse::<usize>) {
-        None => DEFAULT_PAGE_LIMIT,
-        Some(Ok(limit)) if (1..=MAX_PAGE_LIMIT).contains(&limit) => limit,
-        Some(_) => return params_error("params error: limit invalid", market),
+    let limit = match page_size(query.limit.as_deref(), &INSTRUMENTS_PAGE, market) {
+        Ok(limit) => limit,
+        Err(rejection) => return rejection,
     };
     // Without `status` Bybit lists trading symbols; every symbol here trades, so any other status is empty
     // (ccxt asks for `PreLaunch` separately). An unknown symbol is an empty list too, not an error.
@@ -292,6 +356,162 @@ fn instruments_info(query: &InstrumentsQuery, market: &Market) -> Reply {
     )
 }
 
+/// The page size for a `limit` as sent.
+fn page_size(raw: Option<&str>, limits: &PageLimits, market: &Market) -> Result<usize, Reply> {
+    let requested = raw.map(str::parse::<i64>).transpose().ok();
+    requested
+        .and_then(|requested| limits.size(requested))
+        .ok_or_else(|| params_error("params error: limit invalid", market))
+}
+
+/// A millisecond time parameter, `None` if not sent.
+fn time_parameter(name: &str, raw: Option<&str>, market: &Market) -> Result<Option<i64>, Reply> {
+    raw.map(str::parse::<i64>)
+        .transpose()
+        .map_err(|_| params_error(&format!("params error: {name} invalid"), market))
+}
+
+/// The perpetual a history request names. Only `linear` contracts are listed, so any other valid category names
+/// none.
+fn history_coin(query: &HistoryQuery, market: &Market) -> Result<&'static Coin, Reply> {
+    match Category::parse(query.category.as_deref()) {
+        None => Err(illegal_category(market)),
+        Some(Category::Linear) => query
+            .symbol
+            .as_deref()
+            .and_then(catalog::coin_by_usdt_symbol)
+            .ok_or_else(|| invalid_symbol(market)),
+        Some(Category::Unlisted(_)) => Err(invalid_symbol(market)),
+    }
+}
+
+/// Open-interest statistics since listing, newest first: a page is the next `limit` points in [startTime,
+/// endTime] (defaults: listing, now) older than the cursor's position.
+fn open_interest_history(query: &HistoryQuery, market: &Market) -> Result<Reply, Reply> {
+    let coin = history_coin(query, market)?;
+    let interval = query.interval_time.as_deref().unwrap_or_default();
+    let interval_ms = OPEN_INTEREST_INTERVALS
+        .iter()
+        .find(|(name, _)| *name == interval)
+        .map(|(_, interval_ms)| *interval_ms)
+        .ok_or_else(|| params_error("params error: intervalTime invalid", market))?;
+    let limit = page_size(query.limit.as_deref(), &OPEN_INTEREST_PAGE, market)?;
+    let start_ms = time_parameter("startTime", query.start_time.as_deref(), market)?;
+    let end_ms = time_parameter("endTime", query.end_time.as_deref(), market)?;
+    let symbol = coin.usdt_symbol();
+    let continue_before_ms = match query.cursor.as_deref() {
+        None => i64::MAX,
+        Some(cursor) => cursor_position(cursor, &symbol, interval)
+            .ok_or_else(|| params_error("params error: cursor invalid", market))?,
+    };
+    let points = history::open_interest_points(
+        Venue::Bybit,
+        coin,
+        interval_ms,
+        start_ms.unwrap_or(i64::MIN),
+        end_ms
+            .unwrap_or(i64::MAX)
+            .min(continue_before_ms.saturating_sub(1)),
+        market.now_ms,
+    );
+    let page = points.last(limit);
+    let list: Vec<Value> = page
+        .times()
+        .rev()
+        .map(|t_ms| {
+            let statistic = data::open_interest_statistic(market.seed, Venue::Bybit, coin, t_ms);
+            json!({
+                "openInterest": statistic.open_interest.padded(OPEN_INTEREST_SCALE).fixed(),
+                "timestamp": t_ms.to_string(),
+            })
+        })
+        .collect();
+    let oldest_served_ms = page.times().next();
+    let next_page_cursor = oldest_served_ms
+        .filter(|_| points.len() > page.len())
+        .map(|oldest_ms| open_interest_cursor(&symbol, interval, oldest_ms))
+        .unwrap_or_default();
+    Ok(ok(
+        json!({ "symbol": symbol, "category": "linear", "list": list, "nextPageCursor": next_page_cursor }),
+        market,
+    ))
+}
+
+/// Bybit's cursor is opaque; the real one reads `lastid%3D19408935%26lasttime%3D1780617600` (an id and the last
+/// time served, in seconds). Here the id is a check number over the series and that time, so only cursors this
+/// series served decode.
+fn open_interest_cursor(symbol: &str, interval: &str, last_ms: i64) -> String {
+    let seconds = last_ms.div_euclid(1000);
+    let id = cursor_id(symbol, interval, seconds);
+    format!("lastid%3D{id}%26lasttime%3D{seconds}")
+}
+
+/// The time (ms) a cursor's page continues before, if the cursor is one this series served: as it was served,
+/// or percent-decoded once (by a client that put it in the next query string unencoded).
+fn cursor_position(cursor: &str, symbol: &str, interval: &str) -> Option<i64> {
+    let decoded = cursor.replace("%3D", "=").replace("%26", "&");
+    let fields: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+        form_urlencoded::parse(decoded.as_bytes()).collect();
+    let [(id_key, id), (time_key, seconds)] = fields.as_slice() else {
+        return None;
+    };
+    if *id_key != "lastid" || *time_key != "lasttime" {
+        return None;
+    }
+    let seconds: i64 = seconds.parse().ok()?;
+    let id: u64 = id.parse().ok()?;
+    (id == cursor_id(symbol, interval, seconds))
+        .then(|| seconds.checked_mul(1000))
+        .flatten()
+}
+
+/// An eight-digit number that looks like a row id and checks the cursor's other fields.
+fn cursor_id(symbol: &str, interval: &str, seconds: i64) -> u64 {
+    let check = [
+        data::hash_str(symbol),
+        data::hash_str(interval),
+        seconds as u64,
+    ]
+    .into_iter()
+    .fold(0, |key, part| data::splitmix64(key ^ part));
+    10_000_000 + check % 90_000_000
+}
+
+/// Funding settlements since listing, newest first, at most `limit`: the newest up to `endTime` (default: now),
+/// from `startTime` if also given. `startTime` alone is refused.
+fn funding_history(query: &HistoryQuery, market: &Market) -> Result<Reply, Reply> {
+    let coin = history_coin(query, market)?;
+    let limit = page_size(query.limit.as_deref(), &FUNDING_HISTORY_PAGE, market)?;
+    let start_ms = time_parameter("startTime", query.start_time.as_deref(), market)?;
+    let end_ms = time_parameter("endTime", query.end_time.as_deref(), market)?;
+    if start_ms.is_some() && end_ms.is_none() {
+        return Err(params_error(START_WITHOUT_END, market));
+    }
+    let points = history::funding_points(
+        market.seed,
+        Venue::Bybit,
+        coin,
+        start_ms.unwrap_or(i64::MIN),
+        end_ms.unwrap_or(i64::MAX),
+        market.now_ms,
+    );
+    let symbol = coin.usdt_symbol();
+    let list: Vec<Value> = points
+        .last(limit)
+        .times()
+        .rev()
+        .map(|t_ms| {
+            let quote = data::quote(market.seed, Venue::Bybit, Listing::Live(coin), t_ms);
+            json!({
+                "symbol": symbol,
+                "fundingRate": quote.funding_rate.trimmed(),
+                "fundingRateTimestamp": t_ms.to_string(),
+            })
+        })
+        .collect();
+    Ok(ok(json!({ "category": "linear", "list": list }), market))
+}
+
 fn instrument(position: usize, coin: &Coin) -> Value {
     let price = |value: f64| Decimal::round(value, coin.price_scale).fixed();
     let quantity = |value: f64| Decimal::round(value, coin.quantity_scale).fixed();
@@ -306,7 +526,7 @@ fn instrument(position: usize, coin: &Coin) -> Value {
         "status": "Trading",
         "baseCoin": coin.base,
         "quoteCoin": QUOTE_COIN,
-        "launchTime": coin.launch_time_ms.to_string(),
+        "launchTime": coin.listed_ms.bybit.to_string(),
         "deliveryTime": "0",
         "deliveryFeeRate": "",
         "priceScale": coin.price_scale.to_string(),
@@ -344,6 +564,7 @@ fn instrument(position: usize, coin: &Coin) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::data::Draws;
     use bytes::Bytes;
 
     const MARKET: Market = Market {
@@ -446,9 +667,322 @@ mod tests {
                 ("cursor", "DOGEUSDT"),
             ],
         );
-        assert_eq!(symbols(&second), ["DOGEUSDT", "1000PEPEUSDT"]);
-        assert_eq!(second["result"]["nextPageCursor"], "");
+        assert_eq!(
+            symbols(&second),
+            ["DOGEUSDT", "1000PEPEUSDT", "BNBUSDT", "ADAUSDT"]
+        );
         assert_eq!(second["result"]["list"][0]["fundingInterval"], 240);
+        assert_eq!(second["result"]["nextPageCursor"], "AVAXUSDT");
+        let last = answer(
+            "/v5/market/instruments-info",
+            &[
+                ("category", "linear"),
+                ("limit", "4"),
+                ("cursor", "AVAXUSDT"),
+            ],
+        );
+        assert_eq!(symbols(&last), ["AVAXUSDT", "LINKUSDT"]);
+        assert_eq!(last["result"]["nextPageCursor"], "");
+    }
+
+    fn answer_owned(path: &str, query: &[(&str, String)]) -> Value {
+        let borrowed: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        answer(path, &borrowed)
+    }
+
+    /// Every multiple of `step_ms` in [from_ms, to_ms], newest first, counted out one by one.
+    fn multiples_newest_first(step_ms: i64, from_ms: i64, to_ms: i64) -> Vec<i64> {
+        (from_ms.div_euclid(step_ms)..=to_ms.div_euclid(step_ms))
+            .rev()
+            .map(|slot| slot * step_ms)
+            .filter(|t_ms| (from_ms..=to_ms).contains(t_ms))
+            .collect()
+    }
+
+    fn timestamps(body: &Value, key: &str) -> Vec<i64> {
+        body["result"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|item| item[key].as_str().and_then(|text| text.parse().ok()))
+            .collect()
+    }
+
+    /// Follows `nextPageCursor` from the first page to the last; the pages' timestamps, concatenated.
+    fn walk_open_interest(query: &[(&str, String)]) -> Vec<i64> {
+        let mut served = Vec::new();
+        let mut cursor = String::new();
+        for _page in 0..10_000 {
+            let mut page_query = query.to_vec();
+            if !cursor.is_empty() {
+                page_query.push(("cursor", cursor.clone()));
+            }
+            let body = answer_owned("/v5/market/open-interest", &page_query);
+            assert_eq!(body["retCode"], 0, "{page_query:?}: {body}");
+            served.extend(timestamps(&body, "timestamp"));
+            cursor = body["result"]["nextPageCursor"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if cursor.is_empty() {
+                return served;
+            }
+        }
+        panic!("no last page for {query:?}");
+    }
+
+    #[test]
+    fn open_interest_cursor_walks_cover_the_range_newest_first() {
+        let mut draws = Draws::new(31);
+        let now = MARKET.now_ms;
+        for _case in 0..150 {
+            let coin = draws.pick(&PERPETUALS);
+            let (interval, interval_ms) = *draws.pick(&OPEN_INTEREST_INTERVALS);
+            // Daily points since listing are few enough to walk whole; finer ones get a start within days.
+            let start = if interval == "1d" && draws.coin_flip() {
+                None
+            } else {
+                Some(now - draws.between(0, 200 * interval_ms))
+            };
+            let end = draws
+                .coin_flip()
+                .then(|| now - draws.between(-HOUR_MS, 50 * interval_ms));
+            let limit = draws.coin_flip().then(|| draws.between(1, 200));
+            let mut query = vec![
+                ("category", "linear".to_owned()),
+                ("symbol", coin.usdt_symbol()),
+                ("intervalTime", interval.to_owned()),
+            ];
+            for (name, value) in [("startTime", start), ("endTime", end), ("limit", limit)] {
+                if let Some(value) = value {
+                    query.push((name, value.to_string()));
+                }
+            }
+            let expected = multiples_newest_first(
+                interval_ms,
+                start.unwrap_or(i64::MIN).max(coin.listed_ms.bybit),
+                end.unwrap_or(i64::MAX).min(now),
+            );
+            assert_eq!(walk_open_interest(&query), expected, "{query:?}");
+        }
+    }
+
+    #[test]
+    fn open_interest_pages_hold_limit_points_and_the_ground_truth() {
+        let now = MARKET.now_ms;
+        let query = |extra: &[(&str, &str)]| {
+            let mut query = vec![
+                ("category", "linear"),
+                ("symbol", "ETHUSDT"),
+                ("intervalTime", "5min"),
+            ];
+            query.extend_from_slice(extra);
+            answer("/v5/market/open-interest", &query)
+        };
+        let first = query(&[]);
+        assert_eq!(first["result"]["list"].as_array().map(Vec::len), Some(50));
+        assert_eq!(
+            (&first["result"]["symbol"], &first["result"]["category"]),
+            (&json!("ETHUSDT"), &json!("linear"))
+        );
+        let times = timestamps(&first, "timestamp");
+        assert_eq!(times[0], now - now % (5 * MINUTE_MS), "the newest first");
+        let truth = data::open_interest_history(
+            MARKET.seed,
+            Venue::Bybit,
+            "ETH",
+            5 * MINUTE_MS,
+            times[49],
+            times[0],
+            now,
+        );
+        let served: Vec<(i64, f64, Option<f64>)> = first["result"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .rev()
+            .map(|item| {
+                let open_interest = item["openInterest"]
+                    .as_str()
+                    .and_then(|text| text.parse().ok());
+                let timestamp = item["timestamp"]
+                    .as_str()
+                    .and_then(|text| text.parse().ok());
+                (
+                    timestamp.unwrap_or_default(),
+                    open_interest.unwrap_or(f64::NAN),
+                    None,
+                )
+            })
+            .collect();
+        assert_eq!(served, truth);
+
+        let cursor = first["result"]["nextPageCursor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            cursor.starts_with("lastid%3D") && cursor.contains("%26lasttime%3D"),
+            "{cursor}"
+        );
+        let second = query(&[("cursor", &cursor)]);
+        let decoded = cursor.replace("%3D", "=").replace("%26", "&");
+        assert_eq!(
+            query(&[("cursor", &decoded)]),
+            second,
+            "a percent-decoded cursor works too"
+        );
+        assert_eq!(
+            timestamps(&second, "timestamp")[0],
+            times[49] - 5 * MINUTE_MS
+        );
+
+        let forged = cursor.replace("lasttime%3D", "lasttime%3D1");
+        let other_series = answer(
+            "/v5/market/open-interest",
+            &[
+                ("category", "linear"),
+                ("symbol", "ETHUSDT"),
+                ("intervalTime", "15min"),
+                ("cursor", &cursor),
+            ],
+        );
+        for refused in [
+            query(&[("cursor", "garbage")]),
+            query(&[("cursor", &forged)]),
+            other_series,
+        ] {
+            assert_eq!(
+                (&refused["retCode"], &refused["retMsg"]),
+                (&json!(10001), &json!("params error: cursor invalid"))
+            );
+        }
+        for (name, value, message) in [
+            ("limit", "0", "params error: limit invalid"),
+            ("limit", "201", "params error: limit invalid"),
+            ("startTime", "soon", "params error: startTime invalid"),
+        ] {
+            let refused = query(&[(name, value)]);
+            assert_eq!(
+                (&refused["retCode"], &refused["retMsg"]),
+                (&json!(10001), &json!(message))
+            );
+        }
+        let no_interval = answer(
+            "/v5/market/open-interest",
+            &[
+                ("category", "linear"),
+                ("symbol", "ETHUSDT"),
+                ("intervalTime", "2h"),
+            ],
+        );
+        assert_eq!(no_interval["retMsg"], "params error: intervalTime invalid");
+        let unknown = answer(
+            "/v5/market/open-interest",
+            &[
+                ("category", "linear"),
+                ("symbol", "NOPEUSDT"),
+                ("intervalTime", "1h"),
+            ],
+        );
+        assert_eq!(unknown["retMsg"], "params error: symbol invalid");
+        let inverse = answer(
+            "/v5/market/open-interest",
+            &[
+                ("category", "inverse"),
+                ("symbol", "BTCUSD"),
+                ("intervalTime", "1h"),
+            ],
+        );
+        assert_eq!(inverse["retMsg"], "params error: symbol invalid");
+        // The last page (a range of 3 points, limit 3) ends with an empty cursor.
+        let start = (times[2]).to_string();
+        let last = query(&[("startTime", &start), ("limit", "3")]);
+        assert_eq!(timestamps(&last, "timestamp"), times[..3]);
+        assert_eq!(last["result"]["nextPageCursor"], "");
+    }
+
+    #[test]
+    fn funding_history_pages_by_end_time_newest_first() {
+        let mut draws = Draws::new(32);
+        let now = MARKET.now_ms;
+        for _case in 0..300 {
+            let coin = draws.pick(&PERPETUALS);
+            let interval_ms = i64::from(coin.funding_interval_hours) * HOUR_MS;
+            let end = draws
+                .coin_flip()
+                .then(|| now - draws.between(-DAY_MS, 400 * DAY_MS));
+            let start = end
+                .filter(|_| draws.coin_flip())
+                .map(|end| end - draws.between(-DAY_MS, 100 * DAY_MS));
+            let limit = draws.coin_flip().then(|| draws.between(1, 200));
+            let mut query = vec![
+                ("category", "linear".to_owned()),
+                ("symbol", coin.usdt_symbol()),
+            ];
+            for (name, value) in [("startTime", start), ("endTime", end), ("limit", limit)] {
+                if let Some(value) = value {
+                    query.push((name, value.to_string()));
+                }
+            }
+            let body = answer_owned("/v5/market/funding/history", &query);
+            assert_eq!(body["retCode"], 0, "{query:?}: {body}");
+            let mut expected = multiples_newest_first(
+                interval_ms,
+                start.unwrap_or(i64::MIN).max(coin.listed_ms.bybit),
+                end.unwrap_or(i64::MAX).min(now),
+            );
+            expected.truncate(limit.unwrap_or(200) as usize);
+            let served = timestamps(&body, "fundingRateTimestamp");
+            assert_eq!(served, expected, "{query:?}");
+            let rates: Vec<f64> = body["result"]["list"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| {
+                    item["fundingRate"]
+                        .as_str()
+                        .and_then(|text| text.parse().ok())
+                })
+                .collect();
+            let truth: Vec<f64> = served
+                .iter()
+                .map(|t_ms| data::funding_rate(MARKET.seed, Venue::Bybit, coin.base, *t_ms))
+                .collect();
+            assert_eq!(rates, truth);
+        }
+    }
+
+    #[test]
+    fn funding_history_refuses_a_start_without_an_end() {
+        let body = answer(
+            "/v5/market/funding/history",
+            &[
+                ("category", "linear"),
+                ("symbol", "BTCUSDT"),
+                ("startTime", "1700000000000"),
+            ],
+        );
+        assert_eq!(
+            (&body["retCode"], &body["retMsg"]),
+            (&json!(10001), &json!(START_WITHOUT_END))
+        );
+        let body = answer(
+            "/v5/market/funding/history",
+            &[
+                ("category", "linear"),
+                ("symbol", "BTCUSDT"),
+                ("limit", "201"),
+            ],
+        );
+        assert_eq!(body["retMsg"], "params error: limit invalid");
+        let body = answer("/v5/market/funding/history", &[("category", "linear")]);
+        assert_eq!(body["retMsg"], "params error: symbol invalid");
+        let body = answer("/v5/market/funding/history", &[("symbol", "BTCUSDT")]);
+        assert_eq!(body["retMsg"], "Illegal category");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The instrument universe the simulator lists, identical on the three venues, and the per-coin facts the
-//! response builders and the ground truth share (tick sizes, typical open interest, leverage, launch dates).
+//! response builders and the ground truth share (tick sizes, typical open interest, leverage, listing dates).
 
 use crate::model::Venue;
 
@@ -45,8 +45,9 @@ pub(crate) struct Coin {
     pub funding_interval_hours: u32,
     /// Absolute cap of one funding payment on Binance and Bybit.
     pub funding_rate_cap: f64,
-    /// Listing time on Binance and Bybit (Binance `onboardDate`, Bybit `launchTime`), ms since the epoch.
-    pub launch_time_ms: i64,
+    /// When the perpetual was listed, per venue (Binance `onboardDate`, Bybit `launchTime`; Hyperliquid does not
+    /// publish it), ms since the epoch. Histories begin here.
+    pub listed_ms: PerVenue<i64>,
 }
 
 /// Binance's and Bybit's funding interval unless a coin's was adjusted (Binance lists only adjusted ones in
@@ -57,7 +58,7 @@ pub(crate) const HYPERLIQUID_FUNDING_INTERVAL_HOURS: u32 = 1;
 /// The quote and settlement coin of every Binance and Bybit contract here.
 pub(crate) const QUOTE_COIN: &str = "USDT";
 
-pub(crate) const PERPETUALS: [Coin; 6] = [
+pub(crate) const PERPETUALS: [Coin; 10] = [
     Coin {
         base: "BTC",
         hyperliquid_name: "BTC",
@@ -78,7 +79,12 @@ pub(crate) const PERPETUALS: [Coin; 6] = [
         },
         funding_interval_hours: DEFAULT_FUNDING_INTERVAL_HOURS,
         funding_rate_cap: 0.005,
-        launch_time_ms: 1_569_398_400_000,
+        // 2019-09-10 08:00, 2020-03-25 10:00, 2023-06-01 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_568_102_400_000,
+            bybit: 1_585_130_400_000,
+            hyperliquid: 1_685_577_600_000,
+        },
     },
     Coin {
         base: "ETH",
@@ -100,7 +106,12 @@ pub(crate) const PERPETUALS: [Coin; 6] = [
         },
         funding_interval_hours: DEFAULT_FUNDING_INTERVAL_HOURS,
         funding_rate_cap: 0.005,
-        launch_time_ms: 1_569_398_400_000,
+        // 2019-09-10 08:00, 2020-03-25 10:00, 2023-06-01 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_568_102_400_000,
+            bybit: 1_585_130_400_000,
+            hyperliquid: 1_685_577_600_000,
+        },
     },
     Coin {
         base: "SOL",
@@ -122,7 +133,12 @@ pub(crate) const PERPETUALS: [Coin; 6] = [
         },
         funding_interval_hours: DEFAULT_FUNDING_INTERVAL_HOURS,
         funding_rate_cap: 0.01,
-        launch_time_ms: 1_600_128_000_000,
+        // 2020-09-15 00:00, 2021-10-14 08:00, 2023-06-13 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_600_128_000_000,
+            bybit: 1_634_198_400_000,
+            hyperliquid: 1_686_614_400_000,
+        },
     },
     Coin {
         base: "XRP",
@@ -144,7 +160,12 @@ pub(crate) const PERPETUALS: [Coin; 6] = [
         },
         funding_interval_hours: DEFAULT_FUNDING_INTERVAL_HOURS,
         funding_rate_cap: 0.01,
-        launch_time_ms: 1_578_528_000_000,
+        // 2020-01-09 00:00, 2021-05-13 08:00, 2023-07-04 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_578_528_000_000,
+            bybit: 1_620_892_800_000,
+            hyperliquid: 1_688_428_800_000,
+        },
     },
     Coin {
         base: "DOGE",
@@ -166,7 +187,12 @@ pub(crate) const PERPETUALS: [Coin; 6] = [
         },
         funding_interval_hours: 4,
         funding_rate_cap: 0.02,
-        launch_time_ms: 1_593_763_200_000,
+        // 2020-07-03 08:00, 2021-06-22 08:00, 2023-06-20 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_593_763_200_000,
+            bybit: 1_624_348_800_000,
+            hyperliquid: 1_687_219_200_000,
+        },
     },
     Coin {
         base: "1000PEPE",
@@ -188,7 +214,120 @@ pub(crate) const PERPETUALS: [Coin; 6] = [
         },
         funding_interval_hours: DEFAULT_FUNDING_INTERVAL_HOURS,
         funding_rate_cap: 0.01,
-        launch_time_ms: 1_683_100_800_000,
+        // 2023-05-03 08:00, 2023-05-05 08:00, 2023-07-25 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_683_100_800_000,
+            bybit: 1_683_273_600_000,
+            hyperliquid: 1_690_243_200_000,
+        },
+    },
+    Coin {
+        base: "BNB",
+        hyperliquid_name: "BNB",
+        reference_price: 600.0,
+        price_scale: 2,
+        tick_size: 0.01,
+        quantity_scale: 2,
+        hyperliquid_size_decimals: 3,
+        typical_open_interest: PerVenue {
+            binance: 800_000.0,
+            bybit: 300_000.0,
+            hyperliquid: 60_000.0,
+        },
+        max_leverage: PerVenue {
+            binance: 75,
+            bybit: 50,
+            hyperliquid: 10,
+        },
+        funding_interval_hours: DEFAULT_FUNDING_INTERVAL_HOURS,
+        funding_rate_cap: 0.01,
+        // 2020-02-10 08:00, 2021-11-17 08:00, 2023-08-10 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_581_321_600_000,
+            bybit: 1_637_136_000_000,
+            hyperliquid: 1_691_625_600_000,
+        },
+    },
+    Coin {
+        base: "ADA",
+        hyperliquid_name: "ADA",
+        reference_price: 0.45,
+        price_scale: 4,
+        tick_size: 0.0001,
+        quantity_scale: 0,
+        hyperliquid_size_decimals: 0,
+        typical_open_interest: PerVenue {
+            binance: 700_000_000.0,
+            bybit: 300_000_000.0,
+            hyperliquid: 60_000_000.0,
+        },
+        max_leverage: PerVenue {
+            binance: 75,
+            bybit: 75,
+            hyperliquid: 10,
+        },
+        funding_interval_hours: DEFAULT_FUNDING_INTERVAL_HOURS,
+        funding_rate_cap: 0.01,
+        // 2020-01-31 08:00, 2021-06-30 08:00, 2023-08-22 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_580_457_600_000,
+            bybit: 1_625_040_000_000,
+            hyperliquid: 1_692_662_400_000,
+        },
+    },
+    Coin {
+        base: "AVAX",
+        hyperliquid_name: "AVAX",
+        reference_price: 30.0,
+        price_scale: 3,
+        tick_size: 0.001,
+        quantity_scale: 0,
+        hyperliquid_size_decimals: 2,
+        typical_open_interest: PerVenue {
+            binance: 12_000_000.0,
+            bybit: 6_000_000.0,
+            hyperliquid: 1_500_000.0,
+        },
+        max_leverage: PerVenue {
+            binance: 50,
+            bybit: 50,
+            hyperliquid: 10,
+        },
+        funding_interval_hours: DEFAULT_FUNDING_INTERVAL_HOURS,
+        funding_rate_cap: 0.01,
+        // 2020-09-23 08:00, 2021-09-29 08:00, 2023-06-27 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_600_848_000_000,
+            bybit: 1_632_902_400_000,
+            hyperliquid: 1_687_824_000_000,
+        },
+    },
+    Coin {
+        base: "LINK",
+        hyperliquid_name: "LINK",
+        reference_price: 15.0,
+        price_scale: 3,
+        tick_size: 0.001,
+        quantity_scale: 2,
+        hyperliquid_size_decimals: 1,
+        typical_open_interest: PerVenue {
+            binance: 20_000_000.0,
+            bybit: 8_000_000.0,
+            hyperliquid: 2_000_000.0,
+        },
+        max_leverage: PerVenue {
+            binance: 75,
+            bybit: 50,
+            hyperliquid: 10,
+        },
+        funding_interval_hours: DEFAULT_FUNDING_INTERVAL_HOURS,
+        funding_rate_cap: 0.01,
+        // 2020-01-17 08:00, 2021-03-04 08:00, 2023-07-11 00:00 UTC
+        listed_ms: PerVenue {
+            binance: 1_579_248_000_000,
+            bybit: 1_614_844_800_000,
+            hyperliquid: 1_689_033_600_000,
+        },
     },
 ];
 
@@ -265,6 +404,11 @@ pub(crate) fn coin_by_usdt_symbol(symbol: &str) -> Option<&'static Coin> {
     PERPETUALS.iter().find(|coin| coin.base == base)
 }
 
+/// The live perpetual Hyperliquid's info API calls `name` (`kPEPE`; `1000PEPE` is not a Hyperliquid coin).
+pub(crate) fn coin_by_hyperliquid_name(name: &str) -> Option<&'static Coin> {
+    PERPETUALS.iter().find(|coin| coin.hyperliquid_name == name)
+}
+
 /// The market `coin` names on `venue`. Base coins (`BTC`, `1000PEPE`) work everywhere; Hyperliquid also
 /// accepts its own names (`kPEPE`) and its delisted `LOOM`.
 pub(crate) fn listing(venue: Venue, coin: &str) -> Option<Listing> {
@@ -307,9 +451,33 @@ mod tests {
             listing(Venue::Hyperliquid, "LOOM"),
             Some(Listing::Delisted(_))
         ));
+        assert_eq!(
+            coin_by_hyperliquid_name("kPEPE").map(|c| c.base),
+            Some("1000PEPE")
+        );
+        assert!(coin_by_hyperliquid_name("1000PEPE").is_none());
+        assert!(coin_by_hyperliquid_name("LOOM").is_none());
         assert!(listing(Venue::Binance, "kPEPE").is_none());
         assert!(listing(Venue::Bybit, "LOOM").is_none());
         assert!(listing(Venue::Binance, "NOPE").is_none());
+    }
+
+    #[test]
+    fn ten_coins_listed_on_binance_first_then_bybit_then_hyperliquid() {
+        assert!(
+            PERPETUALS.len() >= 10,
+            "benchmarks need 10 symbols per venue"
+        );
+        for coin in &PERPETUALS {
+            let listed = coin.listed_ms;
+            assert!(
+                0 < listed.binance
+                    && listed.binance < listed.bybit
+                    && listed.bybit < listed.hyperliquid,
+                "{}",
+                coin.base
+            );
+        }
     }
 
     #[test]

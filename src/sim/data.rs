@@ -7,10 +7,16 @@
 //! one-second step moves prices by basis points, not percent.
 //!
 //! `coin` is the base coin (`BTC`, `1000PEPE`); on Hyperliquid its own names (`kPEPE`, the delisted `LOOM`) work
-//! too. A coin the simulator does not list has no ground truth: the value functions return NaN for it.
+//! too. A coin the simulator does not list has no ground truth: the value functions return NaN for it, the
+//! history functions nothing.
+//!
+//! The histories hold the same values the snapshots show at the history's timestamps; which timestamps exist
+//! (periods, funding intervals, listing dates, Binance's 30-day retention, Hyperliquid's settlement jitter) is
+//! decided in `history`.
 
 use crate::model::Venue;
 use crate::sim::catalog::{self, Coin, DelistedCoin, Listing};
+use crate::sim::history;
 
 /// Open interest in base units (contracts of 1 coin; `1000PEPE`/`kPEPE` count thousands of PEPE).
 pub fn open_interest(seed: u64, venue: Venue, coin: &str, t_ms: i64) -> f64 {
@@ -40,6 +46,94 @@ pub fn funding_interval_hours(venue: Venue, coin: &str) -> u32 {
         Some(Listing::Live(live)) => live.funding_interval_hours_on(venue),
         _ if venue == Venue::Hyperliquid => catalog::HYPERLIQUID_FUNDING_INTERVAL_HOURS,
         _ => catalog::DEFAULT_FUNDING_INTERVAL_HOURS,
+    }
+}
+
+/// When `coin`'s perpetual was listed on `venue`, ms since the epoch: its histories begin there. `None` for a
+/// market the simulator does not list live (unknown coins, and Hyperliquid's delisted `LOOM`, whose past is not
+/// simulated).
+pub fn listing_time_ms(venue: Venue, coin: &str) -> Option<i64> {
+    live_coin(venue, coin).map(|live| live.listed_ms.get(venue))
+}
+
+/// Exactly the open-interest statistics `venue`'s history serves for [start_ms, end_ms] (inclusive) at `now_ms`,
+/// paging aside, ascending: (timestamp ms, open interest in base units, its value in quote units where the venue
+/// states one: Binance `sumOpenInterestValue`, Bybit none). Timestamps are the UTC-aligned multiples of
+/// `period_ms` from the listing to `now_ms`; Binance keeps only those from `now_ms` − 30 days on. Hyperliquid
+/// has no open-interest history: always empty.
+pub fn open_interest_history(
+    seed: u64,
+    venue: Venue,
+    coin: &str,
+    period_ms: i64,
+    start_ms: i64,
+    end_ms: i64,
+    now_ms: i64,
+) -> Vec<(i64, f64, Option<f64>)> {
+    let Some(live) = live_coin(venue, coin) else {
+        return Vec::new();
+    };
+    history::open_interest_points(venue, live, period_ms, start_ms, end_ms, now_ms)
+        .times()
+        .map(|t_ms| {
+            let statistic = open_interest_statistic(seed, venue, live, t_ms);
+            let stated_value = (venue == Venue::Binance).then_some(statistic.value.value);
+            (t_ms, statistic.open_interest.value, stated_value)
+        })
+        .collect()
+}
+
+/// The funding settlements of `coin` on `venue` in [start_ms, end_ms] (inclusive) up to `now_ms`, paging aside,
+/// ascending: (funding time ms, the rate settled, the mark price then where the venue states it: Binance yes).
+/// Settlements happen from the listing on at the boundaries of the coin's funding interval; on Hyperliquid every
+/// hour, each a deterministic 0–999 ms after the hour.
+pub fn funding_history(
+    seed: u64,
+    venue: Venue,
+    coin: &str,
+    start_ms: i64,
+    end_ms: i64,
+    now_ms: i64,
+) -> Vec<(i64, f64, Option<f64>)> {
+    let Some(live) = live_coin(venue, coin) else {
+        return Vec::new();
+    };
+    history::funding_points(seed, venue, live, start_ms, end_ms, now_ms)
+        .times()
+        .map(|t_ms| {
+            let quote = live_quote(seed, venue, live, t_ms);
+            let stated_mark = (venue == Venue::Binance).then_some(quote.mark.value);
+            (t_ms, quote.funding_rate.value, stated_mark)
+        })
+        .collect()
+}
+
+fn live_coin(venue: Venue, coin: &str) -> Option<&'static Coin> {
+    match catalog::listing(venue, coin)? {
+        Listing::Live(live) => Some(live),
+        Listing::Delisted(_) => None,
+    }
+}
+
+/// One point of an open-interest history: the open interest then, and its value in quote units (only Binance
+/// states it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct OpenInterestStatistic {
+    pub open_interest: Decimal,
+    pub value: Decimal,
+}
+
+pub(crate) fn open_interest_statistic(
+    seed: u64,
+    venue: Venue,
+    coin: &Coin,
+    t_ms: i64,
+) -> OpenInterestStatistic {
+    let quote = live_quote(seed, venue, coin, t_ms);
+    OpenInterestStatistic {
+        open_interest: quote.open_interest,
+        // At the mark price, to 8 decimals, as Binance's `sumOpenInterestValue`.
+        value: Decimal::round(quote.open_interest.value * quote.mark.value, 8),
     }
 }
 
@@ -80,11 +174,26 @@ impl Decimal {
 
     /// Shortest digits with at least one decimal, as Hyperliquid prints (`"0.0000125"`, `"77562.0"`).
     pub(crate) fn shortest(&self) -> String {
-        let digits = self.value.to_string();
+        let digits = self.trimmed();
         if digits.contains('.') {
             digits
         } else {
             digits + ".0"
+        }
+    }
+
+    /// Shortest digits, no forced decimal point, as Bybit prints funding history rates (`"0.0001"`, `"0"`).
+    /// (Rust never prints an `f64` with an exponent.)
+    pub(crate) fn trimmed(&self) -> String {
+        self.value.to_string()
+    }
+
+    /// The same number printed with at least `scale` decimals, zero-padded (`20403.637` as
+    /// `"20403.63700000"`): the value stays what it is.
+    pub(crate) fn padded(self, scale: u32) -> Decimal {
+        Decimal {
+            value: self.value,
+            scale: self.scale.max(scale),
         }
     }
 }
@@ -336,7 +445,7 @@ fn value_noise(key: u64, second: i64, period_s: i64) -> f64 {
 }
 
 /// The key of one random series: what it is, for which market (venue `None`: shared by all venues).
-fn series(seed: u64, name: &str, venue: Option<Venue>, coin: &Coin) -> u64 {
+pub(crate) fn series(seed: u64, name: &str, venue: Option<Venue>, coin: &Coin) -> u64 {
     let venue_tag = venue.map_or(0, |v| 1 + v as u64);
     [hash_str(name), venue_tag, hash_str(coin.base)]
         .into_iter()
@@ -344,7 +453,7 @@ fn series(seed: u64, name: &str, venue: Option<Venue>, coin: &Coin) -> u64 {
 }
 
 /// SplitMix64's output function: a cheap bijective mixer whose outputs look independent for nearby inputs.
-fn splitmix64(x: u64) -> u64 {
+pub(crate) fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -352,10 +461,40 @@ fn splitmix64(x: u64) -> u64 {
 }
 
 /// FNV-1a, to turn names into hash inputs.
-fn hash_str(text: &str) -> u64 {
+pub(crate) fn hash_str(text: &str) -> u64 {
     text.bytes().fold(0xCBF2_9CE4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01B3)
     })
+}
+
+/// Pseudo-random numbers for randomised tests: the simulator's own mixer over a counter.
+#[cfg(test)]
+pub(crate) struct Draws(u64);
+
+#[cfg(test)]
+impl Draws {
+    pub(crate) fn new(seed: u64) -> Draws {
+        Draws(splitmix64(seed))
+    }
+
+    /// A number in [0, bound) (0 if `bound` is 0).
+    pub(crate) fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self.0.wrapping_add(1);
+        splitmix64(self.0) % bound.max(1)
+    }
+
+    /// A number in [low, high].
+    pub(crate) fn between(&mut self, low: i64, high: i64) -> i64 {
+        low + self.below(high.abs_diff(low) + 1) as i64
+    }
+
+    pub(crate) fn coin_flip(&mut self) -> bool {
+        self.below(2) == 0
+    }
+
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
 }
 
 /// The top 53 bits of a hash as a float in [0, 1).
@@ -433,7 +572,12 @@ mod tests {
                             quote.funding_rate,
                             quote.open_interest,
                         ] {
-                            for printed in [decimal.fixed(), decimal.shortest()] {
+                            for printed in [
+                                decimal.fixed(),
+                                decimal.shortest(),
+                                decimal.trimmed(),
+                                decimal.padded(8).fixed(),
+                            ] {
                                 assert_eq!(
                                     printed.parse::<f64>().ok(),
                                     Some(decimal.value),
@@ -474,7 +618,12 @@ mod tests {
             ("XRP", 0.6),
             ("DOGE", 0.15),
             ("1000PEPE", 0.012),
+            ("BNB", 600.0),
+            ("ADA", 0.45),
+            ("AVAX", 30.0),
+            ("LINK", 15.0),
         ];
+        assert_eq!(expected_marks.len(), PERPETUALS.len());
         for venue in Venue::ALL {
             for (coin, reference) in expected_marks {
                 for day in 0..30 {
@@ -550,6 +699,75 @@ mod tests {
         assert_eq!(price_scale(Venue::Hyperliquid, btc, 2_124.6), 1);
         let pepe = &PERPETUALS[5];
         assert_eq!(price_scale(Venue::Hyperliquid, pepe, 0.012345), 6);
+    }
+
+    #[test]
+    fn histories_hold_the_snapshot_values_at_their_timestamps() {
+        // A second past a boundary: each range holds whole days, Hyperliquid's jittered settlements included.
+        let now = T0 + 7 * 3_600_000 + 1_000;
+        for venue in [Venue::Binance, Venue::Bybit] {
+            for coin in PERPETUALS.iter().map(|coin| coin.base) {
+                let statistics =
+                    open_interest_history(9, venue, coin, 3_600_000, now - 86_400_000, now, now);
+                assert_eq!(statistics.len(), 24, "{venue} {coin}");
+                for (t_ms, open_interest_now, value) in statistics {
+                    assert_eq!(open_interest_now, open_interest(9, venue, coin, t_ms));
+                    let mark = mark_price(9, venue, coin, t_ms);
+                    match value {
+                        Some(value) => {
+                            assert_eq!(venue, Venue::Binance);
+                            assert!((value / (open_interest_now * mark) - 1.0).abs() < 1e-12);
+                        }
+                        None => assert_eq!(venue, Venue::Bybit),
+                    }
+                }
+            }
+        }
+        for venue in Venue::ALL {
+            for coin in PERPETUALS.iter().map(|coin| coin.base) {
+                let settlements = funding_history(9, venue, coin, now - 86_400_000, now, now);
+                let per_day = 24 / funding_interval_hours(venue, coin) as usize;
+                assert_eq!(settlements.len(), per_day, "{venue} {coin}");
+                for (t_ms, rate, mark) in settlements {
+                    assert_eq!(rate, funding_rate(9, venue, coin, t_ms));
+                    let expected_mark =
+                        (venue == Venue::Binance).then(|| mark_price(9, venue, coin, t_ms));
+                    assert_eq!(mark, expected_mark);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn history_values_print_and_parse_back() {
+        let now = T0 + 30 * 86_400_000;
+        for venue in [Venue::Binance, Venue::Bybit] {
+            for coin in &PERPETUALS {
+                for t_ms in (0..200).map(|step| now - step * 3 * 3_600_000) {
+                    let statistic = open_interest_statistic(2, venue, coin, t_ms);
+                    for decimal in [statistic.open_interest.padded(8), statistic.value] {
+                        assert_eq!(decimal.fixed().parse::<f64>().ok(), Some(decimal.value));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn listing_times_and_markets_without_history() {
+        assert_eq!(
+            listing_time_ms(Venue::Hyperliquid, "kPEPE"),
+            listing_time_ms(Venue::Hyperliquid, "1000PEPE")
+        );
+        assert!(listing_time_ms(Venue::Binance, "BTC") < listing_time_ms(Venue::Bybit, "BTC"));
+        assert_eq!(listing_time_ms(Venue::Hyperliquid, "LOOM"), None);
+        assert_eq!(listing_time_ms(Venue::Binance, "NOPE"), None);
+        assert!(funding_history(0, Venue::Hyperliquid, "LOOM", 0, T0, T0).is_empty());
+        assert!(
+            open_interest_history(0, Venue::Hyperliquid, "BTC", 3_600_000, 0, T0, T0).is_empty()
+        );
+        assert!(open_interest_history(0, Venue::Bybit, "NOPE", 3_600_000, 0, T0, T0).is_empty());
+        assert!(open_interest_history(0, Venue::Bybit, "BTC", 0, T0 - 1, T0, T0).is_empty());
     }
 
     #[test]

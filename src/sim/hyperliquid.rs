@@ -2,16 +2,22 @@
 //!
 //! A body that is not a known request gets HTTP 422 with the plain-text message of Hyperliquid's JSON
 //! extractor; other methods get 405, other paths 404 (both empty). The limit is 1200 weight per minute, 20 per
-//! info request. No capture of Hyperliquid's 429 body exists (see the fixtures' SOURCES.md), so the simulator
-//! answers HTTP 429 with the JSON body `null` and no `Retry-After`: clients must back off on the status alone.
+//! info request plus 1 per 20 items a `fundingHistory` answer holds. No capture of Hyperliquid's 429 body exists
+//! (see the fixtures' SOURCES.md), so the simulator answers HTTP 429 with the JSON body `null` and no
+//! `Retry-After`: clients must back off on the status alone.
+//!
+//! `fundingHistory` answers the first 500 settlements from `startTime` up to `endTime` (default: now),
+//! ascending. Settlement times lie a few hundred milliseconds after the hour, as live ones do, so a client pages
+//! on from the last time it got plus one.
 
 use hyper::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::model::Venue;
-use crate::sim::catalog::{Coin, Listing, HYPERLIQUID_DELISTED, PERPETUALS};
-use crate::sim::data::{self, Decimal};
+use crate::sim::catalog::{self, Coin, Listing, HYPERLIQUID_DELISTED, PERPETUALS};
+use crate::sim::data::{self, Decimal, Quote};
+use crate::sim::history::{self, Points, DAY_MS};
 use crate::sim::http::{Reply, SimRequest};
 use crate::sim::limits::{FixedWindow, RateLimiter, Refusal};
 use crate::sim::{Market, VenueApi};
@@ -19,8 +25,14 @@ use crate::sim::{Market, VenueApi};
 const WEIGHT_LIMIT_PER_MINUTE: u64 = 1200;
 /// Hyperliquid: "All other documented info requests have weight 20" (`meta`, `metaAndAssetCtxs` among them).
 const INFO_WEIGHT: u64 = 20;
+/// `fundingHistory` and a few others "have additional rate limit weight per 20 items returned in the response".
+const ITEMS_PER_EXTRA_WEIGHT: usize = 20;
+/// The most settlements one `fundingHistory` answer holds.
+const FUNDING_HISTORY_MAX_ROWS: usize = 500;
+/// Decimals of the premium: asset contexts print 10 (`"-0.0005927453"`), funding history 8 (`"-0.00091334"`).
+const CONTEXT_PREMIUM_SCALE: u32 = 10;
+const HISTORY_PREMIUM_SCALE: u32 = 8;
 const DESERIALIZE_FAILURE: &str = "Failed to deserialize the JSON body into the target type";
-const DAY_MS: i64 = 86_400_000;
 
 pub(crate) struct Hyperliquid;
 
@@ -44,6 +56,34 @@ pub(crate) enum InfoRequest {
         #[serde(default)]
         dex: String,
     },
+    FundingHistory(FundingHistoryRequest),
+}
+
+/// `{"type":"fundingHistory","coin":"BTC","startTime":ms,"endTime":ms}`; `startTime` is required.
+#[derive(Debug, Deserialize)]
+pub(crate) struct FundingHistoryRequest {
+    coin: String,
+    #[serde(rename = "startTime")]
+    start_time: u64,
+    #[serde(rename = "endTime", default)]
+    end_time: Option<u64>,
+}
+
+impl FundingHistoryRequest {
+    /// The coin asked for and the settlements the answer holds; `None` for a coin Hyperliquid does not list.
+    fn served(&self, market: &Market) -> Option<(&'static Coin, Points)> {
+        let coin = catalog::coin_by_hyperliquid_name(&self.coin)?;
+        let as_ms = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
+        let settlements = history::funding_points(
+            market.seed,
+            Venue::Hyperliquid,
+            coin,
+            as_ms(self.start_time),
+            self.end_time.map_or(i64::MAX, as_ms),
+            market.now_ms,
+        );
+        Some((coin, settlements.first(FUNDING_HISTORY_MAX_ROWS)))
+    }
 }
 
 impl VenueApi for Hyperliquid {
@@ -67,8 +107,14 @@ impl VenueApi for Hyperliquid {
         serde_json::from_slice(&request.body).map_or(Endpoint::Undeserializable, Endpoint::Info)
     }
 
-    fn weight(endpoint: &Endpoint) -> u64 {
+    fn weight(endpoint: &Endpoint, market: &Market) -> u64 {
         match endpoint {
+            Endpoint::Info(InfoRequest::FundingHistory(request)) => {
+                let items = request
+                    .served(market)
+                    .map_or(0, |(_, settlements)| settlements.len());
+                INFO_WEIGHT + (items / ITEMS_PER_EXTRA_WEIGHT) as u64
+            }
             Endpoint::Info(_) | Endpoint::Undeserializable => INFO_WEIGHT,
             Endpoint::WrongMethod | Endpoint::NotFound => 1,
         }
@@ -82,6 +128,9 @@ impl VenueApi for Hyperliquid {
             Endpoint::Info(InfoRequest::MetaAndAssetCtxs { dex }) if is_first_perp_dex(&dex) => {
                 Reply::json(200, &json!([meta(), asset_contexts(market)]))
             }
+            Endpoint::Info(InfoRequest::FundingHistory(request)) => {
+                Reply::json(200, &funding_history(&request, market))
+            }
             // Only the first perp dex is simulated; builder-deployed (HIP-3) dexs are unknown here.
             Endpoint::Info(_) => Reply::json(200, &Value::Null),
             Endpoint::Undeserializable => Reply::text(422, DESERIALIZE_FAILURE),
@@ -90,7 +139,7 @@ impl VenueApi for Hyperliquid {
         }
     }
 
-    fn refuse(_refusal: Refusal) -> Reply {
+    fn refuse(_refusal: Refusal, _group: &'static str) -> Reply {
         Reply::json(429, &Value::Null)
     }
 }
@@ -152,7 +201,7 @@ fn live_context(coin: &'static Coin, market: &Market) -> Value {
         base_volume.value * (previous_day.value + quote.mark.value) / 2.0,
         4,
     );
-    let premium = Decimal::round(quote.mark.value / quote.index.value - 1.0, 10);
+    let premium = premium(&quote, CONTEXT_PREMIUM_SCALE);
     // Impact prices straddle the mark by a few price steps of the book.
     let step = 10f64.powi(-(quote.mark.scale as i32));
     let impact_distance = |side| {
@@ -182,6 +231,31 @@ fn live_context(coin: &'static Coin, market: &Market) -> Value {
     })
 }
 
+/// Mark over oracle price, minus one: the premium Hyperliquid's funding follows.
+fn premium(quote: &Quote, scale: u32) -> Decimal {
+    Decimal::round(quote.mark.value / quote.index.value - 1.0, scale)
+}
+
+/// An unknown coin (or the delisted one, whose past is not simulated) has no settlements: `[]`, as the venue
+/// answers.
+fn funding_history(request: &FundingHistoryRequest, market: &Market) -> Value {
+    let Some((coin, settlements)) = request.served(market) else {
+        return json!([]);
+    };
+    settlements
+        .times()
+        .map(|t_ms| {
+            let quote = data::quote(market.seed, Venue::Hyperliquid, Listing::Live(coin), t_ms);
+            json!({
+                "coin": coin.hyperliquid_name,
+                "fundingRate": quote.funding_rate.shortest(),
+                "premium": premium(&quote, HISTORY_PREMIUM_SCALE).shortest(),
+                "time": t_ms,
+            })
+        })
+        .collect()
+}
+
 /// A delisted market has no book: premium, mid and impact prices are null, as in the live capture.
 fn delisted_context(market: &Market) -> Value {
     let quote = data::quote(
@@ -207,6 +281,8 @@ fn delisted_context(market: &Market) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::data::Draws;
+    use crate::sim::history::HOUR_MS;
     use bytes::Bytes;
 
     const MARKET: Market = Market {
@@ -263,6 +339,131 @@ mod tests {
             );
         }
         assert_eq!(post(r#"{"type":"meta","dex":"","extra":1}"#).status, 200);
+    }
+
+    /// A row as the ground truth states it: (time, rate, mark price).
+    type Settlement = (i64, f64, Option<f64>);
+
+    /// The answer to a `fundingHistory` body, its rows, and what it weighed.
+    fn funding_rows(body: &str) -> (Reply, Vec<Settlement>, u64) {
+        let request = SimRequest {
+            method: Method::POST,
+            path: "/info".into(),
+            query: Vec::new(),
+            body: Bytes::from(body.to_owned()),
+        };
+        let endpoint = Hyperliquid::route(&request);
+        let weight = Hyperliquid::weight(&endpoint, &MARKET);
+        let reply = Hyperliquid::respond(endpoint, &MARKET);
+        let rows: Vec<Value> = serde_json::from_slice(&reply.body).unwrap_or_default();
+        let parsed = rows
+            .iter()
+            .map(|row| {
+                let rate = row["fundingRate"]
+                    .as_str()
+                    .and_then(|text| text.parse().ok());
+                (
+                    row["time"].as_i64().unwrap_or_default(),
+                    rate.unwrap_or(f64::NAN),
+                    None,
+                )
+            })
+            .collect();
+        (reply, parsed, weight)
+    }
+
+    #[test]
+    fn funding_history_is_the_ground_truth_capped_at_500_from_the_start() {
+        let mut draws = Draws::new(41);
+        let now = MARKET.now_ms;
+        for _case in 0..100 {
+            let coin = draws.pick(&PERPETUALS);
+            let start = now - draws.between(-HOUR_MS, 40 * DAY_MS);
+            let end = draws
+                .coin_flip()
+                .then(|| start + draws.between(-HOUR_MS, 30 * DAY_MS));
+            let body = match end {
+                Some(end) => {
+                    json!({"type": "fundingHistory", "coin": coin.hyperliquid_name, "startTime": start, "endTime": end})
+                }
+                None => {
+                    json!({"type": "fundingHistory", "coin": coin.hyperliquid_name, "startTime": start})
+                }
+            };
+            let (reply, served, weight) = funding_rows(&body.to_string());
+            assert_eq!(reply.status, 200);
+            let mut truth = data::funding_history(
+                MARKET.seed,
+                Venue::Hyperliquid,
+                coin.hyperliquid_name,
+                start,
+                end.unwrap_or(i64::MAX),
+                now,
+            );
+            truth.truncate(FUNDING_HISTORY_MAX_ROWS);
+            assert_eq!(served, truth, "{body}");
+            assert_eq!(weight, INFO_WEIGHT + served.len() as u64 / 20, "{body}");
+        }
+    }
+
+    #[test]
+    fn funding_history_times_carry_jitter_and_pages_continue_from_the_last_time() {
+        let start = MARKET.now_ms - 40 * DAY_MS;
+        let (_, first_page, weight) = funding_rows(&format!(
+            r#"{{"type":"fundingHistory","coin":"BTC","startTime":{start}}}"#
+        ));
+        assert_eq!(first_page.len(), 500);
+        assert_eq!(weight, 20 + 25);
+        let delays: Vec<i64> = first_page
+            .iter()
+            .map(|(t_ms, _, _)| t_ms % HOUR_MS)
+            .collect();
+        assert!(delays.iter().all(|delay| (0..1000).contains(delay)));
+        assert!(delays.iter().filter(|delay| **delay != 0).count() > 490);
+        let next_start = first_page.last().map_or(0, |(t_ms, _, _)| t_ms + 1);
+        let (_, second_page, _) = funding_rows(&format!(
+            r#"{{"type":"fundingHistory","coin":"BTC","startTime":{next_start}}}"#
+        ));
+        let mut walked = first_page;
+        walked.extend(second_page);
+        let truth = data::funding_history(
+            MARKET.seed,
+            Venue::Hyperliquid,
+            "BTC",
+            start,
+            i64::MAX,
+            MARKET.now_ms,
+        );
+        assert_eq!(walked, truth);
+    }
+
+    #[test]
+    fn funding_history_of_coins_hyperliquid_does_not_list_is_empty() {
+        for coin in ["NOPE", "1000PEPE", "LOOM"] {
+            let (reply, rows, weight) = funding_rows(&format!(
+                r#"{{"type":"fundingHistory","coin":"{coin}","startTime":0}}"#
+            ));
+            assert_eq!(
+                (reply.status, reply.body.as_ref(), rows.len(), weight),
+                (200, b"[]".as_ref(), 0, 20),
+                "{coin}"
+            );
+        }
+        let (_, kpepe, _) =
+            funding_rows(r#"{"type":"fundingHistory","coin":"kPEPE","startTime":0}"#);
+        assert_eq!(kpepe.len(), 500);
+        let (_, backwards, _) = funding_rows(
+            r#"{"type":"fundingHistory","coin":"BTC","startTime":1700000000000,"endTime":1600000000000}"#,
+        );
+        assert!(backwards.is_empty());
+        for body in [
+            r#"{"type":"fundingHistory","coin":"BTC"}"#,
+            r#"{"type":"fundingHistory","coin":"BTC","startTime":-1}"#,
+            r#"{"type":"fundingHistory","coin":"BTC","startTime":"0"}"#,
+            r#"{"type":"fundingHistory","startTime":0}"#,
+        ] {
+            assert_eq!(post(body).status, 422, "{body}");
+        }
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //!
 //! Windows follow the wall clock, not the simulator's settable market clock: a test that freezes market time
 //! must not freeze the rate-limit windows too, or a refused client could never recover.
+//!
+//! A venue has one main limit every request counts toward, and may have named groups that only some endpoints
+//! count toward as well (Binance: `/futures/data` requests, funding-rate requests); see [`Limits`].
+
+use crate::sim::limit_group;
 
 /// A budget of `limit` weight per window of `length_ms`, windows starting at multiples of `length_ms`.
 #[derive(Debug, Clone)]
@@ -40,6 +45,14 @@ impl FixedWindow {
 
     fn end_ms(&self) -> i64 {
         self.start_ms.saturating_add(self.length_ms)
+    }
+
+    pub(crate) fn length_ms(&self) -> i64 {
+        self.length_ms
+    }
+
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
     }
 }
 
@@ -146,6 +159,78 @@ impl RateLimiter {
     /// The highest weight used in any one window so far, refused requests included.
     pub(crate) fn peak_weight(&self) -> u64 {
         self.window.peak
+    }
+
+    pub(crate) fn window(&self) -> &FixedWindow {
+        &self.window
+    }
+}
+
+/// A venue's per-IP limits: the main one, which every request counts its weight toward, and named groups, which
+/// only their endpoints count toward, one per request.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    main: RateLimiter,
+    groups: Vec<(&'static str, RateLimiter)>,
+}
+
+/// What the limits decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LimitsAdmission {
+    /// Weight used in the main limit's current window, this request included.
+    pub used: u64,
+    /// The limit that refuses the request (its group name) and why, if one does.
+    pub refusal: Option<(&'static str, Refusal)>,
+}
+
+impl Limits {
+    pub(crate) fn new(main: RateLimiter, groups: Vec<(&'static str, RateLimiter)>) -> Limits {
+        Limits { main, groups }
+    }
+
+    /// Charges `weight` to the main limit and one request to `group` (if any). Both count even when one refuses,
+    /// as the venues count refused requests; the main limit's refusal (a ban above all) is the one reported.
+    pub(crate) fn admit(
+        &mut self,
+        now_ms: i64,
+        weight: u64,
+        group: Option<&str>,
+    ) -> LimitsAdmission {
+        let main = self.main.admit(now_ms, weight);
+        let group_refusal = self
+            .groups
+            .iter_mut()
+            .filter(|(name, _)| Some(*name) == group)
+            .find_map(|(name, limiter)| {
+                limiter
+                    .admit(now_ms, 1)
+                    .refusal
+                    .map(|refusal| (*name, refusal))
+            });
+        LimitsAdmission {
+            used: main.used,
+            refusal: main
+                .refusal
+                .map(|refusal| (limit_group::MAIN, refusal))
+                .or(group_refusal),
+        }
+    }
+
+    /// The limit named `group` ([`limit_group::MAIN`] for the main one).
+    pub(crate) fn get(&self, group: &str) -> Option<&RateLimiter> {
+        if group == limit_group::MAIN {
+            return Some(&self.main);
+        }
+        self.groups
+            .iter()
+            .find(|(name, _)| *name == group)
+            .map(|(_, limiter)| limiter)
+    }
+
+    /// Every limit with its group name, the main one first.
+    pub(crate) fn all(&self) -> impl Iterator<Item = (&'static str, &RateLimiter)> {
+        std::iter::once((limit_group::MAIN, &self.main))
+            .chain(self.groups.iter().map(|(name, limiter)| (*name, limiter)))
     }
 }
 
@@ -264,6 +349,51 @@ mod tests {
             );
         }
         assert_eq!(limiter.admit(T0 + 5_000, 1), admitted(1));
+    }
+
+    #[test]
+    fn a_group_counts_only_its_requests_and_the_main_refusal_wins() {
+        const GROUP: &str = "group";
+        let mut limits = Limits::new(
+            binance_like(true),
+            vec![(
+                GROUP,
+                RateLimiter::new(FixedWindow::new(5 * MINUTE, 2), None, true),
+            )],
+        );
+        assert_eq!(limits.admit(T0, 10, Some(GROUP)).refusal, None);
+        assert_eq!(limits.admit(T0, 10, None).refusal, None);
+        assert_eq!(limits.admit(T0, 10, Some("unknown")).refusal, None);
+        assert_eq!(limits.admit(T0, 10, Some(GROUP)).refusal, None);
+        let over_group = limits.admit(T0 + 1_000, 10, Some(GROUP));
+        assert_eq!(over_group.used, 50);
+        assert_eq!(
+            over_group.refusal,
+            Some((
+                GROUP,
+                Refusal::Throttled {
+                    retry_after_secs: 299
+                }
+            ))
+        );
+        assert_eq!(
+            limits.admit(T0 + 1_000, 10, None).refusal,
+            None,
+            "other endpoints pass"
+        );
+        let over_both = limits.admit(T0 + 2_000, 50, Some(GROUP));
+        assert!(matches!(
+            over_both.refusal,
+            Some((limit_group::MAIN, Refusal::Throttled { .. }))
+        ));
+        assert_eq!(limits.get(GROUP).map(RateLimiter::peak_weight), Some(4));
+        assert_eq!(
+            limits.get(limit_group::MAIN).map(RateLimiter::peak_weight),
+            Some(110)
+        );
+        assert!(limits.get("unknown").is_none());
+        let names: Vec<&str> = limits.all().map(|(name, _)| name).collect();
+        assert_eq!(names, [limit_group::MAIN, GROUP]);
     }
 
     #[test]

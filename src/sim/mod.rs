@@ -6,13 +6,19 @@
 //! function of the seed, venue, coin and the simulator clock, so tests can compare what a client parsed with
 //! what was served.
 //!
+//! Besides snapshots, each venue serves its history endpoints with the venue's own paging: Binance
+//! `/futures/data/openInterestHist` and `/fapi/v1/fundingRate`, Bybit `/v5/market/open-interest` (cursor pages,
+//! newest first) and `/v5/market/funding/history`, Hyperliquid `fundingHistory`. [`data`] states exactly which
+//! points each history holds.
+//!
 //! Every request passes, in order: the request counter, the venue's latency, the next injected [`Fault`], the
-//! venue's rate limiter, and finally the venue's handler.
+//! venue's rate limits, and finally the venue's handler.
 
 mod binance;
 mod bybit;
 mod catalog;
 pub mod data;
+mod history;
 mod http;
 mod hyperliquid;
 mod limits;
@@ -28,7 +34,34 @@ use tokio::sync::watch;
 
 use crate::model::Venue;
 use http::{Reply, SimRequest};
-use limits::{RateLimiter, Refusal};
+use limits::{Limits, RateLimiter, Refusal};
+
+/// Names of the venues' rate limits, for [`SimServer::max_weight_in_window_of`] and [`SimServer::rate_limits`].
+pub mod limit_group {
+    /// Every venue's main per-IP limit, the one [`super::SimServer::max_weight_in_window`] reports: Binance 2400
+    /// weight per minute, Bybit 600 requests per 5 seconds, Hyperliquid 1200 weight per minute.
+    pub const MAIN: &str = "main";
+    /// Binance `/futures/data/*` (open-interest statistics): 1000 requests per 5 minutes per IP, besides their
+    /// weight on the main limit.
+    pub const BINANCE_FUTURES_DATA: &str = "futures_data";
+    /// Binance `/fapi/v1/fundingRate` and `/fapi/v1/fundingInfo` together: 500 requests per 5 minutes per IP,
+    /// besides their weight on the main limit.
+    pub const BINANCE_FUNDING_RATE: &str = "funding_rate";
+}
+
+/// One rate limit of a venue and the most it was used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitUsage {
+    /// A [`limit_group`] name.
+    pub group: &'static str,
+    /// Weight (Bybit, and the Binance groups: requests) allowed per window.
+    pub limit: u64,
+    /// Windows are this long and start at multiples of it (wall clock).
+    pub window: Duration,
+    /// The highest weight used in any one window so far, refused requests included: above `limit` exactly when a
+    /// client overshot.
+    pub peak: u64,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimConfig {
@@ -118,10 +151,32 @@ impl SimServer {
         self.shared.venue(venue).requests.load(Ordering::Relaxed)
     }
 
-    /// The highest weight (Bybit: request count) used in any one rate-limit window of `venue` so far, refused
-    /// requests included: above the venue's limit exactly when a client overshot it.
+    /// The highest weight (Bybit: request count) used in any one window of `venue`'s main rate limit so far,
+    /// refused requests included: above the venue's limit exactly when a client overshot it.
     pub fn max_weight_in_window(&self, venue: Venue) -> u64 {
-        lock(&self.shared.venue(venue).limiter).peak_weight()
+        self.max_weight_in_window_of(venue, limit_group::MAIN)
+    }
+
+    /// Like [`SimServer::max_weight_in_window`], for the limit named `group` (see [`limit_group`]). A group the
+    /// venue does not have was never used: 0.
+    pub fn max_weight_in_window_of(&self, venue: Venue, group: &str) -> u64 {
+        lock(&self.shared.venue(venue).limits)
+            .get(group)
+            .map_or(0, RateLimiter::peak_weight)
+    }
+
+    /// Every rate limit of `venue` with its peak use so far, the main one first: a test asserts that no `peak`
+    /// exceeds its `limit`.
+    pub fn rate_limits(&self, venue: Venue) -> Vec<RateLimitUsage> {
+        lock(&self.shared.venue(venue).limits)
+            .all()
+            .map(|(group, limiter)| RateLimitUsage {
+                group,
+                limit: limiter.window().limit(),
+                window: Duration::from_millis(limiter.window().length_ms().unsigned_abs()),
+                peak: limiter.peak_weight(),
+            })
+            .collect()
     }
 
     /// Stops accepting and closes every connection, in-flight requests included. Idempotent.
@@ -149,14 +204,22 @@ pub(crate) trait VenueApi {
     /// A request understood as one of the venue's endpoints (or as a request the venue rejects).
     type Endpoint;
 
-    /// The venue's per-IP limiter.
+    /// The venue's main per-IP limiter.
     fn rate_limiter(enforcing: bool) -> RateLimiter;
+    /// Further per-IP limits, by [`limit_group`] name, that only some endpoints count toward.
+    fn group_rate_limiters(_enforcing: bool) -> Vec<(&'static str, RateLimiter)> {
+        Vec::new()
+    }
     fn route(request: &SimRequest) -> Self::Endpoint;
-    /// What the request costs against the rate limit.
-    fn weight(endpoint: &Self::Endpoint) -> u64;
+    /// What the request costs against the main rate limit (Hyperliquid: depends on how many items it returns).
+    fn weight(endpoint: &Self::Endpoint, market: &Market) -> u64;
+    /// The group limit the request also counts toward, one request's worth, if any.
+    fn limit_group(_endpoint: &Self::Endpoint) -> Option<&'static str> {
+        None
+    }
     fn respond(endpoint: Self::Endpoint, market: &Market) -> Reply;
-    /// The venue's answer to a request over its rate limit.
-    fn refuse(refusal: Refusal) -> Reply;
+    /// The venue's answer to a request over the rate limit named `group`.
+    fn refuse(refusal: Refusal, group: &'static str) -> Reply;
     /// Adds what the venue reports about rate-limit usage to every answer (Binance: a header).
     fn report_usage(reply: Reply, _used_weight: u64) -> Reply {
         reply
@@ -177,7 +240,7 @@ struct VenueState {
     requests: AtomicU64,
     latency: Mutex<Duration>,
     faults: Mutex<VecDeque<Fault>>,
-    limiter: Mutex<RateLimiter>,
+    limits: Mutex<Limits>,
 }
 
 impl VenueState {
@@ -186,7 +249,10 @@ impl VenueState {
             requests: AtomicU64::new(0),
             latency: Mutex::new(Duration::ZERO),
             faults: Mutex::new(VecDeque::new()),
-            limiter: Mutex::new(Api::rate_limiter(enforce_rate_limits)),
+            limits: Mutex::new(Limits::new(
+                Api::rate_limiter(enforce_rate_limits),
+                Api::group_rate_limiters(enforce_rate_limits),
+            )),
         }
     }
 }
@@ -255,16 +321,17 @@ impl Shared {
             None => false,
         };
         let endpoint = Api::route(&request);
-        let admission = lock(&state.limiter).admit(wall_clock_ms(), Api::weight(&endpoint));
+        let market = Market {
+            seed: self.seed,
+            now_ms: self.now_ms(),
+        };
+        // Weighed before locking: the limits stay locked only for the bookkeeping.
+        let weight = Api::weight(&endpoint, &market);
+        let admission =
+            lock(&state.limits).admit(wall_clock_ms(), weight, Api::limit_group(&endpoint));
         let reply = match admission.refusal {
-            Some(refusal) => Api::refuse(refusal),
-            None => Api::respond(
-                endpoint,
-                &Market {
-                    seed: self.seed,
-                    now_ms: self.now_ms(),
-                },
-            ),
+            Some((group, refusal)) => Api::refuse(refusal, group),
+            None => Api::respond(endpoint, &market),
         };
         let reply = Api::report_usage(reply, admission.used);
         if truncate {

@@ -5,6 +5,7 @@ pub mod binance;
 pub mod bybit;
 pub mod hyperliquid;
 pub mod lenient;
+pub mod paging;
 
 use crate::model::{PipelineError, Venue};
 
@@ -28,6 +29,33 @@ pub struct Request {
     pub weight: u32,
     /// What this request is for, used in error messages (`open interest`, `instrument list`).
     pub what: &'static str,
+    /// A second, endpoint-specific limit this request also counts against.
+    pub limit_group: Option<LimitGroup>,
+}
+
+/// Endpoint groups with an IP limit of their own, on top of the venue-wide weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitGroup {
+    /// Binance `/futures/data/*` (open interest history): 1000 requests per 5 minutes.
+    BinanceFuturesData,
+    /// Binance `/fapi/v1/fundingRate` shares 500 requests per 5 minutes with `/fapi/v1/fundingInfo`.
+    BinanceFundingRate,
+}
+
+impl LimitGroup {
+    pub const ALL: [LimitGroup; 2] = [LimitGroup::BinanceFuturesData, LimitGroup::BinanceFundingRate];
+
+    /// (requests, window)
+    pub fn limit(self) -> (u32, std::time::Duration) {
+        match self {
+            LimitGroup::BinanceFuturesData => (1000, std::time::Duration::from_secs(300)),
+            LimitGroup::BinanceFundingRate => (500, std::time::Duration::from_secs(300)),
+        }
+    }
+
+    pub fn venue(self) -> Venue {
+        Venue::Binance
+    }
 }
 
 /// Turns a non-2xx answer into the error class it stands for, with the venue's own code and message when the body
@@ -49,6 +77,100 @@ pub fn error_from_status(venue: Venue, status: u16, body: &[u8], retry_after_ms:
 /// Statuses that mean "slow down": 429 everywhere, Binance's 418 IP ban, Bybit's 403 IP limit.
 pub fn is_rate_limit_status(venue: Venue, status: u16) -> bool {
     status == 429 || (venue == Venue::Binance && status == 418) || (venue == Venue::Bybit && status == 403)
+}
+
+/// Open interest history granularity; the names are Binance's (`5m` … `1d`), as users type them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OiPeriod {
+    M5,
+    M15,
+    M30,
+    H1,
+    H2,
+    H4,
+    H6,
+    H12,
+    D1,
+}
+
+impl OiPeriod {
+    const ALL: [OiPeriod; 9] =
+        [OiPeriod::M5, OiPeriod::M15, OiPeriod::M30, OiPeriod::H1, OiPeriod::H2, OiPeriod::H4, OiPeriod::H6, OiPeriod::H12, OiPeriod::D1];
+
+    pub fn parse(text: &str) -> crate::model::Result<Self> {
+        OiPeriod::ALL.into_iter().find(|p| p.binance_name() == text.trim()).ok_or_else(|| {
+            PipelineError::InvalidArgument(format!(
+                "unknown period '{text}': expected one of {}",
+                OiPeriod::ALL.map(|p| p.binance_name()).join(", ")
+            ))
+        })
+    }
+
+    pub const fn binance_name(self) -> &'static str {
+        match self {
+            OiPeriod::M5 => "5m",
+            OiPeriod::M15 => "15m",
+            OiPeriod::M30 => "30m",
+            OiPeriod::H1 => "1h",
+            OiPeriod::H2 => "2h",
+            OiPeriod::H4 => "4h",
+            OiPeriod::H6 => "6h",
+            OiPeriod::H12 => "12h",
+            OiPeriod::D1 => "1d",
+        }
+    }
+
+    /// Bybit's `intervalTime`; Bybit has no 2h, 6h or 12h.
+    pub const fn bybit_name(self) -> Option<&'static str> {
+        match self {
+            OiPeriod::M5 => Some("5min"),
+            OiPeriod::M15 => Some("15min"),
+            OiPeriod::M30 => Some("30min"),
+            OiPeriod::H1 => Some("1h"),
+            OiPeriod::H4 => Some("4h"),
+            OiPeriod::D1 => Some("1d"),
+            OiPeriod::H2 | OiPeriod::H6 | OiPeriod::H12 => None,
+        }
+    }
+
+    pub const fn millis(self) -> i64 {
+        const MINUTE: i64 = 60_000;
+        match self {
+            OiPeriod::M5 => 5 * MINUTE,
+            OiPeriod::M15 => 15 * MINUTE,
+            OiPeriod::M30 => 30 * MINUTE,
+            OiPeriod::H1 => 60 * MINUTE,
+            OiPeriod::H2 => 120 * MINUTE,
+            OiPeriod::H4 => 240 * MINUTE,
+            OiPeriod::H6 => 360 * MINUTE,
+            OiPeriod::H12 => 720 * MINUTE,
+            OiPeriod::D1 => 1440 * MINUTE,
+        }
+    }
+}
+
+/// Fills `interval_minutes` of settled funding rows from the spacing of consecutive settlements (history
+/// endpoints do not state it). Only the venues' real intervals (1, 2, 4, 8 h) are accepted; a gap in the data is
+/// left unknown rather than reported as a 16 h interval. `previous_ms` carries the last settlement across pages.
+pub fn fill_funding_intervals(rows: &mut [crate::model::FundingRate], previous_ms: &mut Option<i64>) {
+    const KNOWN_MINUTES: [i64; 4] = [60, 120, 240, 480];
+    let times: Vec<i64> = rows.iter().map(|r| r.ts_event.div_euclid(1_000_000)).collect();
+    for (i, row) in rows.iter_mut().enumerate() {
+        if row.interval_minutes.is_some() {
+            continue;
+        }
+        // The first row of a range has no predecessor: use the spacing to its successor.
+        let spacing = match (i.checked_sub(1).map(|p| times[p]).or(*previous_ms), times.get(i + 1)) {
+            (Some(before), _) => times[i] - before,
+            (None, Some(after)) => after - times[i],
+            (None, None) => continue,
+        };
+        let minutes = (spacing + 30_000).div_euclid(60_000);
+        row.interval_minutes = KNOWN_MINUTES.contains(&minutes).then_some(minutes as u16);
+    }
+    if let Some(last) = times.last() {
+        *previous_ms = Some(*last);
+    }
 }
 
 /// Next multiple of `interval_ms` strictly after `t_ms` (funding settles on UTC-aligned boundaries).

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use crate::model::records::ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::{LooseF64, LooseI64};
-use crate::venue::{Method, Request};
+use crate::venue::paging::ForwardPager;
+use crate::venue::{LimitGroup, Method, OiPeriod, Request};
 
 const VENUE: Venue = Venue::Binance;
 /// Funding interval of every symbol that `fundingInfo` does not list.
@@ -19,7 +20,7 @@ pub const DEFAULT_FUNDING_INTERVAL_MINUTES: u16 = 8 * 60;
 pub const WEIGHT_PER_MINUTE: u32 = 2400;
 
 fn get(path: &'static str, query: Vec<(&'static str, String)>, weight: u32, what: &'static str) -> Request {
-    Request { venue: VENUE, method: Method::Get, path, query, body: None, weight, what }
+    Request { venue: VENUE, method: Method::Get, path, query, body: None, weight, what, limit_group: None }
 }
 
 pub fn exchange_info_request() -> Request {
@@ -35,7 +36,7 @@ pub fn premium_index_request(native: &str) -> Request {
 }
 
 pub fn funding_info_request() -> Request {
-    get("/fapi/v1/fundingInfo", vec![], 1, "funding intervals")
+    Request { limit_group: Some(LimitGroup::BinanceFundingRate), ..get("/fapi/v1/fundingInfo", vec![], 1, "funding intervals") }
 }
 
 #[derive(Deserialize)]
@@ -181,6 +182,130 @@ pub fn parse_funding_info(body: &[u8]) -> Result<HashMap<String, u16>> {
         .collect()
 }
 
+/// Binance keeps open interest history for 30 days only.
+pub const OI_HISTORY_DAYS: i64 = 30;
+/// Largest page each history endpoint serves.
+pub const OI_HISTORY_PAGE: usize = 500;
+pub const FUNDING_HISTORY_PAGE: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OiHistoryRow<'a> {
+    symbol: &'a str,
+    sum_open_interest: LooseF64,
+    sum_open_interest_value: LooseF64,
+    /// A string in the docs, a number live: both accepted.
+    timestamp: LooseI64,
+}
+
+/// Parses one `openInterestHist` page (ascending).
+pub fn parse_open_interest_history(body: &[u8], inst: &InstrumentRef) -> Result<Vec<OpenInterest>> {
+    let what = "open interest history";
+    let rows: Vec<OiHistoryRow> = decode(body, what)?;
+    let bad = |e: String| PipelineError::malformed(VENUE, what, e);
+    rows.iter()
+        .map(|r| {
+            check_symbol(r.symbol, inst, what)?;
+            let ts = ms_to_ns(r.timestamp.required("timestamp").map_err(bad)?);
+            let oi = r.sum_open_interest.required("sumOpenInterest").map_err(bad)?;
+            Ok(inst.open_interest(ts, ts, oi, r.sum_open_interest_value.0))
+        })
+        .collect()
+}
+
+/// Open interest history, forward from `start_ms`, 500 rows a page. Binance serves the last 30 days only; a
+/// range reaching further back gets what exists and a warning saying so.
+pub fn open_interest_history_pager(inst: InstrumentRef, period: OiPeriod, range: (i64, i64), page: usize) -> ForwardPager<OpenInterest> {
+    let page = page.clamp(1, OI_HISTORY_PAGE);
+    let native = inst.native.clone();
+    ForwardPager::new(
+        VENUE,
+        "open interest",
+        range,
+        page,
+        move |start, end| Request {
+            limit_group: Some(LimitGroup::BinanceFuturesData),
+            ..get(
+                "/futures/data/openInterestHist",
+                vec![
+                    ("symbol", native.clone()),
+                    ("period", period.binance_name().to_string()),
+                    ("startTime", start.to_string()),
+                    ("endTime", end.to_string()),
+                    ("limit", page.to_string()),
+                ],
+                1,
+                "open interest history",
+            )
+        },
+        move |body| parse_open_interest_history(body, &inst),
+    )
+    .warn_on_leading_gap(period.millis(), "Binance serves open interest history for the last 30 days only")
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FundingHistoryRow<'a> {
+    symbol: &'a str,
+    funding_rate: LooseF64,
+    funding_time: LooseI64,
+    /// Newer answers only.
+    #[serde(default)]
+    mark_price: LooseF64,
+}
+
+/// Parses one `fundingRate` page (ascending, settled rates; the interval is filled from spacing later).
+pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<Vec<FundingRate>> {
+    let what = "funding rate history";
+    let rows: Vec<FundingHistoryRow> = decode(body, what)?;
+    let bad = |e: String| PipelineError::malformed(VENUE, what, e);
+    rows.iter()
+        .map(|r| {
+            check_symbol(r.symbol, inst, what)?;
+            let ts = ms_to_ns(r.funding_time.required("fundingTime").map_err(bad)?);
+            Ok(FundingRate {
+                venue: VENUE,
+                symbol: inst.symbol.clone(),
+                instrument_id: inst.instrument_id.clone(),
+                ts_event: ts,
+                ts_init: ts,
+                funding_rate: r.funding_rate.required("fundingRate").map_err(bad)?,
+                interval_minutes: None,
+                next_funding_time: None,
+                mark_price: r.mark_price.0,
+                index_price: None,
+            })
+        })
+        .collect()
+}
+
+/// Funding history, forward from `start_ms` with inclusive bounds, 1000 rows a page.
+pub fn funding_rate_history_pager(inst: InstrumentRef, range: (i64, i64), page: usize) -> ForwardPager<FundingRate> {
+    let page = page.clamp(1, FUNDING_HISTORY_PAGE);
+    let native = inst.native.clone();
+    ForwardPager::new(
+        VENUE,
+        "funding rate",
+        range,
+        page,
+        move |start, end| Request {
+            limit_group: Some(LimitGroup::BinanceFundingRate),
+            ..get(
+                "/fapi/v1/fundingRate",
+                vec![
+                    ("symbol", native.clone()),
+                    ("startTime", start.to_string()),
+                    ("endTime", end.to_string()),
+                    ("limit", page.to_string()),
+                ],
+                1,
+                "funding rate history",
+            )
+        },
+        move |body| parse_funding_rate_history(body, &inst),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +400,39 @@ mod tests {
         let r = open_interest_request("BTCUSDT");
         assert_eq!((r.method, r.path, r.weight), (Method::Get, "/fapi/v1/openInterest", 1));
         assert_eq!(r.query, vec![("symbol", "BTCUSDT".to_string())]);
+    }
+
+    #[test]
+    fn open_interest_history_fixture_with_string_timestamps() {
+        let rows = parse_open_interest_history(&fixture("binance/open_interest_hist__nautilus-py.json"), &btc()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].ts_event, rows[0].ts_init), (1_583_127_900_000_000_000, 1_583_127_900_000_000_000));
+        assert_eq!(rows[0].open_interest, 20403.637);
+        assert_eq!(rows[1].open_interest_value, Some(149940752.14464448));
+        // Live answers carry the timestamp as a number.
+        let live = br#"[{"symbol":"BTCUSDT","sumOpenInterest":"1.5","sumOpenInterestValue":"2","timestamp":1583127900000}]"#;
+        assert_eq!(parse_open_interest_history(live, &btc()).unwrap()[0].ts_event, 1_583_127_900_000_000_000);
+    }
+
+    #[test]
+    fn funding_history_fixtures_old_and_new() {
+        let new = parse_funding_rate_history(&fixture("binance/funding_rate_history__binance-docs.json"), &btc()).unwrap();
+        assert_eq!(new[0].funding_rate, -0.0375);
+        assert_eq!(new[0].ts_event, 1_570_608_000_000_000_000);
+        assert_eq!(new[1].mark_price, Some(34287.54619963));
+        let old = parse_funding_rate_history(&fixture("binance/funding_rate_history__nautilus-py.json"), &btc()).unwrap();
+        assert!(old.iter().all(|r| r.mark_price.is_none()));
+    }
+
+    #[test]
+    fn history_pagers_send_the_venue_parameters() {
+        let pager = open_interest_history_pager(btc(), OiPeriod::H1, (1_000, 2_000), OI_HISTORY_PAGE);
+        let r = crate::venue::paging::Pager::next_request(&pager).unwrap();
+        assert_eq!(r.path, "/futures/data/openInterestHist");
+        assert_eq!(r.limit_group, Some(LimitGroup::BinanceFuturesData));
+        assert!(r.query.contains(&("period", "1h".to_string())) && r.query.contains(&("limit", "500".to_string())));
+        let pager = funding_rate_history_pager(btc(), (1_000, 2_000), FUNDING_HISTORY_PAGE);
+        let r = crate::venue::paging::Pager::next_request(&pager).unwrap();
+        assert!(r.query.contains(&("startTime", "1000".to_string())) && r.query.contains(&("limit", "1000".to_string())));
     }
 }

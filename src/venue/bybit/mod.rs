@@ -8,7 +8,8 @@ use serde::Deserialize;
 use crate::model::records::ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::{LooseF64, LooseI64};
-use crate::venue::{Method, Request};
+use crate::venue::paging::{BackwardWindowPager, Continuation, NewestFirstPage, WindowRequest};
+use crate::venue::{Method, OiPeriod, Request};
 
 const VENUE: Venue = Venue::Bybit;
 const CATEGORY: &str = "linear";
@@ -18,7 +19,7 @@ pub const REQUESTS_PER_5S: u32 = 600;
 const INSTRUMENTS_PAGE_LIMIT: &str = "1000";
 
 fn get(path: &'static str, query: Vec<(&'static str, String)>, what: &'static str) -> Request {
-    Request { venue: VENUE, method: Method::Get, path, query, body: None, weight: 1, what }
+    Request { venue: VENUE, method: Method::Get, path, query, body: None, weight: 1, what, limit_group: None }
 }
 
 /// One page of linear instruments; pass the previous page's cursor to get the next.
@@ -182,6 +183,149 @@ pub fn parse_funding_rate(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Re
     })
 }
 
+/// Largest page of both history endpoints.
+pub const HISTORY_PAGE: usize = 200;
+/// Funding history windows hold one full page at the common 8 h interval; shorter intervals page inside a window.
+const FUNDING_WINDOW_INTERVAL_MS: i64 = 8 * 3_600_000;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OiHistoryResult {
+    list: Vec<OiHistoryRow>,
+    #[serde(default)]
+    next_page_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OiHistoryRow {
+    open_interest: LooseF64,
+    timestamp: LooseI64,
+}
+
+/// One `open-interest` page: rows newest first and the opaque cursor to the next one.
+pub fn parse_open_interest_history(body: &[u8], inst: &InstrumentRef) -> Result<NewestFirstPage<OpenInterest>> {
+    let what = "open interest history";
+    let (result, _) = open::<OiHistoryResult>(body, what)?;
+    let bad = |e: String| PipelineError::malformed(VENUE, what, e);
+    let rows = result
+        .list
+        .iter()
+        .map(|r| {
+            let ts = ms_to_ns(r.timestamp.required("timestamp").map_err(bad)?);
+            Ok(inst.open_interest(ts, ts, r.open_interest.required("openInterest").map_err(bad)?, None))
+        })
+        .collect::<Result<_>>()?;
+    Ok(NewestFirstPage { rows, next_cursor: result.next_page_cursor })
+}
+
+/// Open interest history: windows of one full page, newest-first pages inside by the venue's cursor.
+pub fn open_interest_history_pager(inst: InstrumentRef, period: OiPeriod, range: (i64, i64), page: usize) -> Result<BackwardWindowPager<OpenInterest>> {
+    let page = page.clamp(1, HISTORY_PAGE);
+    let interval = period.bybit_name().ok_or_else(|| PipelineError::Unsupported {
+        venue: VENUE,
+        what: format!("open interest history at period {}", period.binance_name()),
+        reason: "Bybit offers 5m, 15m, 30m, 1h, 4h and 1d".into(),
+    })?;
+    let native = inst.native.clone();
+    Ok(BackwardWindowPager::new(
+        VENUE,
+        "open interest",
+        range,
+        page as i64 * period.millis(),
+        page,
+        Continuation::Cursor,
+        move |window: WindowRequest<'_>| {
+            let mut query = vec![
+                ("category", CATEGORY.to_string()),
+                ("symbol", native.clone()),
+                ("intervalTime", interval.to_string()),
+                ("startTime", window.window_start_ms.to_string()),
+                ("endTime", window.page_end_ms.to_string()),
+                ("limit", page.to_string()),
+            ];
+            if let Some(cursor) = window.cursor {
+                query.push(("cursor", cursor.to_string()));
+            }
+            get("/v5/market/open-interest", query, "open interest history")
+        },
+        move |body| parse_open_interest_history(body, &inst),
+    ))
+}
+
+#[derive(Deserialize)]
+struct FundingHistoryResult<'a> {
+    #[serde(borrow)]
+    list: Vec<FundingHistoryRow<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FundingHistoryRow<'a> {
+    symbol: &'a str,
+    funding_rate: LooseF64,
+    funding_rate_timestamp: LooseI64,
+}
+
+/// One `funding/history` page, newest first (no cursor: the next page moves `endTime`).
+pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<NewestFirstPage<FundingRate>> {
+    let what = "funding rate history";
+    let (result, _) = open::<FundingHistoryResult>(body, what)?;
+    let bad = |e: String| PipelineError::malformed(VENUE, what, e);
+    let rows = result
+        .list
+        .iter()
+        .map(|r| {
+            if r.symbol != inst.native {
+                return Err(bad(format!("asked for {} but a row is for '{}'", inst.native, r.symbol)));
+            }
+            let ts = ms_to_ns(r.funding_rate_timestamp.required("fundingRateTimestamp").map_err(bad)?);
+            Ok(FundingRate {
+                venue: VENUE,
+                symbol: inst.symbol.clone(),
+                instrument_id: inst.instrument_id.clone(),
+                ts_event: ts,
+                ts_init: ts,
+                funding_rate: r.funding_rate.required("fundingRate").map_err(bad)?,
+                interval_minutes: None,
+                next_funding_time: None,
+                mark_price: None,
+                index_price: None,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(NewestFirstPage { rows, next_cursor: None })
+}
+
+/// Funding history: `startTime` and `endTime` always both (Bybit rejects `startTime` alone), pages moving
+/// `endTime` backwards inside each window.
+pub fn funding_rate_history_pager(inst: InstrumentRef, range: (i64, i64), page: usize) -> BackwardWindowPager<FundingRate> {
+    let page = page.clamp(1, HISTORY_PAGE);
+    let native = inst.native.clone();
+    BackwardWindowPager::new(
+        VENUE,
+        "funding rate",
+        range,
+        page as i64 * FUNDING_WINDOW_INTERVAL_MS,
+        page,
+        Continuation::EndTime,
+        move |window: WindowRequest<'_>| {
+            get(
+                "/v5/market/funding/history",
+                vec![
+                    ("category", CATEGORY.to_string()),
+                    ("symbol", native.clone()),
+                    ("startTime", window.window_start_ms.to_string()),
+                    ("endTime", window.page_end_ms.to_string()),
+                    ("limit", page.to_string()),
+                ],
+                "funding rate history",
+            )
+        },
+        move |body| parse_funding_rate_history(body, &inst),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +404,33 @@ mod tests {
         assert_eq!(page.next_cursor.as_deref(), Some("first%3D2%26last%3D3"));
         let r = instruments_request(page.next_cursor.as_deref());
         assert!(r.query.contains(&("cursor", "first%3D2%26last%3D3".to_string())));
+    }
+
+    #[test]
+    fn open_interest_history_fixture_newest_first_with_cursor() {
+        let page = parse_open_interest_history(&fixture("bybit/open_interest__bybit-docs.json"), &inst("BTCUSD")).unwrap();
+        assert_eq!(page.rows.len(), 5);
+        assert_eq!(page.rows[0].ts_event, 1_780_963_200_000_000_000);
+        assert_eq!(page.rows[0].open_interest, 63910691.0);
+        assert_eq!(page.next_cursor.as_deref(), Some("lastid%3D19408935%26lasttime%3D1780617600"));
+    }
+
+    #[test]
+    fn funding_history_fixtures() {
+        let eth_perp = InstrumentRef { native: "ETHPERP".into(), ..inst("ETHUSDT") };
+        let page = parse_funding_rate_history(&fixture("bybit/funding_history__bybit-docs.json"), &eth_perp).unwrap();
+        assert_eq!((page.rows[0].funding_rate, page.rows[0].ts_event), (0.0001, 1_672_041_600_000_000_000));
+        let body = fixture("bybit/funding_history__nautilus-rs.json");
+        let page = parse_funding_rate_history(&body, &inst("BTCUSDT")).unwrap();
+        assert!(!page.rows.is_empty());
+        assert!(parse_funding_rate_history(&body, &inst("ETHUSDT")).unwrap_err().to_string().contains("is for 'BTCUSDT'"));
+        let err = parse_funding_rate_history(&fixture("bybit/error_10001_symbol_invalid__bybit-java-api-issue60.json"), &inst("BTCUSDT"));
+        assert!(matches!(err, Err(PipelineError::Exchange { code: 10001, .. })));
+    }
+
+    #[test]
+    fn unsupported_periods_are_named() {
+        let err = open_interest_history_pager(inst("BTCUSDT"), OiPeriod::H2, (0, 1), HISTORY_PAGE).err().unwrap();
+        assert!(err.to_string().contains("Bybit offers 5m, 15m, 30m, 1h, 4h and 1d"), "{err}");
     }
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::LooseF64;
+use crate::venue::paging::ForwardPager;
 use crate::venue::{next_boundary_ms, Method, Request};
 
 const VENUE: Venue = Venue::Hyperliquid;
@@ -25,6 +26,7 @@ fn info(kind: &'static str, what: &'static str) -> Request {
         body: Some(format!(r#"{{"type":"{kind}"}}"#)),
         weight: INFO_WEIGHT,
         what,
+        limit_group: None,
     }
 }
 
@@ -120,6 +122,78 @@ pub fn parse_funding_rate(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Re
     })
 }
 
+/// `fundingHistory` answers at most this many rows.
+pub const FUNDING_HISTORY_PAGE: usize = 500;
+/// `fundingHistory` weighs 20 plus 1 per 20 rows returned; a full page is charged up front.
+const FUNDING_HISTORY_WEIGHT: u32 = INFO_WEIGHT + (FUNDING_HISTORY_PAGE as u32).div_ceil(20);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FundingHistoryRow<'a> {
+    coin: &'a str,
+    funding_rate: LooseF64,
+    time: crate::venue::lenient::LooseI64,
+}
+
+/// One `fundingHistory` page (ascending, hourly settlements a few ms after the hour).
+pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<Vec<FundingRate>> {
+    let what = "funding rate history";
+    let rows: Vec<FundingHistoryRow> = decode(body, what)?;
+    let bad = |e: String| PipelineError::malformed(VENUE, what, e);
+    rows.iter()
+        .map(|r| {
+            if r.coin != inst.native {
+                return Err(bad(format!("asked for {} but a row is for '{}'", inst.native, r.coin)));
+            }
+            let ts = r.time.required("time").map_err(bad)? * 1_000_000;
+            Ok(FundingRate {
+                venue: VENUE,
+                symbol: inst.symbol.clone(),
+                instrument_id: inst.instrument_id.clone(),
+                ts_event: ts,
+                ts_init: ts,
+                funding_rate: r.funding_rate.required("fundingRate").map_err(bad)?,
+                interval_minutes: Some(FUNDING_INTERVAL_MINUTES),
+                next_funding_time: None,
+                mark_price: None,
+                index_price: None,
+            })
+        })
+        .collect()
+}
+
+/// Funding history, forward from `start_ms` (next page from the last time + 1), 500 rows a page.
+/// `page` is what the venue is expected to return at most (the venue has no `limit` parameter; a smaller value
+/// only matters to tests of the pager).
+pub fn funding_rate_history_pager(inst: InstrumentRef, range: (i64, i64), page: usize) -> ForwardPager<FundingRate> {
+    let coin = inst.native.clone();
+    ForwardPager::new(
+        VENUE,
+        "funding rate",
+        range,
+        page.clamp(1, FUNDING_HISTORY_PAGE),
+        move |start, end| Request {
+            weight: FUNDING_HISTORY_WEIGHT,
+            body: Some(
+                serde_json::json!({"type": "fundingHistory", "coin": coin, "startTime": start, "endTime": end}).to_string(),
+            ),
+            ..info("fundingHistory", "funding rate history")
+        },
+        move |body| parse_funding_rate_history(body, &inst),
+    )
+}
+
+/// Hyperliquid publishes no open interest history.
+pub fn open_interest_history_unsupported() -> PipelineError {
+    PipelineError::Unsupported {
+        venue: VENUE,
+        what: "open interest history".into(),
+        reason: "Hyperliquid has no open interest history endpoint; the store's own snapshots (fetch-oi --store, \
+                 or the daemon) are the history"
+            .into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +267,17 @@ mod tests {
         let r = meta_and_asset_ctxs_request();
         assert_eq!((r.method, r.path, r.weight), (Method::Post, "/info", 20));
         assert_eq!(r.body.as_deref(), Some(r#"{"type":"metaAndAssetCtxs"}"#));
+    }
+
+    #[test]
+    fn funding_history_fixtures() {
+        let rows = parse_funding_rate_history(&fixture("hyperliquid/funding_history__nautilus-rs.json"), &inst("BTC")).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[1].funding_rate, rows[1].ts_event), (-0.0000081, 1_769_912_400_000_000_000));
+        assert_eq!(rows[2].interval_minutes, Some(60));
+        let live = parse_funding_rate_history(&fixture("hyperliquid/funding_history__hl-python-sdk-cassette.json"), &inst("BTC")).unwrap();
+        assert_eq!(live[0].ts_event, 1_683_849_600_048_000_000, "jittered times kept to the ms");
+        assert!(parse_funding_rate_history(b"[]", &inst("BTC")).unwrap().is_empty());
+        assert!(open_interest_history_unsupported().to_string().contains("store's own snapshots"));
     }
 }

@@ -1,0 +1,159 @@
+//! Historical open interest and funding: runs a venue's pager over `net`, resumes after what the store already
+//! holds, and stores page by page so an interrupted backfill keeps what arrived (and a re-run completes it
+//! exactly, because pagers release rows oldest first).
+
+use std::sync::Arc;
+
+use crate::fetch::VenueClient;
+use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
+use crate::store::{ParquetStore, StoredRow};
+use crate::venue::paging::Pager;
+use crate::venue::{binance, bybit, fill_funding_intervals, hyperliquid, OiPeriod};
+
+/// Inclusive range in epoch milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryRange {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl HistoryRange {
+    pub fn new(start_ms: i64, end_ms: i64) -> Result<Self> {
+        if start_ms > end_ms {
+            return Err(PipelineError::InvalidArgument(format!("start {start_ms} ms is after end {end_ms} ms")));
+        }
+        Ok(HistoryRange { start_ms, end_ms })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryProgress {
+    pub venue: Venue,
+    pub instrument_id: String,
+    pub rows: usize,
+    /// Share of the range covered, 0 to 1.
+    pub fraction: f64,
+}
+
+pub type ProgressFn = Arc<dyn Fn(&HistoryProgress) + Send + Sync>;
+
+/// Where rows go besides the returned result.
+#[derive(Clone, Default)]
+pub struct HistorySink {
+    /// Resume after the last stored row and store each page as it arrives.
+    pub store: Option<ParquetStore>,
+    pub progress: Option<ProgressFn>,
+}
+
+#[derive(Debug, Clone)]
+pub struct History<R> {
+    pub venue: Venue,
+    pub instrument_id: String,
+    pub rows: Vec<R>,
+    pub warnings: Vec<String>,
+    pub requests: usize,
+    pub rows_stored: usize,
+    /// Set when a store already held rows and the fetch started after them.
+    pub resumed_after_ms: Option<i64>,
+}
+
+impl VenueClient {
+    pub async fn fetch_open_interest_history(
+        &self,
+        symbol: &str,
+        period: OiPeriod,
+        range: HistoryRange,
+        sink: &HistorySink,
+    ) -> Result<History<OpenInterest>> {
+        if self.venue() == Venue::Hyperliquid {
+            return Err(hyperliquid::open_interest_history_unsupported());
+        }
+        let inst = self.resolve(symbol).await?;
+        let (range, resumed) = resume::<OpenInterest>(sink, &inst, range).await?;
+        let range = (range.start_ms, range.end_ms);
+        let history = match self.venue() {
+            Venue::Binance => self.run(binance::open_interest_history_pager(inst.clone(), period, range, self.page_size(binance::OI_HISTORY_PAGE)), &inst, sink, |_| {}).await,
+            Venue::Bybit => self.run(bybit::open_interest_history_pager(inst.clone(), period, range, self.page_size(bybit::HISTORY_PAGE))?, &inst, sink, |_| {}).await,
+            Venue::Hyperliquid => unreachable!("rejected above"),
+        }?;
+        Ok(History { resumed_after_ms: resumed, ..history })
+    }
+
+    pub async fn fetch_funding_rate_history(&self, symbol: &str, range: HistoryRange, sink: &HistorySink) -> Result<History<FundingRate>> {
+        let inst = self.resolve(symbol).await?;
+        let (range, resumed) = resume::<FundingRate>(sink, &inst, range).await?;
+        let range = (range.start_ms, range.end_ms);
+        let mut previous_settlement = None;
+        let fill = move |rows: &mut Vec<FundingRate>| fill_funding_intervals(rows, &mut previous_settlement);
+        let history = match self.venue() {
+            Venue::Binance => self.run(binance::funding_rate_history_pager(inst.clone(), range, self.page_size(binance::FUNDING_HISTORY_PAGE)), &inst, sink, fill).await,
+            Venue::Bybit => self.run(bybit::funding_rate_history_pager(inst.clone(), range, self.page_size(bybit::HISTORY_PAGE)), &inst, sink, fill).await,
+            Venue::Hyperliquid => self.run(hyperliquid::funding_rate_history_pager(inst.clone(), range, hyperliquid::FUNDING_HISTORY_PAGE), &inst, sink, fill).await,
+        }?;
+        Ok(History { resumed_after_ms: resumed, ..history })
+    }
+
+    async fn run<P>(&self, mut pager: P, inst: &InstrumentRef, sink: &HistorySink, mut prepare: impl FnMut(&mut Vec<P::Row>)) -> Result<History<P::Row>>
+    where
+        P: Pager,
+        P::Row: StoredRow,
+    {
+        let mut history = History {
+            venue: inst.venue,
+            instrument_id: inst.instrument_id.clone(),
+            rows: Vec::new(),
+            warnings: Vec::new(),
+            requests: 0,
+            rows_stored: 0,
+            resumed_after_ms: None,
+        };
+        while let Some(request) = pager.next_request() {
+            let body = self.http().send(&request).await?;
+            history.requests += 1;
+            let mut rows = pager.on_page(&body)?;
+            prepare(&mut rows);
+            if let Some(store) = &sink.store {
+                history.rows_stored += store_rows(store, &rows).await?;
+            }
+            history.rows.extend(rows);
+            if let Some(progress) = &sink.progress {
+                progress(&HistoryProgress {
+                    venue: inst.venue,
+                    instrument_id: inst.instrument_id.clone(),
+                    rows: history.rows.len(),
+                    fraction: pager.progress(),
+                });
+            }
+        }
+        history.warnings = pager.warnings();
+        for warning in &history.warnings {
+            tracing::warn!("{warning}");
+        }
+        tracing::info!(venue = %inst.venue, instrument = %inst.instrument_id, rows = history.rows.len(), requests = history.requests, "history fetched");
+        Ok(history)
+    }
+}
+
+/// With a store: start after its last row of this instrument.
+async fn resume<R: StoredRow>(sink: &HistorySink, inst: &InstrumentRef, range: HistoryRange) -> Result<(HistoryRange, Option<i64>)> {
+    let Some(store) = sink.store.clone() else { return Ok((range, None)) };
+    let id = inst.instrument_id.clone();
+    let last = tokio::task::spawn_blocking(move || store.last_timestamp(R::KIND, &id))
+        .await
+        .map_err(|e| PipelineError::Store(format!("store task failed: {e}")))??;
+    Ok(match last.map(|ns| ns.div_euclid(1_000_000)) {
+        Some(last_ms) if last_ms >= range.start_ms => (HistoryRange { start_ms: last_ms + 1, ..range }, Some(last_ms)),
+        _ => (range, None),
+    })
+}
+
+async fn store_rows<R: StoredRow>(store: &ParquetStore, rows: &[R]) -> Result<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let (store, rows) = (store.clone(), rows.to_vec());
+    let summary = tokio::task::spawn_blocking(move || store.write(&rows))
+        .await
+        .map_err(|e| PipelineError::Store(format!("store task failed: {e}")))??;
+    Ok(summary.rows_added)
+}

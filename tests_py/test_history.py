@@ -1,0 +1,96 @@
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from ccxt_pipeline_rs import (
+    BinanceFetcher,
+    BybitFetcher,
+    HyperliquidFetcher,
+    IncompleteHistoryWarning,
+    InvalidArgumentError,
+    Orchestrator,
+    ParquetStore,
+    UnsupportedError,
+)
+
+NOW = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture()
+def frozen(sim):
+    sim.server.set_clock_ms(int(NOW.timestamp() * 1000))
+    return sim
+
+
+def times_ms(table: pa.Table) -> list[int]:
+    return [v // 1_000_000 for v in table.column("ts_event").cast(pa.int64()).to_pylist()]
+
+
+def test_funding_history_is_complete_and_ordered(frozen):
+    start = NOW - dt.timedelta(days=20)
+    table = BybitFetcher(base_url=frozen.base_urls["bybit"]).fetch_funding_rate_history("BTCUSDT-PERP", start, NOW)
+    ts = times_ms(table)
+    assert len(ts) == 20 * 3 + 1  # every 8 h, both ends inclusive
+    assert ts == sorted(set(ts))
+    assert {b - a for a, b in zip(ts, ts[1:])} == {8 * 3_600_000}
+    assert set(table.column("interval_minutes").to_pylist()) == {480}
+    assert table.column("ts_init").equals(table.column("ts_event"))
+
+
+def test_dates_as_iso_strings_and_epoch_ms(frozen):
+    fetcher = HyperliquidFetcher(base_url=frozen.base_urls["hyperliquid"])
+    a = fetcher.fetch_funding_rate_history("ETH", "2025-05-30", "2025-05-31T00:00:00Z")
+    b = fetcher.fetch_funding_rate_history("ETH", 1748563200000, dt.datetime(2025, 5, 31))
+    assert a.equals(b)
+    assert 24 <= a.num_rows <= 25  # hourly, times a few ms after each hour
+    with pytest.raises(InvalidArgumentError, match="after end"):
+        fetcher.fetch_funding_rate_history("ETH", "2025-05-31", "2025-05-30")
+    with pytest.raises(InvalidArgumentError, match="unknown period"):
+        BinanceFetcher(base_url=frozen.base_urls["binance"]).fetch_open_interest_history("BTCUSDT-PERP", "2025-05-30", period="7m")
+
+
+def test_progress_callback_reaches_one(frozen):
+    calls = []
+    BinanceFetcher(base_url=frozen.base_urls["binance"]).fetch_open_interest_history(
+        "BTCUSDT-PERP", NOW - dt.timedelta(days=10), NOW, period="5m", progress=lambda *a: calls.append(a)
+    )
+    assert len(calls) >= 6  # 2881 rows at 500 a page
+    assert all(c[0] == "binance" and c[1] == "BTCUSDT-PERP.BINANCE" for c in calls)
+    fractions = [c[3] for c in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert calls[-1][2] == 10 * 288 + 1
+
+
+def test_binance_oi_beyond_30_days_warns(frozen):
+    with pytest.warns(IncompleteHistoryWarning, match="last 30 days only"):
+        table = BinanceFetcher(base_url=frozen.base_urls["binance"]).fetch_open_interest_history(
+            "BTCUSDT-PERP", NOW - dt.timedelta(days=40), NOW, period="1h"
+        )
+    first = dt.datetime.fromtimestamp(times_ms(table)[0] / 1000, dt.timezone.utc)
+    assert NOW - first <= dt.timedelta(days=30)
+
+
+def test_hyperliquid_oi_history_is_unsupported(frozen):
+    with pytest.raises(UnsupportedError, match="store's own snapshots"):
+        HyperliquidFetcher(base_url=frozen.base_urls["hyperliquid"]).fetch_open_interest_history("BTC", "2025-05-01")
+
+
+def test_store_resume_fetches_nothing_new(frozen, tmp_path):
+    store = ParquetStore(tmp_path)
+    orchestrator = Orchestrator(base_urls=frozen.base_urls)
+    first = orchestrator.fetch_funding_rate_history(["BTCUSDT-PERP", "ETHUSDT-PERP"], NOW - dt.timedelta(days=5), NOW, store=store)
+    assert first.failures == []
+    assert store.read("funding_rate").num_rows == first.table.num_rows > 0
+    again = orchestrator.fetch_funding_rate_history(["BTCUSDT-PERP", "ETHUSDT-PERP"], NOW - dt.timedelta(days=5), NOW, store=store)
+    assert again.table.num_rows == 0
+    assert store.read("funding_rate").num_rows == first.table.num_rows
+
+
+async def test_async_history(frozen):
+    result = await Orchestrator(base_urls=frozen.base_urls).fetch_open_interest_history_async(
+        "BTCUSDT-PERP", NOW - dt.timedelta(days=1), NOW, period="1h"
+    )
+    assert sorted(set(result.table.column("venue").to_pylist())) == ["binance", "bybit"]
+    assert [f.venue for f in result.failures] == ["hyperliquid"]
+    assert isinstance(result.failures[0], UnsupportedError)
