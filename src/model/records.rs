@@ -80,21 +80,37 @@ impl Side {
     }
 }
 
-/// The three identifying columns every table starts with, filled from a resolved instrument.
-pub trait RowIdentity {
-    fn identity(&self) -> (Venue, &str, &str);
+/// What every row has: the identifying columns every table starts with and its two timestamps.
+pub trait Row {
+    fn venue(&self) -> Venue;
+    fn symbol(&self) -> &str;
+    fn instrument_id(&self) -> &str;
+    fn ts_event(&self) -> i64;
+    fn ts_init(&self) -> i64;
 }
 
-macro_rules! row_identity {
+macro_rules! row {
     ($($ty:ty),*) => {$(
-        impl RowIdentity for $ty {
-            fn identity(&self) -> (Venue, &str, &str) {
-                (self.venue, &self.symbol, &self.instrument_id)
+        impl Row for $ty {
+            fn venue(&self) -> Venue {
+                self.venue
+            }
+            fn symbol(&self) -> &str {
+                &self.symbol
+            }
+            fn instrument_id(&self) -> &str {
+                &self.instrument_id
+            }
+            fn ts_event(&self) -> i64 {
+                self.ts_event
+            }
+            fn ts_init(&self) -> i64 {
+                self.ts_init
             }
         }
     )*};
 }
-row_identity!(OpenInterest, FundingRate, Liquidation);
+row!(OpenInterest, FundingRate, Liquidation);
 
 impl InstrumentRef {
     pub fn open_interest(&self, ts_event: i64, ts_init: i64, open_interest: f64, value: Option<f64>) -> OpenInterest {
@@ -155,20 +171,18 @@ pub fn liquidation_schema() -> SchemaRef {
     ])
 }
 
-fn identity_columns<R: RowIdentity>(rows: &[R], ts: impl Fn(&R) -> (i64, i64)) -> Vec<ArrayRef> {
+fn identity_columns<R: Row>(rows: &[R]) -> Vec<ArrayRef> {
     let mut venue = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
     let mut symbol = StringBuilder::with_capacity(rows.len(), rows.len() * 12);
     let mut instrument = StringBuilder::with_capacity(rows.len(), rows.len() * 20);
     let mut ts_event = Vec::with_capacity(rows.len());
     let mut ts_init = Vec::with_capacity(rows.len());
     for row in rows {
-        let (v, s, i) = row.identity();
-        venue.append_value(v.as_str());
-        symbol.append_value(s);
-        instrument.append_value(i);
-        let (event, init) = ts(row);
-        ts_event.push(event);
-        ts_init.push(init);
+        venue.append_value(row.venue().as_str());
+        symbol.append_value(row.symbol());
+        instrument.append_value(row.instrument_id());
+        ts_event.push(row.ts_event());
+        ts_init.push(row.ts_init());
     }
     vec![
         Arc::new(venue.finish()),
@@ -185,7 +199,7 @@ fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> RecordBatch {
 }
 
 pub fn open_interest_batch(rows: &[OpenInterest]) -> RecordBatch {
-    let mut columns = identity_columns(rows, |r| (r.ts_event, r.ts_init));
+    let mut columns = identity_columns(rows);
     columns.push(Arc::new(rows.iter().map(|r| r.open_interest).collect::<Float64Array>()));
     let mut value = Float64Builder::with_capacity(rows.len());
     value.extend(rows.iter().map(|r| r.open_interest_value));
@@ -194,7 +208,7 @@ pub fn open_interest_batch(rows: &[OpenInterest]) -> RecordBatch {
 }
 
 pub fn funding_rate_batch(rows: &[FundingRate]) -> RecordBatch {
-    let mut columns = identity_columns(rows, |r| (r.ts_event, r.ts_init));
+    let mut columns = identity_columns(rows);
     columns.push(Arc::new(rows.iter().map(|r| r.funding_rate).collect::<Float64Array>()));
     let mut interval = UInt16Builder::with_capacity(rows.len());
     interval.extend(rows.iter().map(|r| r.interval_minutes));
@@ -212,7 +226,7 @@ pub fn funding_rate_batch(rows: &[FundingRate]) -> RecordBatch {
 }
 
 pub fn liquidation_batch(rows: &[Liquidation]) -> RecordBatch {
-    let mut columns = identity_columns(rows, |r| (r.ts_event, r.ts_init));
+    let mut columns = identity_columns(rows);
     let mut side = StringBuilder::with_capacity(rows.len(), rows.len() * 4);
     rows.iter().for_each(|r| side.append_value(r.side.as_str()));
     columns.push(Arc::new(side.finish()));

@@ -11,6 +11,7 @@ use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, String
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::model::records::{
+    Row,
     funding_rate_batch, funding_rate_schema, liquidation_batch, liquidation_schema, open_interest_batch,
     open_interest_schema,
 };
@@ -78,16 +79,13 @@ impl Kind {
 }
 
 /// A row kind that the store can keep.
-pub trait StoredRow: Clone + Send + Sync + 'static {
+pub trait StoredRow: Row + Clone + Send + Sync + 'static {
     const KIND: Kind;
     /// De-duplication key: (instrument, `ts_event`) for snapshots, the whole row for liquidations. The
     /// instrument is fixed per file, so it is not part of the key.
     type Key: Eq + std::hash::Hash;
 
     fn key(&self) -> Self::Key;
-    fn ts_event(&self) -> i64;
-    fn ts_init(&self) -> i64;
-    fn instrument_id(&self) -> &str;
     fn to_table(rows: &[Self]) -> RecordBatch;
     fn from_table(batch: &RecordBatch) -> Result<Vec<Self>>;
     fn disk_schema(instrument_id: &str) -> SchemaRef;
@@ -219,15 +217,6 @@ impl StoredRow for OpenInterest {
     fn key(&self) -> i64 {
         self.ts_event
     }
-    fn ts_event(&self) -> i64 {
-        self.ts_event
-    }
-    fn ts_init(&self) -> i64 {
-        self.ts_init
-    }
-    fn instrument_id(&self) -> &str {
-        &self.instrument_id
-    }
     fn to_table(rows: &[Self]) -> RecordBatch {
         open_interest_batch(rows)
     }
@@ -287,15 +276,6 @@ impl StoredRow for FundingRate {
 
     fn key(&self) -> i64 {
         self.ts_event
-    }
-    fn ts_event(&self) -> i64 {
-        self.ts_event
-    }
-    fn ts_init(&self) -> i64 {
-        self.ts_init
-    }
-    fn instrument_id(&self) -> &str {
-        &self.instrument_id
     }
     fn to_table(rows: &[Self]) -> RecordBatch {
         funding_rate_batch(rows)
@@ -416,15 +396,6 @@ impl StoredRow for Liquidation {
 
     fn key(&self) -> Self::Key {
         (self.ts_event, self.ts_init, self.side.as_str(), self.price.to_bits(), self.quantity.to_bits())
-    }
-    fn ts_event(&self) -> i64 {
-        self.ts_event
-    }
-    fn ts_init(&self) -> i64 {
-        self.ts_init
-    }
-    fn instrument_id(&self) -> &str {
-        &self.instrument_id
     }
     fn to_table(rows: &[Self]) -> RecordBatch {
         liquidation_batch(rows)

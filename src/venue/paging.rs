@@ -11,7 +11,8 @@
 
 use std::collections::HashSet;
 
-use crate::model::{FundingRate, OpenInterest, PipelineError, Result, Venue};
+use crate::model::records::Row;
+use crate::model::{PipelineError, Result, Venue};
 use crate::venue::Request;
 
 /// What a pager needs of a row: its event time in epoch milliseconds.
@@ -19,15 +20,9 @@ pub trait Timed {
     fn ts_ms(&self) -> i64;
 }
 
-impl Timed for OpenInterest {
+impl<R: Row> Timed for R {
     fn ts_ms(&self) -> i64 {
-        self.ts_event.div_euclid(1_000_000)
-    }
-}
-
-impl Timed for FundingRate {
-    fn ts_ms(&self) -> i64 {
-        self.ts_event.div_euclid(1_000_000)
+        self.ts_event().div_euclid(1_000_000)
     }
 }
 
@@ -354,7 +349,7 @@ impl<R: Timed + Send> Pager for BackwardWindowPager<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{InstrumentRef, UnifiedSymbol};
+    use crate::model::{FundingRate, InstrumentRef, OpenInterest, UnifiedSymbol};
     use crate::venue::Method;
 
     /// A toy venue: a page is a JSON array of millisecond times; the request carries the window in its query.
