@@ -173,4 +173,8 @@ async fn concurrent_backfills_stay_inside_every_limit() {
     assert!(server.max_weight_in_window(Venue::Binance) <= 2400);
     assert!(server.max_weight_in_window(Venue::Bybit) <= 600);
     assert!(server.max_weight_in_window(Venue::Hyperliquid) <= 1200);
+    use ccxt_pipeline_rs::sim::limit_group;
+    assert!(server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUTURES_DATA) <= 1000);
+    assert!(server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUNDING_RATE) <= 500);
+    assert!(server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUTURES_DATA) > 0, "the group was used");
 }

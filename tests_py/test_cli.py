@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pyarrow as pa
@@ -265,3 +266,35 @@ def test_history_backfill_40_days(tmp_path):
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout or "[]") == []
     assert "stored 0 new rows" in again.stderr
+
+
+def test_ctrl_c_during_a_history_backfill_keeps_what_arrived(tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [*CLI, "sim", "serve", "--port", str(port), "--latency", "0.2"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        urls = dict(server.stdout.readline().split() for _ in range(3))
+        env = dict(os.environ, CCXT_PIPELINE_BYBIT_URL=urls["bybit"])
+        data = str(tmp_path / "D")
+        args = ["fetch-funding", "BTCUSDT-PERP", "--exchange", "bybit", "--from", "2021-01-01", "--store", "--data-dir", data]
+        proc = subprocess.Popen([*CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)  # instrument list + a few of the ~35 pages at 0.2 s each
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+        assert re.search(r"interrupted; the \d+ rows fetched are stored, re-run to resume", err), err
+        from ccxt_pipeline_rs import ParquetStore
+
+        kept = ParquetStore(data).read("funding_rate").num_rows
+        assert kept > 0
+        done = subprocess.run([*CLI, *args, "--format", "csv"], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        table = ParquetStore(data).read("funding_rate")
+        ts = table.column("ts_event").cast(pa.int64()).to_pylist()
+        assert ts == sorted(set(ts)) and len(ts) > kept
+        assert {b - a for a, b in zip(ts, ts[1:])} == {8 * 3600 * 10**9}, "no gap where the backfill was cut"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)

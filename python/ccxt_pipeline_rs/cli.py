@@ -400,13 +400,16 @@ def sim() -> None:
 @click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0 = any free port).")
 @click.option("--seed", "sim_seed", default=0, show_default=True)
 @click.option("--no-rate-limits", is_flag=True, help="Do not enforce the venues' rate limits.")
-def sim_serve(port: int, sim_seed: int, no_rate_limits: bool) -> None:
+@click.option("--latency", type=float, default=0.0, show_default=True, help="Seconds before every answer.")
+def sim_serve(port: int, sim_seed: int, no_rate_limits: bool, latency: float) -> None:
     """Serve Binance, Bybit and Hyperliquid REST under /binance, /bybit, /hyperliquid until Ctrl+C."""
     import time
 
     from ccxt_pipeline_rs.sim import ExchangeSimulator
 
     with ExchangeSimulator(seed=sim_seed, port=port, enforce_rate_limits=not no_rate_limits) as server:
+        for venue in server.base_urls:
+            server.set_latency(venue, latency)
         for venue, url in server.base_urls.items():
             click.echo(f"{venue:12} {url}")
         click.echo("serving; Ctrl+C to stop", err=True)

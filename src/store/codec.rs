@@ -139,10 +139,6 @@ fn required<T>(value: Option<T>, column: &str, row: usize) -> Result<T> {
     value.ok_or_else(|| invalid_table(format!("column '{column}' is null in row {row}; it is required")))
 }
 
-fn opt<A: Array>(array: &A, row: usize) -> bool {
-    array.is_valid(row)
-}
-
 /// The identity columns of one table row, with the instrument id checked (it becomes a folder name).
 fn table_identity(batch: &RecordBatch) -> Result<impl Fn(usize) -> Result<(InstrumentRef, i64, i64)> + '_> {
     let ids = table_strings(batch, "instrument_id")?;
@@ -150,7 +146,7 @@ fn table_identity(batch: &RecordBatch) -> Result<impl Fn(usize) -> Result<(Instr
     let ts_event = table_ts(batch, "ts_event")?;
     let ts_init = table_ts(batch, "ts_init")?;
     Ok(move |row: usize| {
-        let id = required(opt(ids, row).then(|| ids.value(row)), "instrument_id", row)?;
+        let id = required(ids.is_valid(row).then(|| ids.value(row)), "instrument_id", row)?;
         let inst = InstrumentRef::from_instrument_id(id)?;
         if venues.is_valid(row) && venues.value(row) != inst.venue.as_str() {
             return Err(invalid_table(format!(
@@ -351,7 +347,7 @@ impl StoredRow for FundingRate {
 
     fn from_disk(batch: &RecordBatch, inst: &InstrumentRef) -> Result<Vec<Self>> {
         let rate = column(batch, "rate", |t| matches!(t, DataType::Binary | DataType::LargeBinary | DataType::BinaryView), "binary", disk_err)?;
-        let rate = arrow_cast_binary(rate)?;
+        let rate = binary_values(rate)?;
         let interval = column(batch, "interval", |t| *t == DataType::UInt16, "uint16", disk_err)?.as_primitive::<UInt16Type>();
         let next = disk_u64(batch, "next_funding_ns")?;
         let (ts_event, ts_init) = (disk_u64(batch, "ts_event")?, disk_u64(batch, "ts_init")?);
@@ -380,7 +376,7 @@ impl StoredRow for FundingRate {
 }
 
 /// The binary values of a `rate` column, whichever binary layout a writer chose.
-fn arrow_cast_binary(array: &ArrayRef) -> Result<Vec<Vec<u8>>> {
+fn binary_values(array: &ArrayRef) -> Result<Vec<Vec<u8>>> {
     let values: Vec<Vec<u8>> = match array.data_type() {
         DataType::Binary => array.as_binary::<i32>().iter().map(|v| v.unwrap_or_default().to_vec()).collect(),
         DataType::LargeBinary => array.as_binary::<i64>().iter().map(|v| v.unwrap_or_default().to_vec()).collect(),
