@@ -122,11 +122,14 @@ fn history_pages() -> Vec<(&'static str, usize, Vec<u8>)> {
     })
 }
 
+/// A parser under test: body in, rows out.
+type Parse<'a> = Box<dyn Fn(&[u8]) -> usize + 'a>;
+
 fn history_parsers(c: &mut Criterion) {
     let btc = |venue| inst(venue, "BTCUSDT-PERP");
     let (btc_binance, btc_bybit, btc_hl) = (btc(Venue::Binance), btc(Venue::Bybit), btc(Venue::Hyperliquid));
     for (name, rows, body) in history_pages() {
-        let parse: Box<dyn Fn(&[u8]) -> usize> = match name {
+        let parse: Parse = match name {
             "binance_open_interest_history" => Box::new(|b| binance::parse_open_interest_history(b, &btc_binance).unwrap().len()),
             "binance_funding_rate_history" => Box::new(|b| binance::parse_funding_rate_history(b, &btc_binance).unwrap().len()),
             "bybit_open_interest_history" => Box::new(|b| bybit::parse_open_interest_history(b, &btc_bybit).unwrap().rows.len()),

@@ -440,6 +440,47 @@ async fn hyperliquid_bodies_match_the_fixtures() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn hyperliquid_answers_the_spot_and_dex_lists_ccxt_loads() {
+    // ccxt's default market types (spot, swap, HIP-3) and `fetchCurrencies` ask for these besides the perps.
+    let sim = start_default().await;
+    let spot = sim.info(r#"{"type":"spotMeta"}"#).await;
+    assert_eq!(
+        (spot.status, spot.header("content-type")),
+        (200, Some("application/json"))
+    );
+    let spot = spot.json();
+    let meta = sim.info(r#"{"type":"meta"}"#).await.json();
+    assert_eq!(spot["universe"], json!([]), "no spot pairs are simulated");
+    assert_eq!(
+        spot["tokens"],
+        json!([{
+            "name": "USDC",
+            "szDecimals": 8,
+            "weiDecimals": 8,
+            "index": meta["collateralToken"],
+            "tokenId": "0x6d1e7cde53ba9467b783cb7c530ce054",
+            "isCanonical": true,
+            "evmContract": null,
+            "fullName": null,
+        }]),
+        "the perps' collateral token"
+    );
+    let spot_and_contexts = sim.info(r#"{"type":"spotMetaAndAssetCtxs"}"#).await;
+    assert_eq!(spot_and_contexts.status, 200);
+    assert_eq!(
+        spot_and_contexts.json(),
+        json!([spot, []]),
+        "[spot meta, one context per pair]"
+    );
+    let dexs = sim.info(r#"{"type":"perpDexs"}"#).await;
+    assert_eq!(
+        (dexs.status, dexs.json()),
+        (200, json!([null])),
+        "the first perp dex only"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Errors
 

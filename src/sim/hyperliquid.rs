@@ -9,6 +9,10 @@
 //! `fundingHistory` answers the first 500 settlements from `startTime` up to `endTime` (default: now),
 //! ascending. Settlement times lie a few hundred milliseconds after the hour, as live ones do, so a client pages
 //! on from the last time it got plus one.
+//!
+//! ccxt with its default market types (spot, swap, HIP-3) and currencies also asks for `spotMeta`,
+//! `spotMetaAndAssetCtxs` and `perpDexs`: only the first perp dex is simulated and no spot pairs, so these answer
+//! an empty spot universe whose one token is USDC (the perps' collateral token 0) and the dex list `[null]`.
 
 use hyper::Method;
 use serde::Deserialize;
@@ -57,6 +61,9 @@ pub(crate) enum InfoRequest {
         dex: String,
     },
     FundingHistory(FundingHistoryRequest),
+    SpotMeta,
+    SpotMetaAndAssetCtxs,
+    PerpDexs,
 }
 
 /// `{"type":"fundingHistory","coin":"BTC","startTime":ms,"endTime":ms}`; `startTime` is required.
@@ -131,6 +138,13 @@ impl VenueApi for Hyperliquid {
             Endpoint::Info(InfoRequest::FundingHistory(request)) => {
                 Reply::json(200, &funding_history(&request, market))
             }
+            Endpoint::Info(InfoRequest::SpotMeta) => Reply::json(200, &spot_meta()),
+            Endpoint::Info(InfoRequest::SpotMetaAndAssetCtxs) => {
+                // One context per spot pair: none.
+                Reply::json(200, &json!([spot_meta(), []]))
+            }
+            // The first perp dex is `null` in the list; builder-deployed (HIP-3) dexs would follow.
+            Endpoint::Info(InfoRequest::PerpDexs) => Reply::json(200, &json!([null])),
             // Only the first perp dex is simulated; builder-deployed (HIP-3) dexs are unknown here.
             Endpoint::Info(_) => Reply::json(200, &Value::Null),
             Endpoint::Undeserializable => Reply::text(422, DESERIALIZE_FAILURE),
@@ -169,6 +183,24 @@ fn meta() -> Value {
         "universe": live.chain([delisted]).collect::<Vec<_>>(),
         "marginTables": margin_tables(),
         "collateralToken": 0,
+    })
+}
+
+/// No spot pairs; the token list holds USDC alone, as token 0 (the `collateralToken` of `meta`), with the fields
+/// of Hyperliquid's `spotMeta` documentation.
+fn spot_meta() -> Value {
+    json!({
+        "universe": [],
+        "tokens": [{
+            "name": "USDC",
+            "szDecimals": 8,
+            "weiDecimals": 8,
+            "index": 0,
+            "tokenId": "0x6d1e7cde53ba9467b783cb7c530ce054",
+            "isCanonical": true,
+            "evmContract": null,
+            "fullName": null,
+        }],
     })
 }
 
