@@ -71,6 +71,28 @@ def _instrument_ids(values) -> list:
 # -- custom data: open interest and liquidations -----------------------------------------------------------------------
 
 
+def _decode_rows(cls, table) -> list:
+    """Table rows → instances of a custom data class, by column name (extra columns are ignored, unlike the
+    decorator's own decoder); a null float reads as NaN, which is how the writer stores an absent value."""
+    fields = list(cls.__annotations__)
+    columns = {name: table.column(name).to_pylist() for name in fields}
+    columns["instrument_id"] = _instrument_ids(columns["instrument_id"])
+    floats = {name for name, kind in cls.__annotations__.items() if kind is float}
+    ts_event = table.column("ts_event").to_pylist()
+    ts_init = table.column("ts_init").to_pylist()
+    return [
+        cls(
+            ts_event=ts_event[i],
+            ts_init=ts_init[i],
+            **{
+                name: math.nan if name in floats and columns[name][i] is None else columns[name][i]
+                for name in fields
+            },
+        )
+        for i in range(table.num_rows)
+    ]
+
+
 @customdataclass
 class OpenInterest(Data):
     """Open interest of one instrument at ``ts_event`` (folder ``custom_open_interest``).
@@ -86,22 +108,7 @@ class OpenInterest(Data):
 
     @classmethod
     def from_arrow(cls, table) -> list:
-        # Same as the decorator's decoder, but tolerant of a null value (read as NaN, as the writer stores it).
-        ids = _instrument_ids(table.column("instrument_id").to_pylist())
-        oi = table.column("open_interest").to_pylist()
-        value = table.column("open_interest_value").to_pylist()
-        ts_event = table.column("ts_event").to_pylist()
-        ts_init = table.column("ts_init").to_pylist()
-        return [
-            cls(
-                ts_event=ts_event[i],
-                ts_init=ts_init[i],
-                instrument_id=ids[i],
-                open_interest=oi[i],
-                open_interest_value=math.nan if value[i] is None else value[i],
-            )
-            for i in range(len(ids))
-        ]
+        return _decode_rows(cls, table)
 
 
 @customdataclass
@@ -119,23 +126,7 @@ class Liquidation(Data):
 
     @classmethod
     def from_arrow(cls, table) -> list:
-        ids = _instrument_ids(table.column("instrument_id").to_pylist())
-        side = table.column("side").to_pylist()
-        price = table.column("price").to_pylist()
-        quantity = table.column("quantity").to_pylist()
-        ts_event = table.column("ts_event").to_pylist()
-        ts_init = table.column("ts_init").to_pylist()
-        return [
-            cls(
-                ts_event=ts_event[i],
-                ts_init=ts_init[i],
-                instrument_id=ids[i],
-                side=side[i],
-                price=price[i],
-                quantity=quantity[i],
-            )
-            for i in range(len(ids))
-        ]
+        return _decode_rows(cls, table)
 
 
 # Registered with the decorator's schema; the explicit registration only swaps in the decoders above.
