@@ -11,7 +11,7 @@ use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
 use crate::net::HttpConfig;
 use crate::python::dates::datetime_ns;
 use crate::python::errors::{to_py_err, warn_incomplete};
-use crate::python::runtime::{block_on_result, to_pyarrow};
+use crate::python::runtime::{awaitable, block_on_result, to_pyarrow};
 use crate::python::store::PyParquetStore;
 use crate::venue::OiPeriod;
 
@@ -92,10 +92,11 @@ macro_rules! fetcher {
 
             fn fetch_open_interest_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
                 let client = self.client.clone();
-                pyo3_async_runtimes::tokio::future_into_py(py, async move {
-                    let row = client.fetch_open_interest(&symbol).await.map_err(to_py_err)?;
-                    Python::attach(|py| to_pyarrow(py, open_interest_batch(&[row])))
-                })
+                awaitable(
+                    py,
+                    async move { client.fetch_open_interest(&symbol).await },
+                    move |py, row| to_pyarrow(py, open_interest_batch(&[row])),
+                )
             }
 
             /// Current funding rate (with interval, next funding time, mark and index price) as a one-row table.
@@ -106,10 +107,11 @@ macro_rules! fetcher {
 
             fn fetch_funding_rate_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
                 let client = self.client.clone();
-                pyo3_async_runtimes::tokio::future_into_py(py, async move {
-                    let row = client.fetch_funding_rate(&symbol).await.map_err(to_py_err)?;
-                    Python::attach(|py| to_pyarrow(py, funding_rate_batch(&[row])))
-                })
+                awaitable(
+                    py,
+                    async move { client.fetch_funding_rate(&symbol).await },
+                    move |py, row| to_pyarrow(py, funding_rate_batch(&[row])),
+                )
             }
 
             /// Open interest history in `[start, end]` (inclusive; `end` defaults to now) at `period` (5m … 1d).
@@ -143,10 +145,11 @@ macro_rules! fetcher {
             ) -> PyResult<Bound<'py, PyAny>> {
                 let (range, period, sink) = (history_range(start, end)?, self::period(period)?, history_sink(store, progress));
                 let client = self.client.clone();
-                pyo3_async_runtimes::tokio::future_into_py(py, async move {
-                    let history = client.fetch_open_interest_history(&symbol, period, range, &sink).await.map_err(to_py_err)?;
-                    Python::attach(|py| history_table(py, history, open_interest_batch))
-                })
+                awaitable(
+                    py,
+                    async move { client.fetch_open_interest_history(&symbol, period, range, &sink).await },
+                    move |py, history| history_table(py, history, open_interest_batch),
+                )
             }
 
             /// Settled funding rates in `[start, end]` (inclusive; `end` defaults to now).
@@ -177,10 +180,11 @@ macro_rules! fetcher {
             ) -> PyResult<Bound<'py, PyAny>> {
                 let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
                 let client = self.client.clone();
-                pyo3_async_runtimes::tokio::future_into_py(py, async move {
-                    let history = client.fetch_funding_rate_history(&symbol, range, &sink).await.map_err(to_py_err)?;
-                    Python::attach(|py| history_table(py, history, funding_rate_batch))
-                })
+                awaitable(
+                    py,
+                    async move { client.fetch_funding_rate_history(&symbol, range, &sink).await },
+                    move |py, history| history_table(py, history, funding_rate_batch),
+                )
             }
 
             fn __repr__(&self) -> String {
@@ -288,10 +292,11 @@ impl PyOrchestrator {
 
     fn fetch_open_interest_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = inner.fetch_open_interest(&symbol).await.map_err(to_py_err)?;
-            Python::attach(|py| multi_venue_result::<OpenInterest>(py, result, open_interest_batch))
-        })
+        awaitable(
+            py,
+            async move { inner.fetch_open_interest(&symbol).await },
+            move |py, result| multi_venue_result::<OpenInterest>(py, result, open_interest_batch),
+        )
     }
 
     fn fetch_funding_rate(&self, py: Python<'_>, symbol: &str) -> PyResult<MultiVenueResult> {
@@ -301,10 +306,11 @@ impl PyOrchestrator {
 
     fn fetch_funding_rate_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = inner.fetch_funding_rate(&symbol).await.map_err(to_py_err)?;
-            Python::attach(|py| multi_venue_result::<FundingRate>(py, result, funding_rate_batch))
-        })
+        awaitable(
+            py,
+            async move { inner.fetch_funding_rate(&symbol).await },
+            move |py, result| multi_venue_result::<FundingRate>(py, result, funding_rate_batch),
+        )
     }
 
     /// Open interest history of one symbol or a list, on every venue concurrently.
@@ -355,10 +361,11 @@ impl PyOrchestrator {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range, period) = (symbol_list(symbols)?, history_range(start, end)?, self::period(period)?);
         let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = inner.fetch_open_interest_history(&symbols, period, range, &sink).await.map_err(to_py_err)?;
-            Python::attach(|py| multi_venue_history(py, result, open_interest_batch))
-        })
+        awaitable(
+            py,
+            async move { inner.fetch_open_interest_history(&symbols, period, range, &sink).await },
+            move |py, result| multi_venue_history(py, result, open_interest_batch),
+        )
     }
 
     #[pyo3(signature = (symbols, start, end=None, progress=None, store=None))]
@@ -373,9 +380,10 @@ impl PyOrchestrator {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
         let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = inner.fetch_funding_rate_history(&symbols, range, &sink).await.map_err(to_py_err)?;
-            Python::attach(|py| multi_venue_history(py, result, funding_rate_batch))
-        })
+        awaitable(
+            py,
+            async move { inner.fetch_funding_rate_history(&symbols, range, &sink).await },
+            move |py, result| multi_venue_history(py, result, funding_rate_batch),
+        )
     }
 }

@@ -39,6 +39,22 @@ pub fn block_on_result<T: Send>(py: Python<'_>, future: impl Future<Output = Res
     block_on(py, future)?.map_err(to_py_err)
 }
 
+/// An asyncio awaitable running `future` on the shared runtime; its value is converted under the GIL.
+pub fn awaitable<'py, T, R>(
+    py: Python<'py>,
+    future: impl Future<Output = Result<T>> + Send + 'static,
+    convert: impl FnOnce(Python<'_>, T) -> PyResult<R> + Send + 'static,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    R: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let value = future.await.map_err(to_py_err)?;
+        Python::attach(|py| convert(py, value))
+    })
+}
+
 /// Hands record batches to pyarrow through the Arrow C stream interface: buffers are shared, not copied.
 pub fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>> {
     let schema = batch.schema();
