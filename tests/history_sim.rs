@@ -178,3 +178,31 @@ async fn concurrent_backfills_stay_inside_every_limit() {
     assert!(server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUNDING_RATE) <= 500);
     assert!(server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUTURES_DATA) > 0, "the group was used");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hole_or_a_later_snapshot_does_not_stop_the_backfill() {
+    use ccxt_pipeline_rs::model::OpenInterest;
+    let server = sim().await;
+    let range = HistoryRange::new(NOW_MS - 10 * DAY_MS, NOW_MS - DAY_MS).unwrap();
+    let full = client(&server, Venue::Bybit, 200)
+        .fetch_open_interest_history("ETHUSDT-PERP", OiPeriod::M15, range, &HistorySink::default())
+        .await
+        .unwrap()
+        .rows;
+    // The store has the range minus days 3–6, plus a live snapshot taken after it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let hole = (range.start_ms + 3 * DAY_MS) * 1_000_000..(range.start_ms + 6 * DAY_MS) * 1_000_000;
+    let kept: Vec<OpenInterest> = full.iter().filter(|r| !hole.contains(&r.ts_event)).cloned().collect();
+    let snapshot = OpenInterest { ts_event: NOW_MS * 1_000_000, ts_init: NOW_MS * 1_000_000, ..full[0].clone() };
+    store.write(&kept).unwrap();
+    store.write(&[snapshot.clone()]).unwrap();
+    let sink = HistorySink { store: Some(store.clone()), progress: None };
+    let history = client(&server, Venue::Bybit, 200).fetch_open_interest_history("ETHUSDT-PERP", OiPeriod::M15, range, &sink).await.unwrap();
+    assert_eq!(history.resumed_after_ms, Some(range.start_ms + 3 * DAY_MS - OiPeriod::M15.millis()), "resumes at the hole");
+    assert_eq!(history.rows_stored, full.len() - kept.len(), "exactly the hole is filled");
+    let (stored, _) = store.read::<OpenInterest>(None, &TimeRange::default()).unwrap();
+    let mut expected = full.clone();
+    expected.push(snapshot);
+    assert_eq!(stored, expected);
+}

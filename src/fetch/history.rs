@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::fetch::VenueClient;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
-use crate::store::{ParquetStore, StoredRow};
+use crate::model::records::ms_to_ns;
+use crate::store::{ParquetStore, StoredRow, TimeRange};
 use crate::venue::paging::Pager;
 use crate::venue::{binance, bybit, fill_funding_intervals, hyperliquid, OiPeriod};
 
@@ -53,7 +54,7 @@ pub struct History<R> {
     pub warnings: Vec<String>,
     pub requests: usize,
     pub rows_stored: usize,
-    /// Set when a store already held rows and the fetch started after them.
+    /// Set when the store already held the start of the range gap-free and the fetch began after it.
     pub resumed_after_ms: Option<i64>,
 }
 
@@ -69,7 +70,7 @@ impl VenueClient {
             return Err(hyperliquid::open_interest_history_unsupported());
         }
         let inst = self.resolve(symbol).await?;
-        let (range, resumed) = resume::<OpenInterest>(sink, &inst, range).await?;
+        let (range, resumed) = resume::<OpenInterest>(sink, &inst, range, period.millis()).await?;
         let range = (range.start_ms, range.end_ms);
         let history = match self.venue() {
             Venue::Binance => self.run(binance::open_interest_history_pager(inst.clone(), period, range, self.page_size(binance::OI_HISTORY_PAGE)), &inst, sink, |_| {}).await,
@@ -81,7 +82,7 @@ impl VenueClient {
 
     pub async fn fetch_funding_rate_history(&self, symbol: &str, range: HistoryRange, sink: &HistorySink) -> Result<History<FundingRate>> {
         let inst = self.resolve(symbol).await?;
-        let (range, resumed) = resume::<FundingRate>(sink, &inst, range).await?;
+        let (range, resumed) = resume::<FundingRate>(sink, &inst, range, FUNDING_STEP_MS).await?;
         let range = (range.start_ms, range.end_ms);
         let mut previous_settlement = None;
         let fill = move |rows: &mut Vec<FundingRate>| fill_funding_intervals(rows, &mut previous_settlement);
@@ -134,18 +135,36 @@ impl VenueClient {
     }
 }
 
-/// With a store: start after its last row of this instrument.
-async fn resume<R: StoredRow>(sink: &HistorySink, inst: &InstrumentRef, range: HistoryRange) -> Result<(HistoryRange, Option<i64>)> {
+/// With a store: start after the gap-free run of stored rows that begins at the start of the range. A run
+/// continues while consecutive rows are at most `step_ms` apart. Anything else (nothing stored near the start, a
+/// hole in the middle, live snapshots stored later) is fetched again: de-duplication on write makes that cost
+/// requests, never rows, whereas resuming after the last stored row would leave the hole forever.
+async fn resume<R: StoredRow>(
+    sink: &HistorySink,
+    inst: &InstrumentRef,
+    range: HistoryRange,
+    step_ms: i64,
+) -> Result<(HistoryRange, Option<i64>)> {
     let Some(store) = sink.store.clone() else { return Ok((range, None)) };
-    let id = inst.instrument_id.clone();
-    let last = tokio::task::spawn_blocking(move || store.last_timestamp(R::KIND, &id))
+    let ids = vec![inst.instrument_id.clone()];
+    let window = TimeRange { start: Some(ms_to_ns(range.start_ms)), end: Some(ms_to_ns(range.end_ms)) };
+    let (stored, _) = tokio::task::spawn_blocking(move || store.read::<R>(Some(&ids), &window))
         .await
         .map_err(|e| PipelineError::Store(format!("store task failed: {e}")))??;
-    Ok(match last.map(|ns| ns.div_euclid(1_000_000)) {
-        Some(last_ms) if last_ms >= range.start_ms => (HistoryRange { start_ms: last_ms + 1, ..range }, Some(last_ms)),
-        _ => (range, None),
-    })
+    let mut times = stored.iter().map(|r| r.ts_event().div_euclid(1_000_000));
+    let Some(first) = times.next().filter(|first| *first <= range.start_ms + step_ms) else { return Ok((range, None)) };
+    let mut covered_until = first;
+    for t in times {
+        if t - covered_until > step_ms {
+            break;
+        }
+        covered_until = covered_until.max(t);
+    }
+    Ok((HistoryRange { start_ms: covered_until + 1, ..range }, Some(covered_until)))
 }
+
+/// Longest spacing of consecutive funding settlements on any venue (8 h), plus slack for Hyperliquid's ms jitter.
+const FUNDING_STEP_MS: i64 = 8 * 3_600_000 + 60_000;
 
 async fn store_rows<R: StoredRow>(store: &ParquetStore, rows: &[R]) -> Result<usize> {
     if rows.is_empty() {
