@@ -212,3 +212,17 @@ def test_sync_fetch_releases_the_gil(sim):
         thread.join()
     # With the GIL held the counter could not move during the call.
     assert ticks > 100
+
+
+def test_a_ban_holds_back_later_calls_to_the_venue(sim):
+    fetcher = BinanceFetcher(base_url=sim.base_urls["binance"])
+    fetcher.fetch_open_interest("BTCUSDT-PERP")
+    sim.inject_status("binance", 418, '{"code":-1003,"msg":"Way too many requests; IP banned"}', retry_after_secs=600)
+    with pytest.raises(RateLimitError):
+        fetcher.fetch_open_interest("BTCUSDT-PERP")
+    before = sim.request_count("binance")
+    # Another fetcher on the same host shares the ban: it fails at once, without sending anything.
+    with pytest.raises(RateLimitError, match="still running") as info:
+        BinanceFetcher(base_url=sim.base_urls["binance"]).fetch_funding_rate("BTCUSDT-PERP")
+    assert info.value.retry_after > 590
+    assert sim.request_count("binance") == before

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::model::records::now_ns;
 use crate::model::symbol::close_matches;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, UnifiedSymbol, Venue};
-use crate::net::{venue_rate_limiter, HttpConfig, VenueHttp};
+use crate::net::{HttpConfig, VenueHttp};
 use crate::venue::{binance, bybit, hyperliquid};
 
 /// Instrument lists change rarely (listings, delistings); an hour keeps validation cheap and still current.
@@ -37,10 +37,10 @@ pub struct VenueClient {
 
 impl VenueClient {
     pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig) -> Result<Self> {
-        Self::with_http(VenueHttp::new(venue, base_url, config, Arc::new(venue_rate_limiter(venue)))?)
+        Self::with_http(VenueHttp::new(venue, base_url, config)?)
     }
 
-    /// A client over an existing `VenueHttp`, e.g. to share one rate limiter between several clients.
+    /// A client over an existing `VenueHttp` (sharing its connection pool).
     pub fn with_http(http: VenueHttp) -> Result<Self> {
         Ok(VenueClient { http, instruments: Mutex::new(None), history_page_limit: None })
     }

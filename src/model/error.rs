@@ -12,7 +12,8 @@ pub enum PipelineError {
     Network { venue: Venue, message: String },
 
     /// The venue throttled us (HTTP 429/418, Bybit 403) and retries did not get through.
-    #[error("{venue}: rate limited (HTTP {status}){}: {message}", retry_after_hint(*.retry_after_ms))]
+    /// `status` is 0 when no request was sent because an earlier ban is still running.
+    #[error("{venue}: rate limited{}{}: {message}", status_hint(*.status), retry_after_hint(*.retry_after_ms))]
     RateLimited { venue: Venue, status: u16, retry_after_ms: Option<u64>, message: String },
 
     /// The venue answered with an error of its own (Binance `{code,msg}`, Bybit `retCode != 0`, HTTP 4xx/5xx).
@@ -34,6 +35,14 @@ pub enum PipelineError {
 
     #[error("store error: {0}")]
     Store(String),
+}
+
+fn status_hint(status: u16) -> String {
+    if status == 0 {
+        String::new()
+    } else {
+        format!(" (HTTP {status})")
+    }
 }
 
 fn retry_after_hint(ms: Option<u64>) -> String {

@@ -66,7 +66,7 @@ pub fn parse_catalog_timestamp(text: &str) -> Option<i64> {
         return None;
     }
     let days = days_from_civil(year, month as u32, day as u32);
-    Some(days * NANOS_PER_DAY + (hour * 3600 + minute * 60 + second) * NANOS_PER_SECOND + nanos)
+    days.checked_mul(NANOS_PER_DAY)?.checked_add((hour * 3600 + minute * 60 + second) * NANOS_PER_SECOND + nanos)
 }
 
 /// Parses the date forms users type: `2025-01-31`, `2025-01-31T12:30`, `2025-01-31 12:30:45.123`, with an optional
@@ -78,6 +78,10 @@ pub fn parse_datetime_ns(text: &str) -> Result<i64> {
         ))
     };
     let t = text.trim();
+    // Byte offsets below assume ASCII; anything else is not a date we read.
+    if !t.is_ascii() {
+        return Err(invalid());
+    }
     if !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit()) {
         let ms: i64 = t.parse().map_err(|_| invalid())?;
         return ms.checked_mul(1_000_000).ok_or_else(invalid);
@@ -94,7 +98,8 @@ pub fn parse_datetime_ns(text: &str) -> Result<i64> {
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month as u32) {
         return Err(invalid());
     }
-    let mut ns = days_from_civil(year, month as u32, day as u32) * NANOS_PER_DAY;
+    // i64 nanoseconds end in 2262: later dates are an error, not a wrapped-around 1816.
+    let mut ns = days_from_civil(year, month as u32, day as u32).checked_mul(NANOS_PER_DAY).ok_or_else(invalid)?;
     let mut rest = &t[10..];
     if let Some(time) = rest.strip_prefix(['T', 't', ' ']) {
         let tb = time.as_bytes();
@@ -121,7 +126,7 @@ pub fn parse_datetime_ns(text: &str) -> Result<i64> {
         if hour > 23 || minute > 59 || second > 59 {
             return Err(invalid());
         }
-        ns += (hour * 3600 + minute * 60 + second) * NANOS_PER_SECOND + frac_ns;
+        ns = ns.checked_add((hour * 3600 + minute * 60 + second) * NANOS_PER_SECOND + frac_ns).ok_or_else(invalid)?;
         rest = &time[consumed..];
     }
     match rest {
@@ -140,7 +145,10 @@ pub fn parse_datetime_ns(text: &str) -> Result<i64> {
                 _ => return Err(invalid()),
             };
             let (hours, minutes) = (hours.map_err(|_| invalid())?, minutes.map_err(|_| invalid())?);
-            Ok(ns - sign * (hours * 3600 + minutes * 60) * NANOS_PER_SECOND)
+            if hours > 23 || minutes > 59 {
+                return Err(invalid());
+            }
+            ns.checked_sub(sign * (hours * 3600 + minutes * 60) * NANOS_PER_SECOND).ok_or_else(invalid)
         }
     }
 }
@@ -171,7 +179,13 @@ mod tests {
         assert_eq!(catalog_timestamp(ns + NANOS_PER_DAY - 1), "2025-01-01T23-59-59-999999999Z");
         assert_eq!(parse_catalog_timestamp("2025-01-01T23-59-59-999999999Z"), Some(ns + NANOS_PER_DAY - 1));
         assert_eq!(utc_day_bounds(ns + 5), (ns, ns + NANOS_PER_DAY - 1));
-        for bad in ["2025-01-01T00-00-00-00000000Z", "2025-13-01T00-00-00-000000000Z", "2025-01-01T00:00:00-000000000Z", "x"] {
+        for bad in [
+            "2025-01-01T00-00-00-00000000Z",
+            "2025-13-01T00-00-00-000000000Z",
+            "2025-01-01T00:00:00-000000000Z",
+            "x",
+            "9999-01-01T00-00-00-000000000Z",
+        ] {
             assert_eq!(parse_catalog_timestamp(bad), None, "{bad}");
         }
     }
@@ -185,7 +199,18 @@ mod tests {
         assert_eq!(parse_datetime_ns("2025-01-01T02:00:00+02:00").unwrap(), day);
         assert_eq!(parse_datetime_ns("2024-12-31T19:00:00-0500").unwrap(), day);
         assert_eq!(parse_datetime_ns("1735689600000").unwrap(), day);
-        for bad in ["", "2025-02-30", "2025-1-1", "yesterday", "2025-01-01T25:00", "2025-01-01T00:00:00.", "2025-01-01X"] {
+        for bad in [
+            "",
+            "2025-02-30",
+            "2025-1-1",
+            "yesterday",
+            "2025-01-01T25:00",
+            "2025-01-01T00:00:00.",
+            "2025-01-01X",
+            "9999-12-31",
+            "2025-01-01+1é0",
+            "2025-01-01T00:00+25:00",
+        ] {
             let err = parse_datetime_ns(bad).unwrap_err().to_string();
             assert!(err.contains("expected ISO-8601"), "{bad}: {err}");
         }

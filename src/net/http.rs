@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -66,25 +66,53 @@ pub fn install_crypto_provider() {
     });
 }
 
-/// The documented limit of each venue's public REST API, per IP.
-pub fn venue_rate_limiter(venue: Venue) -> RateLimiter {
-    use crate::venue::{binance, bybit, hyperliquid};
-    match venue {
-        Venue::Binance => RateLimiter::new(binance::WEIGHT_PER_MINUTE, Duration::from_secs(60)),
-        Venue::Bybit => RateLimiter::new(bybit::REQUESTS_PER_5S, Duration::from_secs(5)),
-        Venue::Hyperliquid => RateLimiter::new(hyperliquid::WEIGHT_PER_MINUTE, Duration::from_secs(60)),
+/// The limits of one venue: its documented weight per window and its endpoint groups (see [`LimitGroup`]).
+#[derive(Debug)]
+pub struct VenueLimits {
+    pub main: RateLimiter,
+    groups: HashMap<LimitGroup, RateLimiter>,
+}
+
+impl VenueLimits {
+    fn new(venue: Venue) -> Self {
+        use crate::venue::{binance, bybit, hyperliquid};
+        let main = match venue {
+            Venue::Binance => RateLimiter::new(binance::WEIGHT_PER_MINUTE, Duration::from_secs(60)),
+            Venue::Bybit => RateLimiter::new(bybit::REQUESTS_PER_5S, Duration::from_secs(5)),
+            Venue::Hyperliquid => RateLimiter::new(hyperliquid::WEIGHT_PER_MINUTE, Duration::from_secs(60)),
+        };
+        let groups = LimitGroup::ALL
+            .into_iter()
+            .filter(|g| g.venue() == venue)
+            .map(|g| {
+                let (requests, window) = g.limit();
+                (g, RateLimiter::new(requests, window))
+            })
+            .collect();
+        VenueLimits { main, groups }
+    }
+
+    /// The limits of `venue` at `base_url`, one set per process: venues limit per IP, so every client, fetcher
+    /// and orchestrator talking to the same host must draw from the same budget.
+    pub fn shared(venue: Venue, base_url: &str) -> Arc<VenueLimits> {
+        static REGISTRY: OnceLock<Mutex<HashMap<(Venue, String), Arc<VenueLimits>>>> = OnceLock::new();
+        let mut registry = REGISTRY.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+        registry.entry((venue, base_url.to_string())).or_insert_with(|| Arc::new(VenueLimits::new(venue))).clone()
+    }
+
+    fn pause_until(&self, until: Instant) {
+        self.main.pause_until(until);
+        self.groups.values().for_each(|g| g.pause_until(until));
     }
 }
 
-/// Sends one venue's requests. Clones share the connection pool and the rate limiter.
+/// Sends one venue's requests. Clones share the connection pool; all clients of a host share its limits.
 #[derive(Debug, Clone)]
 pub struct VenueHttp {
     venue: Venue,
     base_url: String,
     client: reqwest::Client,
-    limiter: Arc<RateLimiter>,
-    /// Endpoint-group limits of this venue (see [`LimitGroup`]).
-    group_limiters: Arc<HashMap<LimitGroup, RateLimiter>>,
+    limits: Arc<VenueLimits>,
     retry: RetryPolicy,
     rate_limits: bool,
 }
@@ -97,7 +125,7 @@ enum Attempt {
 }
 
 impl VenueHttp {
-    pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig, limiter: Arc<RateLimiter>) -> Result<Self> {
+    pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig) -> Result<Self> {
         install_crypto_provider();
         let base_url = base_url.unwrap_or(venue.default_base_url()).trim_end_matches('/').to_string();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
@@ -111,20 +139,11 @@ impl VenueHttp {
             .user_agent(concat!("ccxt_pipeline_rs/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| PipelineError::Network { venue, message: format!("cannot build HTTP client: {e}") })?;
-        let group_limiters = LimitGroup::ALL
-            .into_iter()
-            .filter(|g| g.venue() == venue)
-            .map(|g| {
-                let (requests, window) = g.limit();
-                (g, RateLimiter::new(requests, window))
-            })
-            .collect();
         Ok(VenueHttp {
             venue,
+            limits: VenueLimits::shared(venue, &base_url),
             base_url,
             client,
-            limiter,
-            group_limiters: Arc::new(group_limiters),
             retry: config.retry.clone(),
             rate_limits: config.rate_limits,
         })
@@ -142,28 +161,35 @@ impl VenueHttp {
     pub async fn send(&self, request: &Request) -> Result<Bytes> {
         let mut attempt = 1;
         loop {
+            if let Some(wait) = self.limits.main.paused_for().filter(|wait| *wait > self.retry.max_retry_after) {
+                // Still banned: fail now with the remaining wait rather than block a caller for minutes.
+                return Err(PipelineError::RateLimited {
+                    venue: self.venue,
+                    status: 0,
+                    retry_after_ms: Some(wait.as_millis() as u64),
+                    message: "the venue's ban from an earlier answer is still running".into(),
+                });
+            }
             if self.rate_limits {
-                if let Some(group) = request.limit_group.and_then(|g| self.group_limiters.get(&g)) {
+                if let Some(group) = request.limit_group.and_then(|g| self.limits.groups.get(&g)) {
                     group.acquire(1).await;
                 }
-                self.limiter.acquire(request.weight).await;
+                self.limits.main.acquire(request.weight).await;
             }
             let (error, retry_after) = match self.attempt(request).await {
                 Attempt::Done(body) => return Ok(body),
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Retry(error, retry_after) => (error, retry_after),
             };
-            if let Some(wait) = retry_after {
-                if wait > self.retry.max_retry_after {
-                    return Err(error);
-                }
-                // The venue throttles per IP: hold back every task of this venue, not only this one.
-                self.limiter.pause_until(Instant::now() + wait);
+            let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
+            if matches!(error, PipelineError::RateLimited { .. }) {
+                // The venue throttles per IP: hold back every task of this venue, not only this one, and for a
+                // ban longer than we wait out, until it ends, so other tasks do not extend it.
+                self.limits.pause_until(Instant::now() + delay);
             }
-            if attempt >= self.retry.max_attempts {
+            if retry_after.is_some_and(|wait| wait > self.retry.max_retry_after) || attempt >= self.retry.max_attempts {
                 return Err(error);
             }
-            let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
             tracing::warn!(
                 venue = %self.venue, path = request.path, attempt, delay_ms = delay.as_millis() as u64,
                 "retrying after: {error}"
@@ -254,7 +280,7 @@ mod tests {
     #[test]
     fn backoff_grows_and_is_capped() {
         let config = HttpConfig::default();
-        let http = VenueHttp::new(Venue::Bybit, Some("http://127.0.0.1:9"), &config, Arc::new(venue_rate_limiter(Venue::Bybit))).unwrap();
+        let http = VenueHttp::new(Venue::Bybit, Some("http://127.0.0.1:9"), &config).unwrap();
         for attempt in 1..10 {
             let step = config.retry.base_delay.saturating_mul(1 << (attempt - 1)).min(config.retry.max_delay);
             let d = http.backoff(attempt);
@@ -264,7 +290,7 @@ mod tests {
 
     #[test]
     fn base_url_must_be_http() {
-        let err = VenueHttp::new(Venue::Binance, Some("fapi.binance.com"), &HttpConfig::default(), Arc::new(venue_rate_limiter(Venue::Binance)));
+        let err = VenueHttp::new(Venue::Binance, Some("fapi.binance.com"), &HttpConfig::default());
         assert!(err.unwrap_err().to_string().contains("must start with http:// or https://"));
     }
 }

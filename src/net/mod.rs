@@ -3,5 +3,5 @@
 pub mod http;
 pub mod ratelimit;
 
-pub use http::{install_crypto_provider, venue_rate_limiter, HttpConfig, RetryPolicy, VenueHttp};
+pub use http::{install_crypto_provider, HttpConfig, RetryPolicy, VenueHttp, VenueLimits};
 pub use ratelimit::RateLimiter;

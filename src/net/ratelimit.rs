@@ -80,6 +80,12 @@ impl RateLimiter {
         }
     }
 
+    /// How long callers are held back by a venue's `Retry-After`, if they are.
+    pub fn paused_for(&self) -> Option<std::time::Duration> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.paused_until.and_then(|until| until.checked_duration_since(Instant::now()))
+    }
+
     /// Holds every caller back until `until` (the venue answered 429/418/403 with a Retry-After).
     pub fn pause_until(&self, until: Instant) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -32,7 +32,9 @@ pub fn datetime_ns(value: &Bound<'_, PyAny>) -> PyResult<i64> {
         // Exact to the microsecond: (dt - epoch) // 1 µs avoids float rounding of timestamp().
         let epoch = datetime.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, &utc))?;
         let micros: i64 = aware.sub(&epoch)?.floor_div(datetime.getattr("timedelta")?.call1((0, 0, 1))?)?.extract()?;
-        return Ok(micros * 1_000);
+        return micros.checked_mul(1_000).ok_or_else(|| {
+            to_py_err(PipelineError::InvalidArgument(format!("{} is after 2262, beyond nanosecond timestamps", value.repr().map(|r| r.to_string()).unwrap_or_default())))
+        });
     }
     Err(to_py_err(PipelineError::InvalidArgument(format!(
         "cannot read {} as a date: expected datetime, ISO-8601 string or epoch milliseconds",

@@ -43,7 +43,7 @@ pub fn to_py_err(error: PipelineError) -> PyErr {
         PipelineError::RateLimited { status, retry_after_ms, .. } => (
             RateLimitError::new_err(message),
             None,
-            Some(*status),
+            Some(*status).filter(|s| *s != 0),
             retry_after_ms.map(|ms| ms as f64 / 1000.0),
             None,
         ),

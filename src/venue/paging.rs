@@ -162,7 +162,8 @@ impl<R: Timed + Send> Pager for ForwardPager<R> {
 
     fn warnings(&self) -> Vec<String> {
         let Some((step, explanation)) = self.leading_gap_note else { return Vec::new() };
-        if !self.finished {
+        // Unfinished walks, and empty ranges (a resume that found everything stored), have nothing to report.
+        if !self.finished || self.start_ms > self.end_ms {
             return Vec::new();
         }
         let asked = crate::model::time::catalog_timestamp(self.start_ms * 1_000_000);
@@ -420,6 +421,7 @@ mod tests {
         let mut pager = forward((0, 1_000), 3).warn_on_leading_gap(10, "x");
         pager.on_page(b"[5]").unwrap();
         assert!(pager.warnings().is_empty());
+        assert!(forward((1_001, 1_000), 3).warn_on_leading_gap(10, "x").warnings().is_empty(), "nothing asked, nothing missing");
     }
 
     fn backward(range: (i64, i64), window: i64, limit: usize, continuation: Continuation) -> BackwardWindowPager<OpenInterest> {
