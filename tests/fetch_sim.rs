@@ -166,14 +166,23 @@ async fn retries_give_up_after_the_policy_with_the_last_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn bybit_error_envelope_is_an_exchange_error() {
+async fn bybit_error_envelopes_are_retried_when_transient_and_raised_otherwise() {
     let server = sim().await;
     let bybit = client(&server, Venue::Bybit);
     bybit.fetch_open_interest("BTCUSDT-PERP").await.unwrap();
-    let body = r#"{"retCode":10016,"retMsg":"Server error.","result":{},"retExtInfo":{},"time":1764072000123}"#;
-    server.inject_faults(Venue::Bybit, vec![Fault::Status { status: 200, body: body.into(), retry_after_secs: None }]);
+    let envelope = |code: i64, msg: &str| Fault::Status {
+        status: 200,
+        body: format!(r#"{{"retCode":{code},"retMsg":"{msg}","result":{{}},"retExtInfo":{{}},"time":1764072000123}}"#),
+        retry_after_secs: None,
+    };
+    let before = server.request_count(Venue::Bybit);
+    server.inject_faults(Venue::Bybit, vec![envelope(10016, "Server error."), envelope(10006, "Too many visits!")]);
+    let f = bybit.fetch_funding_rate("BTCUSDT-PERP").await.unwrap();
+    assert_eq!(f.funding_rate, data::funding_rate(SEED, Venue::Bybit, "BTC", NOW_MS));
+    assert_eq!(server.request_count(Venue::Bybit) - before, 3);
+    server.inject_faults(Venue::Bybit, vec![envelope(10002, "invalid request, please check your server timestamp")]);
     match bybit.fetch_funding_rate("BTCUSDT-PERP").await {
-        Err(PipelineError::Exchange { code: 10016, status: 200, message, .. }) => assert_eq!(message, "Server error."),
+        Err(PipelineError::Exchange { code: 10002, status: 200, message, .. }) => assert!(message.starts_with("invalid request")),
         other => panic!("{other:?}"),
     }
 }

@@ -275,3 +275,28 @@ fn tables_of_the_wrong_shape_are_invalid_arguments() {
     let good = OpenInterest::to_table(&[oi(&inst(Venue::Binance, "BTCUSDT"), DAY0, 1.0)]);
     assert_eq!(store.write_batches(&[good]).unwrap().rows_added, 1);
 }
+
+#[test]
+fn a_reader_during_a_merge_sees_each_row_once() {
+    use parquet::arrow::ArrowWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let btc = inst(Venue::Binance, "BTCUSDT-PERP");
+    let rows: Vec<_> = (0..10).map(|m| oi(&btc, DAY0 + m * MINUTE, m as f64)).collect();
+    store.write(&rows).unwrap();
+    // The moment between a merge's rename and its removal of the file it replaced: an hour file whose rows are
+    // also in the new day file.
+    let folder = dir.path().join("data").join(Kind::OpenInterest.folder()).join(&btc.instrument_id);
+    let name = format!(
+        "{}_{}.parquet",
+        ccxt_pipeline_rs::model::time::catalog_timestamp(DAY0),
+        ccxt_pipeline_rs::model::time::catalog_timestamp(DAY0 + 60 * MINUTE - 1)
+    );
+    let batch = OpenInterest::to_disk(&rows[..5], &btc.instrument_id);
+    let mut w = ArrowWriter::try_new(std::fs::File::create(folder.join(name)).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let (back, opened) = store.read::<OpenInterest>(None, &TimeRange::default()).unwrap();
+    assert_eq!(opened, 2);
+    assert_eq!(back, rows);
+}

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::model::{PipelineError, Result, Venue};
 use crate::net::ratelimit::RateLimiter;
-use crate::venue::{error_from_status, is_rate_limit_status, LimitGroup, Method, Request};
+use crate::venue::{error_from_status, is_rate_limit_status, retryable_error_in_body, LimitGroup, Method, Request};
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -232,7 +232,10 @@ impl VenueHttp {
             Err(e) => return Attempt::Retry(network(e), None),
         };
         if (200..300).contains(&status) {
-            return Attempt::Done(body);
+            return match retryable_error_in_body(venue, &body) {
+                Some(error) => Attempt::Retry(error, None),
+                None => Attempt::Done(body),
+            };
         }
         let error = error_from_status(venue, status, &body, retry_after.map(|d| d.as_millis() as u64));
         if is_rate_limit_status(venue, status) || status >= 500 {

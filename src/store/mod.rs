@@ -197,7 +197,11 @@ impl ParquetStore {
         let mut attempt = 1;
         'listing: loop {
             let (mut rows, mut opened) = (Vec::new(), 0);
-            for file in DataFile::list(dir)?.iter().filter(|f| range.intersects(f.start, f.end)) {
+            let listed: Vec<DataFile> = DataFile::list(dir)?.into_iter().filter(|f| range.intersects(f.start, f.end)).collect();
+            // Overlapping intervals exist only between a merge's rename and its removal of the replaced files:
+            // the rows are then in both, so keep each once.
+            let overlapping = listed.windows(2).any(|pair| pair[1].start <= pair[0].end);
+            for file in &listed {
                 opened += 1;
                 match file.read::<R>(inst, range) {
                     Ok(file_rows) => rows.extend(file_rows),
@@ -207,6 +211,11 @@ impl ParquetStore {
                     }
                     Err(e) => return Err(e),
                 }
+            }
+            if overlapping {
+                let mut seen = HashSet::new();
+                rows.retain(|r: &R| seen.insert(r.key()));
+                rows.sort_by_key(|r| (r.ts_init(), r.ts_event()));
             }
             return Ok((rows, opened));
         }

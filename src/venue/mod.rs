@@ -74,6 +74,20 @@ pub fn error_from_status(venue: Venue, status: u16, body: &[u8], retry_after_ms:
     PipelineError::Exchange { venue, status, code, message }
 }
 
+/// Bybit reports some transient failures inside HTTP 200: 10006 "too many visits" (a rate limit), 10000 server
+/// timeout and 10016 server error. These are worth a retry like their HTTP counterparts; other `retCode`s are the
+/// caller's problem and go to the parser.
+pub fn retryable_error_in_body(venue: Venue, body: &[u8]) -> Option<PipelineError> {
+    if venue != Venue::Bybit || body.starts_with(br#"{"retCode":0,"#) {
+        return None;
+    }
+    match bybit::error_code_and_message(body)? {
+        (10006, message) => Some(PipelineError::RateLimited { venue, status: 200, retry_after_ms: None, message }),
+        (code @ (10000 | 10016), message) => Some(PipelineError::Exchange { venue, status: 200, code, message }),
+        _ => None,
+    }
+}
+
 /// Statuses that mean "slow down": 429 everywhere, Binance's 418 IP ban, Bybit's 403 IP limit.
 pub fn is_rate_limit_status(venue: Venue, status: u16) -> bool {
     status == 429 || (venue == Venue::Binance && status == 418) || (venue == Venue::Bybit && status == 403)
@@ -214,6 +228,18 @@ mod tests {
             PipelineError::Exchange { code: 422, message, .. } => assert!(message.starts_with("Failed to deserialize")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn bybit_transient_errors_in_200_bodies() {
+        let busy = br#"{"retCode":10006,"retMsg":"Too many visits!","result":{},"retExtInfo":{},"time":1}"#;
+        assert!(matches!(retryable_error_in_body(Venue::Bybit, busy), Some(PipelineError::RateLimited { status: 200, .. })));
+        let down = br#"{"retCode":10016,"retMsg":"Server error.","result":{},"time":1}"#;
+        assert!(matches!(retryable_error_in_body(Venue::Bybit, down), Some(PipelineError::Exchange { code: 10016, .. })));
+        let invalid = br#"{"retCode":10001,"retMsg":"params error: symbol invalid","result":{},"time":1}"#;
+        assert!(retryable_error_in_body(Venue::Bybit, invalid).is_none(), "a bad request is not retried");
+        assert!(retryable_error_in_body(Venue::Bybit, br#"{"retCode":0,"retMsg":"OK"}"#).is_none());
+        assert!(retryable_error_in_body(Venue::Binance, busy).is_none());
     }
 
     #[test]
