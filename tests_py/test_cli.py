@@ -266,6 +266,7 @@ def test_history_backfill_40_days(tmp_path):
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout or "[]") == []
     assert "stored 0 new rows" in again.stderr
+    assert re.search(r"stored [1-9]\d* new rows", out.stderr), out.stderr
 
 
 def test_ctrl_c_during_a_history_backfill_keeps_what_arrived(tmp_path):
@@ -298,3 +299,11 @@ def test_ctrl_c_during_a_history_backfill_keeps_what_arrived(tmp_path):
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=10)
+
+
+def test_a_store_that_cannot_be_written_is_exit_1_not_bad_input(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = run("--sim", "fetch-oi", "BTCUSDT-PERP", "--store", "--data-dir", str(blocker / "D"))
+    assert out.returncode == 1, out
+    assert out.stderr.startswith("error: store error: cannot create folder") and len(out.stderr.strip().splitlines()) == 1

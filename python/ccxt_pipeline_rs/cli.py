@@ -18,7 +18,17 @@ from typing import Iterator
 import click
 import pyarrow as pa
 
-from ccxt_pipeline_rs import KINDS, VENUES, MultiVenueResult, Orchestrator, ParquetStore, PipelineError, SymbolNotFoundError
+from ccxt_pipeline_rs import (
+    KINDS,
+    VENUES,
+    InvalidArgumentError,
+    MultiVenueResult,
+    Orchestrator,
+    ParquetStore,
+    PipelineError,
+    SymbolNotFoundError,
+    UnsupportedError,
+)
 from ccxt_pipeline_rs._core import to_epoch_ns
 
 EXIT_BAD_INPUT = 2
@@ -284,7 +294,7 @@ def fetch_history(state: "Context", kind: str, symbol: str, exchanges, start, en
         sys.exit(EXIT_INTERRUPTED)
     report(symbol, result, kind, fmt)
     if target is not None:
-        click.echo(f"stored {result.table.num_rows} new rows in {target.root}", err=True)
+        click.echo(f"stored {result.rows_stored} new rows in {target.root}", err=True)
 
 
 @cli.command("fetch-oi")
@@ -433,9 +443,13 @@ def main(argv: list[str] | None = None) -> None:
         # One line, no usage block: scripts read it, people act on it.
         click.echo(f"error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
-    except PipelineError as e:
+    except (InvalidArgumentError, SymbolNotFoundError, UnsupportedError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except PipelineError as e:
+        # The request was fine; the venue, the network or the disk was not.
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
     except OSError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)

@@ -205,6 +205,8 @@ pub struct MultiVenueResult {
     failures: Py<PyList>,
     /// What the venues served less of than was asked (history only).
     warnings: Vec<String>,
+    /// Rows that were new to the store (history with `store=` only).
+    rows_stored: usize,
 }
 
 #[pymethods]
@@ -223,7 +225,7 @@ fn multi_venue_result<T>(
     for error in result.failures {
         failures.append(to_py_err(error).into_value(py))?;
     }
-    Ok(MultiVenueResult { table: to_pyarrow(py, to_batch(&result.rows))?, failures: failures.unbind(), warnings: Vec::new() })
+    Ok(MultiVenueResult { table: to_pyarrow(py, to_batch(&result.rows))?, failures: failures.unbind(), warnings: Vec::new(), rows_stored: 0 })
 }
 
 /// Histories of several (venue, symbol) pairs as one result: all rows in one table, warnings collected and
@@ -235,9 +237,10 @@ fn multi_venue_history<R>(
 ) -> PyResult<MultiVenueResult> {
     let warnings: Vec<String> = result.rows.iter().flat_map(|h| h.warnings.iter().cloned()).collect();
     warn_incomplete(py, &warnings)?;
+    let rows_stored = result.rows.iter().map(|h| h.rows_stored).sum();
     let rows: Vec<R> = result.rows.into_iter().flat_map(|h| h.rows).collect();
     let out = multi_venue_result(py, MultiVenue { rows, failures: result.failures }, to_batch)?;
-    Ok(MultiVenueResult { warnings, ..out })
+    Ok(MultiVenueResult { warnings, rows_stored, ..out })
 }
 
 /// One symbol or a list of them.
