@@ -113,6 +113,23 @@ macro_rules! row {
 row!(OpenInterest, FundingRate, Liquidation);
 
 impl InstrumentRef {
+    /// A funding row of this instrument; interval, next funding time and prices are filled by the caller where the
+    /// venue states them.
+    pub fn funding_rate(&self, ts_event: i64, ts_init: i64, funding_rate: f64) -> FundingRate {
+        FundingRate {
+            venue: self.venue,
+            symbol: self.symbol.clone(),
+            instrument_id: self.instrument_id.clone(),
+            ts_event,
+            ts_init,
+            funding_rate,
+            interval_minutes: None,
+            next_funding_time: None,
+            mark_price: None,
+            index_price: None,
+        }
+    }
+
     pub fn open_interest(&self, ts_event: i64, ts_init: i64, open_interest: f64, value: Option<f64>) -> OpenInterest {
         OpenInterest {
             venue: self.venue,

@@ -7,7 +7,7 @@ pub mod hyperliquid;
 pub mod lenient;
 pub mod paging;
 
-use crate::model::{PipelineError, Venue};
+use crate::model::{InstrumentRef, PipelineError, Venue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -72,6 +72,15 @@ pub fn error_from_status(venue: Venue, status: u16, body: &[u8], retry_after_ms:
     }
     .unwrap_or((i64::from(status), if text.is_empty() { "empty body".to_string() } else { text }));
     PipelineError::Exchange { venue, status, code, message }
+}
+
+/// An answer for another symbol than asked is malformed, not data to store under the wrong instrument.
+pub(crate) fn check_symbol(inst: &InstrumentRef, got: &str, what: &'static str) -> crate::model::Result<()> {
+    if got == inst.native {
+        Ok(())
+    } else {
+        Err(PipelineError::malformed(inst.venue, what, format!("asked for {} but the answer is for '{got}'", inst.native)))
+    }
 }
 
 /// Bybit reports some transient failures inside HTTP 200: 10006 "too many visits" (a rate limit), 10000 server

@@ -11,7 +11,7 @@ use crate::model::records::ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::{LooseF64, LooseI64};
 use crate::venue::paging::ForwardPager;
-use crate::venue::{LimitGroup, Method, OiPeriod, Request};
+use crate::venue::{check_symbol, LimitGroup, Method, OiPeriod, Request};
 
 const VENUE: Venue = Venue::Binance;
 /// Funding interval of every symbol that `fundingInfo` does not list.
@@ -98,7 +98,7 @@ struct OpenInterestBody<'a> {
 pub fn parse_open_interest(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Result<OpenInterest> {
     let what = "open interest";
     let row: OpenInterestBody = decode(body, what)?;
-    check_symbol(row.symbol, inst, what)?;
+    check_symbol(inst, row.symbol, what)?;
     let bad = |e: String| PipelineError::malformed(VENUE, what, e);
     let time = row.time.required("time").map_err(bad)?;
     let oi = row.open_interest.required("openInterest").map_err(bad)?;
@@ -106,13 +106,6 @@ pub fn parse_open_interest(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> R
     Ok(inst.open_interest(ms_to_ns(time), ts_init, oi, None))
 }
 
-fn check_symbol(got: &str, inst: &InstrumentRef, what: &'static str) -> Result<()> {
-    if got == inst.native {
-        Ok(())
-    } else {
-        Err(PipelineError::malformed(VENUE, what, format!("asked for {} but the answer is for '{got}'", inst.native)))
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -143,18 +136,14 @@ pub fn parse_premium_index(
         PipelineError::malformed(VENUE, what, format!("no premium index row for {}", inst.native))
     })?;
     let bad = |e: String| PipelineError::malformed(VENUE, what, e);
+    let ts_event = ms_to_ns(row.time.required("time").map_err(bad)?);
     Ok(FundingRate {
-        venue: VENUE,
-        symbol: inst.symbol.clone(),
-        instrument_id: inst.instrument_id.clone(),
-        ts_event: ms_to_ns(row.time.required("time").map_err(bad)?),
-        ts_init,
-        funding_rate: row.last_funding_rate.required("lastFundingRate").map_err(bad)?,
         interval_minutes: Some(interval_minutes),
         // 0 means "no funding scheduled" (delivered or settling symbols).
         next_funding_time: row.next_funding_time.0.filter(|t| *t > 0).map(ms_to_ns),
         mark_price: row.mark_price.0,
         index_price: row.index_price.0,
+        ..inst.funding_rate(ts_event, ts_init, row.last_funding_rate.required("lastFundingRate").map_err(bad)?)
     })
 }
 
@@ -205,7 +194,7 @@ pub fn parse_open_interest_history(body: &[u8], inst: &InstrumentRef) -> Result<
     let bad = |e: String| PipelineError::malformed(VENUE, what, e);
     rows.iter()
         .map(|r| {
-            check_symbol(r.symbol, inst, what)?;
+            check_symbol(inst, r.symbol, what)?;
             let ts = ms_to_ns(r.timestamp.required("timestamp").map_err(bad)?);
             let oi = r.sum_open_interest.required("sumOpenInterest").map_err(bad)?;
             Ok(inst.open_interest(ts, ts, oi, r.sum_open_interest_value.0))
@@ -261,19 +250,11 @@ pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<V
     let bad = |e: String| PipelineError::malformed(VENUE, what, e);
     rows.iter()
         .map(|r| {
-            check_symbol(r.symbol, inst, what)?;
+            check_symbol(inst, r.symbol, what)?;
             let ts = ms_to_ns(r.funding_time.required("fundingTime").map_err(bad)?);
             Ok(FundingRate {
-                venue: VENUE,
-                symbol: inst.symbol.clone(),
-                instrument_id: inst.instrument_id.clone(),
-                ts_event: ts,
-                ts_init: ts,
-                funding_rate: r.funding_rate.required("fundingRate").map_err(bad)?,
-                interval_minutes: None,
-                next_funding_time: None,
                 mark_price: r.mark_price.0,
-                index_price: None,
+                ..inst.funding_rate(ts, ts, r.funding_rate.required("fundingRate").map_err(bad)?)
             })
         })
         .collect()

@@ -9,7 +9,7 @@ use crate::model::records::ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::{LooseF64, LooseI64};
 use crate::venue::paging::{BackwardWindowPager, Continuation, NewestFirstPage, WindowRequest};
-use crate::venue::{Method, OiPeriod, Request};
+use crate::venue::{check_symbol, Method, OiPeriod, Request};
 
 const VENUE: Venue = Venue::Bybit;
 const CATEGORY: &str = "linear";
@@ -170,16 +170,11 @@ pub fn parse_funding_rate(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Re
         Some(h) => return Err(bad(format!("fundingIntervalHour {h} is not an interval in hours"))),
     };
     Ok(FundingRate {
-        venue: VENUE,
-        symbol: inst.symbol.clone(),
-        instrument_id: inst.instrument_id.clone(),
-        ts_event: ms_to_ns(time),
-        ts_init,
-        funding_rate: row.funding_rate.required("fundingRate").map_err(bad)?,
         interval_minutes,
         next_funding_time: row.next_funding_time.0.filter(|t| *t > 0).map(ms_to_ns),
         mark_price: row.mark_price.0,
         index_price: row.index_price.0,
+        ..inst.funding_rate(ms_to_ns(time), ts_init, row.funding_rate.required("fundingRate").map_err(bad)?)
     })
 }
 
@@ -276,22 +271,9 @@ pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<N
         .list
         .iter()
         .map(|r| {
-            if r.symbol != inst.native {
-                return Err(bad(format!("asked for {} but a row is for '{}'", inst.native, r.symbol)));
-            }
+            check_symbol(inst, r.symbol, what)?;
             let ts = ms_to_ns(r.funding_rate_timestamp.required("fundingRateTimestamp").map_err(bad)?);
-            Ok(FundingRate {
-                venue: VENUE,
-                symbol: inst.symbol.clone(),
-                instrument_id: inst.instrument_id.clone(),
-                ts_event: ts,
-                ts_init: ts,
-                funding_rate: r.funding_rate.required("fundingRate").map_err(bad)?,
-                interval_minutes: None,
-                next_funding_time: None,
-                mark_price: None,
-                index_price: None,
-            })
+            Ok(inst.funding_rate(ts, ts, r.funding_rate.required("fundingRate").map_err(bad)?))
         })
         .collect::<Result<_>>()?;
     Ok(NewestFirstPage { rows, next_cursor: None })
@@ -423,7 +405,7 @@ mod tests {
         let body = fixture("bybit/funding_history__nautilus-rs.json");
         let page = parse_funding_rate_history(&body, &inst("BTCUSDT")).unwrap();
         assert!(!page.rows.is_empty());
-        assert!(parse_funding_rate_history(&body, &inst("ETHUSDT")).unwrap_err().to_string().contains("is for 'BTCUSDT'"));
+        assert!(parse_funding_rate_history(&body, &inst("ETHUSDT")).unwrap_err().to_string().contains("answer is for 'BTCUSDT'"));
         let err = parse_funding_rate_history(&fixture("bybit/error_10001_symbol_invalid__bybit-java-api-issue60.json"), &inst("BTCUSDT"));
         assert!(matches!(err, Err(PipelineError::Exchange { code: 10001, .. })));
     }

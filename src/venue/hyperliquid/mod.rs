@@ -5,10 +5,11 @@
 
 use serde::Deserialize;
 
+use crate::model::records::ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::LooseF64;
 use crate::venue::paging::ForwardPager;
-use crate::venue::{next_boundary_ms, Method, Request};
+use crate::venue::{check_symbol, next_boundary_ms, Method, Request};
 
 const VENUE: Venue = Venue::Hyperliquid;
 /// Documented: 1200 weight per minute per IP; `meta` and `metaAndAssetCtxs` weigh 20.
@@ -109,16 +110,11 @@ pub fn parse_funding_rate(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Re
     let rate = ctx.funding.required("funding").map_err(|e| PipelineError::malformed(VENUE, what, e))?;
     let next_ms = next_boundary_ms(ts_init.div_euclid(1_000_000), HOUR_MS);
     Ok(FundingRate {
-        venue: VENUE,
-        symbol: inst.symbol.clone(),
-        instrument_id: inst.instrument_id.clone(),
-        ts_event: ts_init,
-        ts_init,
-        funding_rate: rate,
         interval_minutes: Some(FUNDING_INTERVAL_MINUTES),
-        next_funding_time: Some(next_ms * 1_000_000),
+        next_funding_time: Some(ms_to_ns(next_ms)),
         mark_price: ctx.mark_px.0,
         index_price: ctx.oracle_px.0,
+        ..inst.funding_rate(ts_init, ts_init, rate)
     })
 }
 
@@ -142,21 +138,11 @@ pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<V
     let bad = |e: String| PipelineError::malformed(VENUE, what, e);
     rows.iter()
         .map(|r| {
-            if r.coin != inst.native {
-                return Err(bad(format!("asked for {} but a row is for '{}'", inst.native, r.coin)));
-            }
-            let ts = r.time.required("time").map_err(bad)? * 1_000_000;
+            check_symbol(inst, r.coin, what)?;
+            let ts = ms_to_ns(r.time.required("time").map_err(bad)?);
             Ok(FundingRate {
-                venue: VENUE,
-                symbol: inst.symbol.clone(),
-                instrument_id: inst.instrument_id.clone(),
-                ts_event: ts,
-                ts_init: ts,
-                funding_rate: r.funding_rate.required("fundingRate").map_err(bad)?,
                 interval_minutes: Some(FUNDING_INTERVAL_MINUTES),
-                next_funding_time: None,
-                mark_price: None,
-                index_price: None,
+                ..inst.funding_rate(ts, ts, r.funding_rate.required("fundingRate").map_err(bad)?)
             })
         })
         .collect()
