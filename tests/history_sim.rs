@@ -206,3 +206,21 @@ async fn a_hole_or_a_later_snapshot_does_not_stop_the_backfill() {
     expected.push(snapshot);
     assert_eq!(stored, expected);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_task_is_a_failure_of_its_venue_not_a_silent_loss() {
+    let server = sim().await;
+    let orchestrator = Orchestrator::for_venues(&Venue::ALL, |v| Some(server.base_url(v)), &HttpConfig::default()).unwrap();
+    // A progress callback is caller code: if it panics inside the Bybit task, only Bybit's result is lost.
+    let sink = HistorySink {
+        store: None,
+        progress: Some(Arc::new(|p| assert_ne!(p.venue, Venue::Bybit, "callback bug"))),
+    };
+    let range = HistoryRange::new(NOW_MS - DAY_MS, NOW_MS).unwrap();
+    let result = orchestrator.fetch_funding_rate_history(&["BTCUSDT-PERP".to_string()], range, &sink).await.unwrap();
+    assert_eq!(result.rows.iter().map(|h| h.venue).collect::<Vec<_>>(), vec![Venue::Binance, Venue::Hyperliquid]);
+    match result.failures.as_slice() {
+        [PipelineError::Internal { venue: Venue::Bybit, message }] => assert!(message.contains("BTCUSDT-PERP"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -7,6 +7,7 @@ mod history;
 pub use client::VenueClient;
 pub use history::{History, HistoryProgress, HistoryRange, HistorySink, ProgressFn};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
@@ -102,19 +103,25 @@ impl Orchestrator {
             UnifiedSymbol::parse(symbol)?;
         }
         let mut tasks = JoinSet::new();
+        let mut jobs = HashMap::new();
         for (position, (client, symbol)) in
             self.clients.iter().flat_map(|c| symbols.iter().map(move |s| (c, s))).enumerate()
         {
             let venue = client.venue();
             let call = call(client.clone(), symbol.clone());
-            tasks.spawn(async move { (position, venue, call.await) });
+            let handle = tasks.spawn(async move { (position, venue, call.await) });
+            jobs.insert(handle.id(), (position, venue, symbol.clone()));
         }
         let mut results = Vec::with_capacity(tasks.len());
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok(result) => results.push(result),
-                // A panic in a venue task is a bug, but it must not take the other venues' rows with it.
-                Err(e) => tracing::error!("venue task failed: {e}"),
+                // A panic in a venue task is a bug; it must not take the other venues' rows with it, nor vanish.
+                Err(e) => {
+                    let (position, venue, symbol) = jobs.remove(&e.id()).expect("every task was registered");
+                    let message = format!("the task fetching {symbol} failed: {e}");
+                    results.push((position, venue, Err(PipelineError::Internal { venue, message })));
+                }
             }
         }
         results.sort_by_key(|(position, _, _)| *position);

@@ -35,6 +35,10 @@ pub enum PipelineError {
 
     #[error("store error: {0}")]
     Store(String),
+
+    /// A bug on our side (a task panicked); reported per venue so nothing disappears silently.
+    #[error("{venue}: internal error, please report it: {message}")]
+    Internal { venue: Venue, message: String },
 }
 
 fn status_hint(status: u16) -> String {
@@ -70,7 +74,8 @@ impl PipelineError {
             | PipelineError::Exchange { venue, .. }
             | PipelineError::Malformed { venue, .. }
             | PipelineError::SymbolNotFound { venue, .. }
-            | PipelineError::Unsupported { venue, .. } => Some(*venue),
+            | PipelineError::Unsupported { venue, .. }
+            | PipelineError::Internal { venue, .. } => Some(*venue),
             PipelineError::InvalidArgument(_) | PipelineError::Store(_) => None,
         }
     }

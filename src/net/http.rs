@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::model::{PipelineError, Result, Venue};
 use crate::net::ratelimit::RateLimiter;
-use crate::venue::{error_from_status, is_rate_limit_status, retryable_error_in_body, LimitGroup, Method, Request};
+use crate::venue::{error_from_status, is_rate_limit, retryable_error_in_body, LimitGroup, Method, Request};
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -238,7 +238,7 @@ impl VenueHttp {
             };
         }
         let error = error_from_status(venue, status, &body, retry_after.map(|d| d.as_millis() as u64));
-        if is_rate_limit_status(venue, status) || status >= 500 {
+        if is_rate_limit(venue, status, &body) || status >= 500 {
             Attempt::Retry(error, retry_after)
         } else {
             Attempt::Fail(error)

@@ -57,6 +57,7 @@ pub fn to_py_err(error: PipelineError) -> PyErr {
         PipelineError::Unsupported { .. } => (UnsupportedError::new_err(message), None, None, None, None),
         PipelineError::InvalidArgument(_) => (InvalidArgumentError::new_err(message), None, None, None, None),
         PipelineError::Store(_) => (StoreError::new_err(message), None, None, None, None),
+        PipelineError::Internal { .. } => (PipelineErrorPy::new_err(message), None, None, None, None),
     };
     Python::attach(|py| {
         let value = err.value(py);

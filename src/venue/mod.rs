@@ -62,7 +62,7 @@ impl LimitGroup {
 /// carries them. Rate-limit statuses are classified here so retry logic in `net` stays venue-agnostic.
 pub fn error_from_status(venue: Venue, status: u16, body: &[u8], retry_after_ms: Option<u64>) -> PipelineError {
     let text = String::from_utf8_lossy(body).trim().chars().take(300).collect::<String>();
-    if is_rate_limit_status(venue, status) {
+    if is_rate_limit(venue, status, body) {
         return PipelineError::RateLimited { venue, status, retry_after_ms, message: text };
     }
     let (code, message) = match venue {
@@ -97,9 +97,14 @@ pub fn retryable_error_in_body(venue: Venue, body: &[u8]) -> Option<PipelineErro
     }
 }
 
-/// Statuses that mean "slow down": 429 everywhere, Binance's 418 IP ban, Bybit's 403 IP limit.
-pub fn is_rate_limit_status(venue: Venue, status: u16) -> bool {
-    status == 429 || (venue == Venue::Binance && status == 418) || (venue == Venue::Bybit && status == 403)
+/// Answers that mean "slow down": 429 everywhere, Binance's 418 IP ban, Bybit's 403 IP limit — but not a 403 page
+/// from Bybit's CDN refusing the country, which no amount of waiting fixes.
+pub fn is_rate_limit(venue: Venue, status: u16, body: &[u8]) -> bool {
+    let cdn_refusal = || {
+        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+        text.contains("cloudfront") || text.contains("from your country")
+    };
+    status == 429 || (venue == Venue::Binance && status == 418) || (venue == Venue::Bybit && status == 403 && !cdn_refusal())
 }
 
 /// Open interest history granularity; the names are Binance's (`5m` … `1d`), as users type them.
@@ -227,6 +232,9 @@ mod tests {
             error_from_status(Venue::Bybit, 403, b"access too frequent", None),
             PipelineError::RateLimited { status: 403, .. }
         ));
+        let geo_block = b"<HTML><HEAD><TITLE>ERROR: The request could not be satisfied</TITLE></HEAD><BODY>The Amazon \
+            CloudFront distribution is configured to block access from your country.</BODY></HTML>";
+        assert!(matches!(error_from_status(Venue::Bybit, 403, geo_block, None), PipelineError::Exchange { code: 403, .. }));
         // 403 is not a rate limit on Binance (WAF refusal): an exchange error.
         assert!(matches!(error_from_status(Venue::Binance, 403, b"", None), PipelineError::Exchange { code: 403, .. }));
         match error_from_status(Venue::Binance, 400, br#"{"code":-1121,"msg":"Invalid symbol."}"#, None) {
