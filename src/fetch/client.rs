@@ -37,11 +37,7 @@ pub struct VenueClient {
 
 impl VenueClient {
     pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig) -> Result<Self> {
-        Self::with_http(VenueHttp::new(venue, base_url, config)?)
-    }
-
-    /// A client over an existing `VenueHttp` (sharing its connection pool).
-    pub fn with_http(http: VenueHttp) -> Result<Self> {
+        let http = VenueHttp::new(venue, base_url, config)?;
         Ok(VenueClient { http, instruments: Mutex::new(None), history_page_limit: None })
     }
 

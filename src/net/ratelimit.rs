@@ -31,14 +31,6 @@ impl RateLimiter {
         RateLimiter { capacity: capacity.max(1), window, state: Mutex::new(WindowState::default()) }
     }
 
-    pub fn capacity(&self) -> u32 {
-        self.capacity
-    }
-
-    pub fn window(&self) -> Duration {
-        self.window
-    }
-
     /// Waits until `weight` fits in the window, then records it.
     pub async fn acquire(&self, weight: u32) {
         // A request heavier than the whole window could never fit; let it through alone.
