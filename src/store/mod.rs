@@ -183,7 +183,9 @@ impl ParquetStore {
         let mut opened = 0;
         for instrument_id in self.instruments(R::KIND, instrument_ids)? {
             let inst = InstrumentRef::from_instrument_id(&instrument_id)?;
-            let (folder_rows, folder_opened) = self.read_folder::<R>(&self.instrument_dir(R::KIND, &instrument_id)?, &inst, range)?;
+            // `inst` parsed, so the id is safe as a folder name.
+            let dir = self.kind_dir(R::KIND).join(&instrument_id);
+            let (folder_rows, folder_opened) = self.read_folder::<R>(&dir, &inst, range)?;
             rows.extend(folder_rows);
             opened += folder_opened;
         }
