@@ -19,13 +19,23 @@ const NOW_MS: i64 = 1_748_736_000_000;
 const DAY_MS: i64 = 86_400_000;
 
 async fn sim() -> SimServer {
-    let server = SimServer::start(SimConfig { seed: SEED, ..SimConfig::default() }, 0).await.unwrap();
+    let server = SimServer::start(
+        SimConfig {
+            seed: SEED,
+            ..SimConfig::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
     server.set_clock_ms(Some(NOW_MS));
     server
 }
 
 fn client(server: &SimServer, venue: Venue, page: usize) -> VenueClient {
-    VenueClient::new(venue, Some(&server.base_url(venue)), &HttpConfig::default()).unwrap().with_history_page_limit(page)
+    VenueClient::new(venue, Some(&server.base_url(venue)), &HttpConfig::default())
+        .unwrap()
+        .with_history_page_limit(page)
 }
 
 /// A small deterministic generator for the random cases (no external crate).
@@ -33,7 +43,10 @@ struct Cases(u64);
 
 impl Cases {
     fn next(&mut self, below: i64) -> i64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) % below as u64) as i64
     }
 }
@@ -49,13 +62,31 @@ async fn open_interest_history_equals_ground_truth_for_random_ranges_and_pages()
         let end = NOW_MS - cases.next(10 * DAY_MS);
         let start = end - cases.next(20 * DAY_MS) - 1;
         let history = client(&server, venue, page)
-            .fetch_open_interest_history("ETHUSDT-PERP", period, HistoryRange::new(start, end).unwrap(), &HistorySink::default())
+            .fetch_open_interest_history(
+                "ETHUSDT-PERP",
+                period,
+                HistoryRange::new(start, end).unwrap(),
+                &HistorySink::default(),
+            )
             .await
             .unwrap();
-        let truth = data::open_interest_history(SEED, venue, "ETH", period.millis(), start, end, NOW_MS);
-        let got: Vec<(i64, f64, Option<f64>)> =
-            history.rows.iter().map(|r| (r.ts_event / 1_000_000, r.open_interest, r.open_interest_value)).collect();
-        assert_eq!(got, truth, "case {case}: {venue} {period:?} page {page} [{start}, {end}]");
+        let truth =
+            data::open_interest_history(SEED, venue, "ETH", period.millis(), start, end, NOW_MS);
+        let got: Vec<(i64, f64, Option<f64>)> = history
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.ts_event / 1_000_000,
+                    r.open_interest,
+                    r.open_interest_value,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got, truth,
+            "case {case}: {venue} {period:?} page {page} [{start}, {end}]"
+        );
         assert!(history.warnings.is_empty(), "{:?}", history.warnings);
     }
 }
@@ -71,14 +102,32 @@ async fn funding_history_equals_ground_truth_for_random_ranges_and_pages() {
         let end = NOW_MS - cases.next(30 * DAY_MS);
         let start = end - cases.next(90 * DAY_MS) - 1;
         let history = client(&server, venue, page)
-            .fetch_funding_rate_history(&format!("{coin}USDT-PERP"), HistoryRange::new(start, end).unwrap(), &HistorySink::default())
+            .fetch_funding_rate_history(
+                &format!("{coin}USDT-PERP"),
+                HistoryRange::new(start, end).unwrap(),
+                &HistorySink::default(),
+            )
             .await
             .unwrap();
         let truth = data::funding_history(SEED, venue, coin, start, end, NOW_MS);
-        let got: Vec<(i64, f64, Option<f64>)> = history.rows.iter().map(|r| (r.ts_event / 1_000_000, r.funding_rate, r.mark_price)).collect();
-        assert_eq!(got, truth, "case {case}: {venue} {coin} page {page} [{start}, {end}]");
+        let got: Vec<(i64, f64, Option<f64>)> = history
+            .rows
+            .iter()
+            .map(|r| (r.ts_event / 1_000_000, r.funding_rate, r.mark_price))
+            .collect();
+        assert_eq!(
+            got, truth,
+            "case {case}: {venue} {coin} page {page} [{start}, {end}]"
+        );
         let hours = i64::from(data::funding_interval_hours(venue, coin));
-        assert!(history.rows.iter().skip(1).all(|r| r.interval_minutes == Some(hours as u16 * 60)), "{venue} {coin}");
+        assert!(
+            history
+                .rows
+                .iter()
+                .skip(1)
+                .all(|r| r.interval_minutes == Some(hours as u16 * 60)),
+            "{venue} {coin}"
+        );
     }
 }
 
@@ -87,32 +136,76 @@ async fn binance_open_interest_beyond_30_days_says_so() {
     let server = sim().await;
     let start = NOW_MS - 40 * DAY_MS;
     let history = client(&server, Venue::Binance, 500)
-        .fetch_open_interest_history("BTCUSDT-PERP", OiPeriod::H1, HistoryRange::new(start, NOW_MS).unwrap(), &HistorySink::default())
+        .fetch_open_interest_history(
+            "BTCUSDT-PERP",
+            OiPeriod::H1,
+            HistoryRange::new(start, NOW_MS).unwrap(),
+            &HistorySink::default(),
+        )
         .await
         .unwrap();
-    let truth = data::open_interest_history(SEED, Venue::Binance, "BTC", OiPeriod::H1.millis(), start, NOW_MS, NOW_MS);
+    let truth = data::open_interest_history(
+        SEED,
+        Venue::Binance,
+        "BTC",
+        OiPeriod::H1.millis(),
+        start,
+        NOW_MS,
+        NOW_MS,
+    );
     assert_eq!(history.rows.len(), truth.len());
     assert!(history.rows.len() >= 30 * 24 && history.rows.len() <= 30 * 24 + 1);
     assert_eq!(history.warnings.len(), 1);
-    assert!(history.warnings[0].contains("last 30 days only"), "{}", history.warnings[0]);
+    assert!(
+        history.warnings[0].contains("last 30 days only"),
+        "{}",
+        history.warnings[0]
+    );
     // Entirely older than 30 days: nothing, and a warning, not silence.
     let old = client(&server, Venue::Binance, 500)
-        .fetch_open_interest_history("BTCUSDT-PERP", OiPeriod::H1, HistoryRange::new(start, start + DAY_MS).unwrap(), &HistorySink::default())
+        .fetch_open_interest_history(
+            "BTCUSDT-PERP",
+            OiPeriod::H1,
+            HistoryRange::new(start, start + DAY_MS).unwrap(),
+            &HistorySink::default(),
+        )
         .await
         .unwrap();
     assert!(old.rows.is_empty());
-    assert!(old.warnings[0].contains("no open interest history"), "{:?}", old.warnings);
+    assert!(
+        old.warnings[0].contains("no open interest history"),
+        "{:?}",
+        old.warnings
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hyperliquid_has_no_open_interest_history() {
     let server = sim().await;
     let err = client(&server, Venue::Hyperliquid, 500)
-        .fetch_open_interest_history("BTCUSDT-PERP", OiPeriod::H1, HistoryRange::new(0, NOW_MS).unwrap(), &HistorySink::default())
+        .fetch_open_interest_history(
+            "BTCUSDT-PERP",
+            OiPeriod::H1,
+            HistoryRange::new(0, NOW_MS).unwrap(),
+            &HistorySink::default(),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, PipelineError::Unsupported { venue: Venue::Hyperliquid, .. }), "{err}");
-    assert_eq!(server.request_count(Venue::Hyperliquid), 0, "no request for what the venue does not offer");
+    assert!(
+        matches!(
+            err,
+            PipelineError::Unsupported {
+                venue: Venue::Hyperliquid,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        server.request_count(Venue::Hyperliquid),
+        0,
+        "no request for what the venue does not offer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,8 +214,19 @@ async fn incremental_runs_resume_after_the_store_and_a_killed_backfill_completes
     let range = HistoryRange::new(NOW_MS - 25 * DAY_MS, NOW_MS).unwrap();
     for venue in [Venue::Binance, Venue::Bybit] {
         let reference = tempfile::tempdir().unwrap();
-        let sink = |dir: &std::path::Path| HistorySink { store: Some(ParquetStore::open(dir).unwrap()), progress: None };
-        let full = client(&server, venue, 50).fetch_open_interest_history("SOLUSDT-PERP", OiPeriod::M15, range, &sink(reference.path())).await.unwrap();
+        let sink = |dir: &std::path::Path| HistorySink {
+            store: Some(ParquetStore::open(dir).unwrap()),
+            progress: None,
+        };
+        let full = client(&server, venue, 50)
+            .fetch_open_interest_history(
+                "SOLUSDT-PERP",
+                OiPeriod::M15,
+                range,
+                &sink(reference.path()),
+            )
+            .await
+            .unwrap();
         assert_eq!(full.rows_stored, full.rows.len());
 
         // Kill the backfill after a few pages: the future is dropped mid-flight, as on Ctrl+C.
@@ -141,13 +245,39 @@ async fn incremental_runs_resume_after_the_store_and_a_killed_backfill_completes
             _ = c.fetch_open_interest_history("SOLUSDT-PERP", OiPeriod::M15, range, &killing) => panic!("{venue}: the backfill should have been killed"),
             _ = async { while watcher.load(Ordering::SeqCst) < 5 { tokio::time::sleep(Duration::from_millis(1)).await } } => {}
         }
-        let resumed = client(&server, venue, 50).fetch_open_interest_history("SOLUSDT-PERP", OiPeriod::M15, range, &sink(interrupted.path())).await.unwrap();
+        let resumed = client(&server, venue, 50)
+            .fetch_open_interest_history(
+                "SOLUSDT-PERP",
+                OiPeriod::M15,
+                range,
+                &sink(interrupted.path()),
+            )
+            .await
+            .unwrap();
         assert!(resumed.resumed_after_ms.is_some(), "{venue}");
-        let read = |dir: &std::path::Path| ParquetStore::open(dir).unwrap().read::<ccxt_pipeline_rs::model::OpenInterest>(None, &TimeRange::default()).unwrap().0;
-        assert_eq!(read(interrupted.path()), read(reference.path()), "{venue}: resumed store differs from an uninterrupted run");
+        let read = |dir: &std::path::Path| {
+            ParquetStore::open(dir)
+                .unwrap()
+                .read::<ccxt_pipeline_rs::model::OpenInterest>(None, &TimeRange::default())
+                .unwrap()
+                .0
+        };
+        assert_eq!(
+            read(interrupted.path()),
+            read(reference.path()),
+            "{venue}: resumed store differs from an uninterrupted run"
+        );
 
         // A re-run finds nothing new.
-        let again = client(&server, venue, 50).fetch_open_interest_history("SOLUSDT-PERP", OiPeriod::M15, range, &sink(reference.path())).await.unwrap();
+        let again = client(&server, venue, 50)
+            .fetch_open_interest_history(
+                "SOLUSDT-PERP",
+                OiPeriod::M15,
+                range,
+                &sink(reference.path()),
+            )
+            .await
+            .unwrap();
         assert_eq!((again.rows.len(), again.rows_stored), (0, 0), "{venue}");
     }
 }
@@ -155,28 +285,53 @@ async fn incremental_runs_resume_after_the_store_and_a_killed_backfill_completes
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_backfills_stay_inside_every_limit() {
     let server = sim().await;
-    let symbols: Vec<String> = ["BTC", "ETH", "SOL", "XRP", "DOGE", "1000PEPE", "BNB", "ADA", "AVAX", "LINK"]
-        .iter()
-        .map(|c| format!("{c}USDT-PERP"))
-        .collect();
-    let orchestrator = Orchestrator::for_venues(&Venue::ALL, |v| Some(server.base_url(v)), &HttpConfig::default()).unwrap();
+    let symbols: Vec<String> = [
+        "BTC", "ETH", "SOL", "XRP", "DOGE", "1000PEPE", "BNB", "ADA", "AVAX", "LINK",
+    ]
+    .iter()
+    .map(|c| format!("{c}USDT-PERP"))
+    .collect();
+    let orchestrator = Orchestrator::for_venues(
+        &Venue::ALL,
+        |v| Some(server.base_url(v)),
+        &HttpConfig::default(),
+    )
+    .unwrap();
     let range = HistoryRange::new(NOW_MS - 30 * DAY_MS, NOW_MS).unwrap();
     let started = Instant::now();
-    let funding = orchestrator.fetch_funding_rate_history(&symbols, range, &HistorySink::default()).await.unwrap();
+    let funding = orchestrator
+        .fetch_funding_rate_history(&symbols, range, &HistorySink::default())
+        .await
+        .unwrap();
     assert!(funding.failures.is_empty(), "{:?}", funding.failures);
     assert_eq!(funding.rows.len(), 30);
-    let oi = orchestrator.fetch_open_interest_history(&symbols, OiPeriod::M5, range, &HistorySink::default()).await.unwrap();
+    let oi = orchestrator
+        .fetch_open_interest_history(&symbols, OiPeriod::M5, range, &HistorySink::default())
+        .await
+        .unwrap();
     assert_eq!(oi.rows.len(), 20);
-    assert_eq!(oi.failures.len(), 10, "hyperliquid: unsupported, once per symbol");
-    let rows: usize = oi.rows.iter().map(|h| h.rows.len()).sum::<usize>() + funding.rows.iter().map(|h| h.rows.len()).sum::<usize>();
+    assert_eq!(
+        oi.failures.len(),
+        10,
+        "hyperliquid: unsupported, once per symbol"
+    );
+    let rows: usize = oi.rows.iter().map(|h| h.rows.len()).sum::<usize>()
+        + funding.rows.iter().map(|h| h.rows.len()).sum::<usize>();
     eprintln!("backfill of {rows} rows in {:?}", started.elapsed());
     assert!(server.max_weight_in_window(Venue::Binance) <= 2400);
     assert!(server.max_weight_in_window(Venue::Bybit) <= 600);
     assert!(server.max_weight_in_window(Venue::Hyperliquid) <= 1200);
     use ccxt_pipeline_rs::sim::limit_group;
-    assert!(server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUTURES_DATA) <= 1000);
-    assert!(server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUNDING_RATE) <= 500);
-    assert!(server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUTURES_DATA) > 0, "the group was used");
+    assert!(
+        server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUTURES_DATA) <= 1000
+    );
+    assert!(
+        server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUNDING_RATE) <= 500
+    );
+    assert!(
+        server.max_weight_in_window_of(Venue::Binance, limit_group::BINANCE_FUTURES_DATA) > 0,
+        "the group was used"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -185,7 +340,12 @@ async fn a_hole_or_a_later_snapshot_does_not_stop_the_backfill() {
     let server = sim().await;
     let range = HistoryRange::new(NOW_MS - 10 * DAY_MS, NOW_MS - DAY_MS).unwrap();
     let full = client(&server, Venue::Bybit, 200)
-        .fetch_open_interest_history("ETHUSDT-PERP", OiPeriod::M15, range, &HistorySink::default())
+        .fetch_open_interest_history(
+            "ETHUSDT-PERP",
+            OiPeriod::M15,
+            range,
+            &HistorySink::default(),
+        )
         .await
         .unwrap()
         .rows;
@@ -193,15 +353,39 @@ async fn a_hole_or_a_later_snapshot_does_not_stop_the_backfill() {
     let dir = tempfile::tempdir().unwrap();
     let store = ParquetStore::open(dir.path()).unwrap();
     let hole = (range.start_ms + 3 * DAY_MS) * 1_000_000..(range.start_ms + 6 * DAY_MS) * 1_000_000;
-    let kept: Vec<OpenInterest> = full.iter().filter(|r| !hole.contains(&r.ts_event)).cloned().collect();
-    let snapshot = OpenInterest { ts_event: NOW_MS * 1_000_000, ts_init: NOW_MS * 1_000_000, ..full[0].clone() };
+    let kept: Vec<OpenInterest> = full
+        .iter()
+        .filter(|r| !hole.contains(&r.ts_event))
+        .cloned()
+        .collect();
+    let snapshot = OpenInterest {
+        ts_event: NOW_MS * 1_000_000,
+        ts_init: NOW_MS * 1_000_000,
+        ..full[0].clone()
+    };
     store.write(&kept).unwrap();
     store.write(&[snapshot.clone()]).unwrap();
-    let sink = HistorySink { store: Some(store.clone()), progress: None };
-    let history = client(&server, Venue::Bybit, 200).fetch_open_interest_history("ETHUSDT-PERP", OiPeriod::M15, range, &sink).await.unwrap();
-    assert_eq!(history.resumed_after_ms, Some(range.start_ms + 3 * DAY_MS - OiPeriod::M15.millis()), "resumes at the hole");
-    assert_eq!(history.rows_stored, full.len() - kept.len(), "exactly the hole is filled");
-    let (stored, _) = store.read::<OpenInterest>(None, &TimeRange::default()).unwrap();
+    let sink = HistorySink {
+        store: Some(store.clone()),
+        progress: None,
+    };
+    let history = client(&server, Venue::Bybit, 200)
+        .fetch_open_interest_history("ETHUSDT-PERP", OiPeriod::M15, range, &sink)
+        .await
+        .unwrap();
+    assert_eq!(
+        history.resumed_after_ms,
+        Some(range.start_ms + 3 * DAY_MS - OiPeriod::M15.millis()),
+        "resumes at the hole"
+    );
+    assert_eq!(
+        history.rows_stored,
+        full.len() - kept.len(),
+        "exactly the hole is filled"
+    );
+    let (stored, _) = store
+        .read::<OpenInterest>(None, &TimeRange::default())
+        .unwrap();
     let mut expected = full.clone();
     expected.push(snapshot);
     assert_eq!(stored, expected);
@@ -210,17 +394,33 @@ async fn a_hole_or_a_later_snapshot_does_not_stop_the_backfill() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_panicking_task_is_a_failure_of_its_venue_not_a_silent_loss() {
     let server = sim().await;
-    let orchestrator = Orchestrator::for_venues(&Venue::ALL, |v| Some(server.base_url(v)), &HttpConfig::default()).unwrap();
+    let orchestrator = Orchestrator::for_venues(
+        &Venue::ALL,
+        |v| Some(server.base_url(v)),
+        &HttpConfig::default(),
+    )
+    .unwrap();
     // A progress callback is caller code: if it panics inside the Bybit task, only Bybit's result is lost.
     let sink = HistorySink {
         store: None,
-        progress: Some(Arc::new(|p| assert_ne!(p.venue, Venue::Bybit, "callback bug"))),
+        progress: Some(Arc::new(|p| {
+            assert_ne!(p.venue, Venue::Bybit, "callback bug")
+        })),
     };
     let range = HistoryRange::new(NOW_MS - DAY_MS, NOW_MS).unwrap();
-    let result = orchestrator.fetch_funding_rate_history(&["BTCUSDT-PERP".to_string()], range, &sink).await.unwrap();
-    assert_eq!(result.rows.iter().map(|h| h.venue).collect::<Vec<_>>(), vec![Venue::Binance, Venue::Hyperliquid]);
+    let result = orchestrator
+        .fetch_funding_rate_history(&["BTCUSDT-PERP".to_string()], range, &sink)
+        .await
+        .unwrap();
+    assert_eq!(
+        result.rows.iter().map(|h| h.venue).collect::<Vec<_>>(),
+        vec![Venue::Binance, Venue::Hyperliquid]
+    );
     match result.failures.as_slice() {
-        [PipelineError::Internal { venue: Venue::Bybit, message }] => assert!(message.contains("BTCUSDT-PERP"), "{message}"),
+        [PipelineError::Internal {
+            venue: Venue::Bybit,
+            message,
+        }] => assert!(message.contains("BTCUSDT-PERP"), "{message}"),
         other => panic!("{other:?}"),
     }
 }

@@ -10,7 +10,9 @@ use tokio::time::Instant;
 
 use crate::model::records::now_ns;
 use crate::model::symbol::close_matches;
-use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, UnifiedSymbol, Venue};
+use crate::model::{
+    FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, UnifiedSymbol, Venue,
+};
 use crate::net::{HttpConfig, VenueHttp};
 use crate::venue::{binance, bybit, hyperliquid};
 
@@ -38,16 +40,24 @@ pub struct VenueClient {
 impl VenueClient {
     pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig) -> Result<Self> {
         let http = VenueHttp::new(venue, base_url, config)?;
-        Ok(VenueClient { http, instruments: Mutex::new(None), history_page_limit: None })
+        Ok(VenueClient {
+            http,
+            instruments: Mutex::new(None),
+            history_page_limit: None,
+        })
     }
 
     /// Asks for history pages of at most `limit` rows (capped at each venue's maximum).
     pub fn with_history_page_limit(self, limit: usize) -> Self {
-        VenueClient { history_page_limit: Some(limit), ..self }
+        VenueClient {
+            history_page_limit: Some(limit),
+            ..self
+        }
     }
 
     pub(crate) fn page_size(&self, venue_max: usize) -> usize {
-        self.history_page_limit.map_or(venue_max, |l| l.min(venue_max))
+        self.history_page_limit
+            .map_or(venue_max, |l| l.min(venue_max))
     }
 
     pub fn venue(&self) -> Venue {
@@ -70,7 +80,11 @@ impl VenueClient {
         if instruments.symbols.contains(&inst.native) {
             return Ok(inst);
         }
-        let mut suggestions = close_matches(&inst.native, instruments.symbols.iter().map(String::as_str), 3);
+        let mut suggestions = close_matches(
+            &inst.native,
+            instruments.symbols.iter().map(String::as_str),
+            3,
+        );
         // Suggest in the form the user typed: unified symbols, since the same list is shown for every venue.
         for s in &mut suggestions {
             if let Some(unified) = match venue {
@@ -80,13 +94,20 @@ impl VenueClient {
                 *s = unified.to_string();
             }
         }
-        Err(PipelineError::SymbolNotFound { venue, symbol: symbol.trim().to_string(), suggestions })
+        Err(PipelineError::SymbolNotFound {
+            venue,
+            symbol: symbol.trim().to_string(),
+            suggestions,
+        })
     }
 
     async fn instruments(&self) -> Result<Arc<Instruments>> {
         // Holding the lock across the load makes concurrent first calls share one load instead of racing.
         let mut cached = self.instruments.lock().await;
-        if let Some(instruments) = cached.as_ref().filter(|i| i.loaded_at.elapsed() < INSTRUMENTS_TTL) {
+        if let Some(instruments) = cached
+            .as_ref()
+            .filter(|i| i.loaded_at.elapsed() < INSTRUMENTS_TTL)
+        {
             return Ok(instruments.clone());
         }
         let loaded = Arc::new(self.load_instruments().await?);
@@ -98,14 +119,25 @@ impl VenueClient {
     async fn load_instruments(&self) -> Result<Instruments> {
         let (symbols, funding_intervals) = match self.venue() {
             Venue::Binance => {
-                let symbols = binance::parse_exchange_info(&self.http.send(&binance::exchange_info_request()).await?)?;
-                let intervals = binance::parse_funding_info(&self.http.send(&binance::funding_info_request()).await?)?;
+                let symbols = binance::parse_exchange_info(
+                    &self.http.send(&binance::exchange_info_request()).await?,
+                )?;
+                let intervals = binance::parse_funding_info(
+                    &self.http.send(&binance::funding_info_request()).await?,
+                )?;
                 (symbols, intervals)
             }
             Venue::Bybit => (self.load_bybit_symbols().await?, HashMap::new()),
-            Venue::Hyperliquid => (hyperliquid::parse_meta(&self.http.send(&hyperliquid::meta_request()).await?)?, HashMap::new()),
+            Venue::Hyperliquid => (
+                hyperliquid::parse_meta(&self.http.send(&hyperliquid::meta_request()).await?)?,
+                HashMap::new(),
+            ),
         };
-        Ok(Instruments { symbols: symbols.into_iter().collect(), funding_intervals, loaded_at: Instant::now() })
+        Ok(Instruments {
+            symbols: symbols.into_iter().collect(),
+            funding_intervals,
+            loaded_at: Instant::now(),
+        })
     }
 
     /// Walks `instruments-info` pages by their opaque cursor, failing loudly if the venue repeats one.
@@ -113,12 +145,21 @@ impl VenueClient {
         let mut symbols = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_INSTRUMENT_PAGES {
-            let page = bybit::parse_instruments(&self.http.send(&bybit::instruments_request(cursor.as_deref())).await?)?;
+            let page = bybit::parse_instruments(
+                &self
+                    .http
+                    .send(&bybit::instruments_request(cursor.as_deref()))
+                    .await?,
+            )?;
             symbols.extend(page.symbols);
             match page.next_cursor {
                 None => return Ok(symbols),
                 Some(next) if cursor.as_ref() == Some(&next) => {
-                    return Err(PipelineError::malformed(Venue::Bybit, "instrument list", format!("cursor '{next}' repeated")));
+                    return Err(PipelineError::malformed(
+                        Venue::Bybit,
+                        "instrument list",
+                        format!("cursor '{next}' repeated"),
+                    ));
                 }
                 next => cursor = next,
             }
@@ -134,15 +175,24 @@ impl VenueClient {
         let inst = self.resolve(symbol).await?;
         match self.venue() {
             Venue::Binance => {
-                let body = self.http.send(&binance::open_interest_request(&inst.native)).await?;
+                let body = self
+                    .http
+                    .send(&binance::open_interest_request(&inst.native))
+                    .await?;
                 binance::parse_open_interest(&body, &inst, now_ns())
             }
             Venue::Bybit => {
-                let body = self.http.send(&bybit::tickers_request(&inst.native)).await?;
+                let body = self
+                    .http
+                    .send(&bybit::tickers_request(&inst.native))
+                    .await?;
                 bybit::parse_open_interest(&body, &inst, now_ns())
             }
             Venue::Hyperliquid => {
-                let body = self.http.send(&hyperliquid::meta_and_asset_ctxs_request()).await?;
+                let body = self
+                    .http
+                    .send(&hyperliquid::meta_and_asset_ctxs_request())
+                    .await?;
                 hyperliquid::parse_open_interest(&body, &inst, now_ns())
             }
         }
@@ -159,15 +209,24 @@ impl VenueClient {
                     .get(&inst.native)
                     .copied()
                     .unwrap_or(binance::DEFAULT_FUNDING_INTERVAL_MINUTES);
-                let body = self.http.send(&binance::premium_index_request(&inst.native)).await?;
+                let body = self
+                    .http
+                    .send(&binance::premium_index_request(&inst.native))
+                    .await?;
                 binance::parse_premium_index(&body, &inst, now_ns(), interval)
             }
             Venue::Bybit => {
-                let body = self.http.send(&bybit::tickers_request(&inst.native)).await?;
+                let body = self
+                    .http
+                    .send(&bybit::tickers_request(&inst.native))
+                    .await?;
                 bybit::parse_funding_rate(&body, &inst, now_ns())
             }
             Venue::Hyperliquid => {
-                let body = self.http.send(&hyperliquid::meta_and_asset_ctxs_request()).await?;
+                let body = self
+                    .http
+                    .send(&hyperliquid::meta_and_asset_ctxs_request())
+                    .await?;
                 hyperliquid::parse_funding_rate(&body, &inst, now_ns())
             }
         }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::fetch::VenueClient;
-use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::model::records::ms_to_ns;
+use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::store::{ParquetStore, StoredRow, TimeRange};
 use crate::venue::paging::Pager;
 use crate::venue::{binance, bybit, fill_funding_intervals, hyperliquid, OiPeriod};
@@ -21,7 +21,9 @@ pub struct HistoryRange {
 impl HistoryRange {
     pub fn new(start_ms: i64, end_ms: i64) -> Result<Self> {
         if start_ms > end_ms {
-            return Err(PipelineError::InvalidArgument(format!("start {start_ms} ms is after end {end_ms} ms")));
+            return Err(PipelineError::InvalidArgument(format!(
+                "start {start_ms} ms is after end {end_ms} ms"
+            )));
         }
         Ok(HistoryRange { start_ms, end_ms })
     }
@@ -73,28 +75,109 @@ impl VenueClient {
         let (range, resumed) = resume::<OpenInterest>(sink, &inst, range, period.millis()).await?;
         let range = (range.start_ms, range.end_ms);
         let history = match self.venue() {
-            Venue::Binance => self.run(binance::open_interest_history_pager(inst.clone(), period, range, self.page_size(binance::OI_HISTORY_PAGE)), &inst, sink, |_| {}).await,
-            Venue::Bybit => self.run(bybit::open_interest_history_pager(inst.clone(), period, range, self.page_size(bybit::HISTORY_PAGE))?, &inst, sink, |_| {}).await,
+            Venue::Binance => {
+                self.run(
+                    binance::open_interest_history_pager(
+                        inst.clone(),
+                        period,
+                        range,
+                        self.page_size(binance::OI_HISTORY_PAGE),
+                    ),
+                    &inst,
+                    sink,
+                    |_| {},
+                )
+                .await
+            }
+            Venue::Bybit => {
+                self.run(
+                    bybit::open_interest_history_pager(
+                        inst.clone(),
+                        period,
+                        range,
+                        self.page_size(bybit::HISTORY_PAGE),
+                    )?,
+                    &inst,
+                    sink,
+                    |_| {},
+                )
+                .await
+            }
             Venue::Hyperliquid => unreachable!("rejected above"),
         }?;
-        Ok(History { resumed_after_ms: resumed, ..history })
+        Ok(History {
+            resumed_after_ms: resumed,
+            ..history
+        })
     }
 
-    pub async fn fetch_funding_rate_history(&self, symbol: &str, range: HistoryRange, sink: &HistorySink) -> Result<History<FundingRate>> {
+    pub async fn fetch_funding_rate_history(
+        &self,
+        symbol: &str,
+        range: HistoryRange,
+        sink: &HistorySink,
+    ) -> Result<History<FundingRate>> {
         let inst = self.resolve(symbol).await?;
         let (range, resumed) = resume::<FundingRate>(sink, &inst, range, FUNDING_STEP_MS).await?;
         let range = (range.start_ms, range.end_ms);
         let mut previous_settlement = None;
-        let fill = move |rows: &mut Vec<FundingRate>| fill_funding_intervals(rows, &mut previous_settlement);
+        let fill = move |rows: &mut Vec<FundingRate>| {
+            fill_funding_intervals(rows, &mut previous_settlement)
+        };
         let history = match self.venue() {
-            Venue::Binance => self.run(binance::funding_rate_history_pager(inst.clone(), range, self.page_size(binance::FUNDING_HISTORY_PAGE)), &inst, sink, fill).await,
-            Venue::Bybit => self.run(bybit::funding_rate_history_pager(inst.clone(), range, self.page_size(bybit::HISTORY_PAGE)), &inst, sink, fill).await,
-            Venue::Hyperliquid => self.run(hyperliquid::funding_rate_history_pager(inst.clone(), range, hyperliquid::FUNDING_HISTORY_PAGE), &inst, sink, fill).await,
+            Venue::Binance => {
+                self.run(
+                    binance::funding_rate_history_pager(
+                        inst.clone(),
+                        range,
+                        self.page_size(binance::FUNDING_HISTORY_PAGE),
+                    ),
+                    &inst,
+                    sink,
+                    fill,
+                )
+                .await
+            }
+            Venue::Bybit => {
+                self.run(
+                    bybit::funding_rate_history_pager(
+                        inst.clone(),
+                        range,
+                        self.page_size(bybit::HISTORY_PAGE),
+                    ),
+                    &inst,
+                    sink,
+                    fill,
+                )
+                .await
+            }
+            Venue::Hyperliquid => {
+                self.run(
+                    hyperliquid::funding_rate_history_pager(
+                        inst.clone(),
+                        range,
+                        hyperliquid::FUNDING_HISTORY_PAGE,
+                    ),
+                    &inst,
+                    sink,
+                    fill,
+                )
+                .await
+            }
         }?;
-        Ok(History { resumed_after_ms: resumed, ..history })
+        Ok(History {
+            resumed_after_ms: resumed,
+            ..history
+        })
     }
 
-    async fn run<P>(&self, mut pager: P, inst: &InstrumentRef, sink: &HistorySink, mut prepare: impl FnMut(&mut Vec<P::Row>)) -> Result<History<P::Row>>
+    async fn run<P>(
+        &self,
+        mut pager: P,
+        inst: &InstrumentRef,
+        sink: &HistorySink,
+        mut prepare: impl FnMut(&mut Vec<P::Row>),
+    ) -> Result<History<P::Row>>
     where
         P: Pager,
         P::Row: StoredRow,
@@ -145,14 +228,24 @@ async fn resume<R: StoredRow>(
     range: HistoryRange,
     step_ms: i64,
 ) -> Result<(HistoryRange, Option<i64>)> {
-    let Some(store) = sink.store.clone() else { return Ok((range, None)) };
+    let Some(store) = sink.store.clone() else {
+        return Ok((range, None));
+    };
     let ids = vec![inst.instrument_id.clone()];
-    let window = TimeRange { start: Some(ms_to_ns(range.start_ms)), end: Some(ms_to_ns(range.end_ms)) };
+    let window = TimeRange {
+        start: Some(ms_to_ns(range.start_ms)),
+        end: Some(ms_to_ns(range.end_ms)),
+    };
     let (stored, _) = tokio::task::spawn_blocking(move || store.read::<R>(Some(&ids), &window))
         .await
         .map_err(|e| PipelineError::Store(format!("store task failed: {e}")))??;
     let mut times = stored.iter().map(|r| r.ts_event().div_euclid(1_000_000));
-    let Some(first) = times.next().filter(|first| *first <= range.start_ms + step_ms) else { return Ok((range, None)) };
+    let Some(first) = times
+        .next()
+        .filter(|first| *first <= range.start_ms + step_ms)
+    else {
+        return Ok((range, None));
+    };
     let mut covered_until = first;
     for t in times {
         if t - covered_until > step_ms {
@@ -160,7 +253,13 @@ async fn resume<R: StoredRow>(
         }
         covered_until = covered_until.max(t);
     }
-    Ok((HistoryRange { start_ms: covered_until + 1, ..range }, Some(covered_until)))
+    Ok((
+        HistoryRange {
+            start_ms: covered_until + 1,
+            ..range
+        },
+        Some(covered_until),
+    ))
 }
 
 /// Longest spacing of consecutive funding settlements on any venue (8 h), plus slack for Hyperliquid's ms jitter.

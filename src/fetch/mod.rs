@@ -54,13 +54,17 @@ impl Orchestrator {
 
     /// An unreadable symbol is one `InvalidArgument` up front, not the same failure once per venue.
     pub async fn fetch_open_interest(&self, symbol: &str) -> Result<MultiVenue<OpenInterest>> {
-        self.fan_out(&[symbol.to_string()], |client, symbol| async move { client.fetch_open_interest(&symbol).await })
-            .await
+        self.fan_out(&[symbol.to_string()], |client, symbol| async move {
+            client.fetch_open_interest(&symbol).await
+        })
+        .await
     }
 
     pub async fn fetch_funding_rate(&self, symbol: &str) -> Result<MultiVenue<FundingRate>> {
-        self.fan_out(&[symbol.to_string()], |client, symbol| async move { client.fetch_funding_rate(&symbol).await })
-            .await
+        self.fan_out(&[symbol.to_string()], |client, symbol| async move {
+            client.fetch_funding_rate(&symbol).await
+        })
+        .await
     }
 
     /// History of every symbol on every venue at once; each venue's limiter is shared by all its tasks.
@@ -73,7 +77,11 @@ impl Orchestrator {
     ) -> Result<MultiVenue<History<OpenInterest>>> {
         self.fan_out(symbols, |client, symbol| {
             let sink = sink.clone();
-            async move { client.fetch_open_interest_history(&symbol, period, range, &sink).await }
+            async move {
+                client
+                    .fetch_open_interest_history(&symbol, period, range, &sink)
+                    .await
+            }
         })
         .await
     }
@@ -86,7 +94,11 @@ impl Orchestrator {
     ) -> Result<MultiVenue<History<FundingRate>>> {
         self.fan_out(symbols, |client, symbol| {
             let sink = sink.clone();
-            async move { client.fetch_funding_rate_history(&symbol, range, &sink).await }
+            async move {
+                client
+                    .fetch_funding_rate_history(&symbol, range, &sink)
+                    .await
+            }
         })
         .await
     }
@@ -104,8 +116,11 @@ impl Orchestrator {
         }
         let mut tasks = JoinSet::new();
         let mut jobs = HashMap::new();
-        for (position, (client, symbol)) in
-            self.clients.iter().flat_map(|c| symbols.iter().map(move |s| (c, s))).enumerate()
+        for (position, (client, symbol)) in self
+            .clients
+            .iter()
+            .flat_map(|c| symbols.iter().map(move |s| (c, s)))
+            .enumerate()
         {
             let venue = client.venue();
             let call = call(client.clone(), symbol.clone());
@@ -118,14 +133,22 @@ impl Orchestrator {
                 Ok(result) => results.push(result),
                 // A panic in a venue task is a bug; it must not take the other venues' rows with it, nor vanish.
                 Err(e) => {
-                    let (position, venue, symbol) = jobs.remove(&e.id()).expect("every task was registered");
+                    let (position, venue, symbol) =
+                        jobs.remove(&e.id()).expect("every task was registered");
                     let message = format!("the task fetching {symbol} failed: {e}");
-                    results.push((position, venue, Err(PipelineError::Internal { venue, message })));
+                    results.push((
+                        position,
+                        venue,
+                        Err(PipelineError::Internal { venue, message }),
+                    ));
                 }
             }
         }
         results.sort_by_key(|(position, _, _)| *position);
-        let mut out = MultiVenue { rows: Vec::new(), failures: Vec::new() };
+        let mut out = MultiVenue {
+            rows: Vec::new(),
+            failures: Vec::new(),
+        };
         for (_, venue, result) in results {
             match result {
                 Ok(row) => out.rows.push(row),

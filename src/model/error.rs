@@ -14,21 +14,43 @@ pub enum PipelineError {
     /// The venue throttled us (HTTP 429/418, Bybit 403) and retries did not get through.
     /// `status` is 0 when no request was sent because an earlier ban is still running.
     #[error("{venue}: rate limited{}{}: {message}", status_hint(*.status), retry_after_hint(*.retry_after_ms))]
-    RateLimited { venue: Venue, status: u16, retry_after_ms: Option<u64>, message: String },
+    RateLimited {
+        venue: Venue,
+        status: u16,
+        retry_after_ms: Option<u64>,
+        message: String,
+    },
 
     /// The venue answered with an error of its own (Binance `{code,msg}`, Bybit `retCode != 0`, HTTP 4xx/5xx).
     #[error("{venue}: exchange error {code} (HTTP {status}): {message}")]
-    Exchange { venue: Venue, status: u16, code: i64, message: String },
+    Exchange {
+        venue: Venue,
+        status: u16,
+        code: i64,
+        message: String,
+    },
 
     /// The venue answered 2xx but the body is not what its API documents (truncated, wrong types, missing fields).
     #[error("{venue}: malformed response for {what}: {detail}")]
-    Malformed { venue: Venue, what: &'static str, detail: String },
+    Malformed {
+        venue: Venue,
+        what: &'static str,
+        detail: String,
+    },
 
     #[error("{venue}: unknown symbol '{symbol}'{}", suggestion_hint(.suggestions))]
-    SymbolNotFound { venue: Venue, symbol: String, suggestions: Vec<String> },
+    SymbolNotFound {
+        venue: Venue,
+        symbol: String,
+        suggestions: Vec<String>,
+    },
 
     #[error("{venue}: {what} is not supported: {reason}")]
-    Unsupported { venue: Venue, what: String, reason: String },
+    Unsupported {
+        venue: Venue,
+        what: String,
+        reason: String,
+    },
 
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -50,7 +72,8 @@ fn status_hint(status: u16) -> String {
 }
 
 fn retry_after_hint(ms: Option<u64>) -> String {
-    ms.map(|ms| format!(", retry after {:.1} s", ms as f64 / 1000.0)).unwrap_or_default()
+    ms.map(|ms| format!(", retry after {:.1} s", ms as f64 / 1000.0))
+        .unwrap_or_default()
 }
 
 fn suggestion_hint(suggestions: &[String]) -> String {
@@ -63,7 +86,11 @@ fn suggestion_hint(suggestions: &[String]) -> String {
 
 impl PipelineError {
     pub fn malformed(venue: Venue, what: &'static str, detail: impl std::fmt::Display) -> Self {
-        PipelineError::Malformed { venue, what, detail: detail.to_string() }
+        PipelineError::Malformed {
+            venue,
+            what,
+            detail: detail.to_string(),
+        }
     }
 
     /// The venue an error belongs to, when it belongs to one.

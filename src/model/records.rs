@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder};
+use arrow_array::builder::{
+    Float64Builder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder,
+};
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, TimestampNanosecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
@@ -20,7 +22,9 @@ pub fn ms_to_ns(ms: i64) -> i64 {
 /// The column stays nanoseconds as NautilusTrader wants, but whole microseconds convert to Python `datetime`
 /// without loss, so `table.to_pylist()` works without pandas; the clock is not finer than that anyway.
 pub fn now_ns() -> i64 {
-    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64);
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64);
     micros.unwrap_or(0) * 1_000
 }
 
@@ -130,7 +134,13 @@ impl InstrumentRef {
         }
     }
 
-    pub fn open_interest(&self, ts_event: i64, ts_init: i64, open_interest: f64, value: Option<f64>) -> OpenInterest {
+    pub fn open_interest(
+        &self,
+        ts_event: i64,
+        ts_init: i64,
+        open_interest: f64,
+        value: Option<f64>,
+    ) -> OpenInterest {
         OpenInterest {
             venue: self.venue,
             symbol: self.symbol.clone(),
@@ -217,7 +227,11 @@ fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> RecordBatch {
 
 pub fn open_interest_batch(rows: &[OpenInterest]) -> RecordBatch {
     let mut columns = identity_columns(rows);
-    columns.push(Arc::new(rows.iter().map(|r| r.open_interest).collect::<Float64Array>()));
+    columns.push(Arc::new(
+        rows.iter()
+            .map(|r| r.open_interest)
+            .collect::<Float64Array>(),
+    ));
     let mut value = Float64Builder::with_capacity(rows.len());
     value.extend(rows.iter().map(|r| r.open_interest_value));
     columns.push(Arc::new(value.finish()));
@@ -226,7 +240,11 @@ pub fn open_interest_batch(rows: &[OpenInterest]) -> RecordBatch {
 
 pub fn funding_rate_batch(rows: &[FundingRate]) -> RecordBatch {
     let mut columns = identity_columns(rows);
-    columns.push(Arc::new(rows.iter().map(|r| r.funding_rate).collect::<Float64Array>()));
+    columns.push(Arc::new(
+        rows.iter()
+            .map(|r| r.funding_rate)
+            .collect::<Float64Array>(),
+    ));
     let mut interval = UInt16Builder::with_capacity(rows.len());
     interval.extend(rows.iter().map(|r| r.interval_minutes));
     columns.push(Arc::new(interval.finish()));
@@ -247,8 +265,12 @@ pub fn liquidation_batch(rows: &[Liquidation]) -> RecordBatch {
     let mut side = StringBuilder::with_capacity(rows.len(), rows.len() * 4);
     rows.iter().for_each(|r| side.append_value(r.side.as_str()));
     columns.push(Arc::new(side.finish()));
-    columns.push(Arc::new(rows.iter().map(|r| r.price).collect::<Float64Array>()));
-    columns.push(Arc::new(rows.iter().map(|r| r.quantity).collect::<Float64Array>()));
+    columns.push(Arc::new(
+        rows.iter().map(|r| r.price).collect::<Float64Array>(),
+    ));
+    columns.push(Arc::new(
+        rows.iter().map(|r| r.quantity).collect::<Float64Array>(),
+    ));
     batch(liquidation_schema(), columns)
 }
 
@@ -275,14 +297,29 @@ mod tests {
 
     #[test]
     fn schemas_follow_design_column_order() {
-        let names = |s: SchemaRef| s.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>().join(",");
-        assert_eq!(names(open_interest_schema()), "venue,symbol,instrument_id,ts_event,ts_init,open_interest,open_interest_value");
+        let names = |s: SchemaRef| {
+            s.fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(
+            names(open_interest_schema()),
+            "venue,symbol,instrument_id,ts_event,ts_init,open_interest,open_interest_value"
+        );
         assert_eq!(
             names(funding_rate_schema()),
             "venue,symbol,instrument_id,ts_event,ts_init,funding_rate,interval_minutes,next_funding_time,mark_price,index_price"
         );
-        assert_eq!(names(liquidation_schema()), "venue,symbol,instrument_id,ts_event,ts_init,side,price,quantity");
-        assert_eq!(*funding_rate_schema().field(3).data_type(), DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())));
+        assert_eq!(
+            names(liquidation_schema()),
+            "venue,symbol,instrument_id,ts_event,ts_init,side,price,quantity"
+        );
+        assert_eq!(
+            *funding_rate_schema().field(3).data_type(),
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+        );
     }
 
     #[test]
@@ -290,8 +327,17 @@ mod tests {
         let batch = funding_rate_batch(&[sample_funding()]);
         assert_eq!(batch.num_rows(), 1);
         assert_eq!(batch.column(0).as_string::<i32>().value(0), "bybit");
-        assert_eq!(batch.column(3).as_primitive::<TimestampNanosecondType>().value(0), 1_672_376_496_682_000_000);
-        assert_eq!(batch.column(5).as_primitive::<Float64Type>().value(0), -0.001034);
+        assert_eq!(
+            batch
+                .column(3)
+                .as_primitive::<TimestampNanosecondType>()
+                .value(0),
+            1_672_376_496_682_000_000
+        );
+        assert_eq!(
+            batch.column(5).as_primitive::<Float64Type>().value(0),
+            -0.001034
+        );
         assert_eq!(batch.column(6).as_primitive::<UInt16Type>().value(0), 480);
         assert!(batch.column(7).is_null(0));
         assert!(batch.column(9).is_null(0));

@@ -56,12 +56,21 @@ impl UnifiedSymbol {
         if let Some(quote) = QUOTES.iter().find(|q| pair.ends_with(*q)) {
             let base = &pair[..pair.len() - quote.len()];
             if !base.is_empty() && base.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Ok(UnifiedSymbol { base: base.to_string(), quote: quote.to_string() });
+                return Ok(UnifiedSymbol {
+                    base: base.to_string(),
+                    quote: quote.to_string(),
+                });
             }
         }
         // `BTC-PERP` names no quote: the USDT perp is what Binance and Bybit list for it (Hyperliquid maps either).
-        if let Some(base) = body.strip_suffix("-PERP").filter(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_alphanumeric())) {
-            return Ok(UnifiedSymbol { base: base.to_string(), quote: DEFAULT_QUOTE.to_string() });
+        if let Some(base) = body
+            .strip_suffix("-PERP")
+            .filter(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_alphanumeric()))
+        {
+            return Ok(UnifiedSymbol {
+                base: base.to_string(),
+                quote: DEFAULT_QUOTE.to_string(),
+            });
         }
         // A bare coin (`BTC`, `kPEPE`) is the Hyperliquid-native form.
         if id_venue.is_none() && trimmed.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -82,7 +91,10 @@ impl UnifiedSymbol {
             }
             _ => coin.to_ascii_uppercase(),
         };
-        Some(UnifiedSymbol { base, quote: "USD".to_string() })
+        Some(UnifiedSymbol {
+            base,
+            quote: "USD".to_string(),
+        })
     }
 
     /// The symbol as the venue spells it in requests.
@@ -90,7 +102,9 @@ impl UnifiedSymbol {
         match venue {
             Venue::Binance | Venue::Bybit => format!("{}{}", self.base, self.quote),
             Venue::Hyperliquid => match self.base.strip_prefix(THOUSAND_PREFIX) {
-                Some(rest) if !rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_digit()) => {
+                Some(rest)
+                    if !rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_digit()) =>
+                {
                     format!("{HYPERLIQUID_THOUSAND_PREFIX}{rest}")
                 }
                 _ => self.base.clone(),
@@ -139,11 +153,20 @@ impl InstrumentRef {
     /// back from the store agree: Hyperliquid's coin is always `<coin>USD-PERP`, whatever quote the user typed.
     fn from_native(venue: Venue, native: &str) -> Self {
         let symbol = match venue {
-            Venue::Hyperliquid => UnifiedSymbol::from_hyperliquid_coin(native).map(|u| u.to_string()),
-            Venue::Binance | Venue::Bybit => UnifiedSymbol::parse(native).ok().map(|u| u.to_string()),
+            Venue::Hyperliquid => {
+                UnifiedSymbol::from_hyperliquid_coin(native).map(|u| u.to_string())
+            }
+            Venue::Binance | Venue::Bybit => {
+                UnifiedSymbol::parse(native).ok().map(|u| u.to_string())
+            }
         }
         .unwrap_or_else(|| format!("{native}-PERP"));
-        InstrumentRef { venue, symbol, native: native.to_string(), instrument_id: instrument_id(venue, native) }
+        InstrumentRef {
+            venue,
+            symbol,
+            native: native.to_string(),
+            instrument_id: instrument_id(venue, native),
+        }
     }
 
     /// Reads a NautilusTrader instrument id of one of our venues (`BTCUSDT-LINEAR.BYBIT`).
@@ -176,7 +199,11 @@ impl InstrumentRef {
 }
 
 /// Up to `limit` names from `candidates` closest to `wanted`, for "did you mean" hints.
-pub fn close_matches<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>, limit: usize) -> Vec<String> {
+pub fn close_matches<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    limit: usize,
+) -> Vec<String> {
     let wanted: Vec<char> = wanted.to_uppercase().chars().collect();
     let mut scored: Vec<(usize, &str)> = candidates
         .into_iter()
@@ -185,13 +212,21 @@ pub fn close_matches<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a 
             // A shared quote suffix (`USDT`) says nothing about similarity: compare what precedes it, and discount
             // a shared prefix, so `BTCDOMUSDT` is a better hint for `BTCUSD` than `ETHUSDT`.
             let suffix = common_len(candidate.iter().rev(), wanted.iter().rev());
-            let (wanted_head, head) = (&wanted[..wanted.len() - suffix], &candidate[..candidate.len() - suffix]);
-            let score = edit_distance(wanted_head, head).saturating_sub(common_len(head.iter(), wanted_head.iter()));
+            let (wanted_head, head) = (
+                &wanted[..wanted.len() - suffix],
+                &candidate[..candidate.len() - suffix],
+            );
+            let score = edit_distance(wanted_head, head)
+                .saturating_sub(common_len(head.iter(), wanted_head.iter()));
             (score <= wanted_head.len() / 3).then_some((score, c))
         })
         .collect();
     scored.sort();
-    scored.into_iter().take(limit).map(|(_, c)| c.to_string()).collect()
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(_, c)| c.to_string())
+        .collect()
 }
 
 fn common_len<'c>(a: impl Iterator<Item = &'c char>, b: impl Iterator<Item = &'c char>) -> usize {
@@ -205,7 +240,9 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != cb)).min(row[j] + 1).min(above + 1);
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(above + 1);
             diagonal = above;
         }
     }
@@ -222,11 +259,27 @@ mod tests {
 
     #[test]
     fn unified_native_and_instrument_ids_agree() {
-        let btc = UnifiedSymbol { base: "BTC".into(), quote: "USDT".into() };
-        for input in ["BTCUSDT-PERP", "btcusdt-perp", "BTCUSDT", "BTC/USDT:USDT", "BTCUSDT-PERP.BINANCE", "BTCUSDT-LINEAR.BYBIT"] {
+        let btc = UnifiedSymbol {
+            base: "BTC".into(),
+            quote: "USDT".into(),
+        };
+        for input in [
+            "BTCUSDT-PERP",
+            "btcusdt-perp",
+            "BTCUSDT",
+            "BTC/USDT:USDT",
+            "BTCUSDT-PERP.BINANCE",
+            "BTCUSDT-LINEAR.BYBIT",
+        ] {
             assert_eq!(parse(input), btc, "{input}");
         }
-        assert_eq!(parse("BTC-USD-PERP.HYPERLIQUID"), UnifiedSymbol { base: "BTC".into(), quote: "USD".into() });
+        assert_eq!(
+            parse("BTC-USD-PERP.HYPERLIQUID"),
+            UnifiedSymbol {
+                base: "BTC".into(),
+                quote: "USD".into()
+            }
+        );
         assert_eq!(parse("BTC").to_string(), "BTCUSD-PERP");
         assert_eq!(parse("btc-perp"), btc);
         assert_eq!(parse("NOPE-PERP").to_string(), "NOPEUSDT-PERP");
@@ -239,7 +292,10 @@ mod tests {
         assert_eq!(btc.venue_symbol(Venue::Hyperliquid), "BTC");
         assert_eq!(btc.instrument_id(Venue::Binance), "BTCUSDT-PERP.BINANCE");
         assert_eq!(btc.instrument_id(Venue::Bybit), "BTCUSDT-LINEAR.BYBIT");
-        assert_eq!(btc.instrument_id(Venue::Hyperliquid), "BTC-USD-PERP.HYPERLIQUID");
+        assert_eq!(
+            btc.instrument_id(Venue::Hyperliquid),
+            "BTC-USD-PERP.HYPERLIQUID"
+        );
         // Both USDT and USD perps map to the Hyperliquid coin.
         assert_eq!(parse("ETHUSD-PERP").venue_symbol(Venue::Hyperliquid), "ETH");
     }
@@ -254,9 +310,18 @@ mod tests {
         ] {
             let inst = InstrumentRef::new(venue, &parse(input));
             assert_eq!(inst.symbol, symbol);
-            assert_eq!(InstrumentRef::from_instrument_id(&inst.instrument_id).unwrap(), inst);
+            assert_eq!(
+                InstrumentRef::from_instrument_id(&inst.instrument_id).unwrap(),
+                inst
+            );
         }
-        for bad in ["BTCUSDT", "BTCUSDT-PERP.BYBIT", "-PERP.BINANCE", "BTC-USD-PERP.KRAKEN", "../x-PERP.BINANCE"] {
+        for bad in [
+            "BTCUSDT",
+            "BTCUSDT-PERP.BYBIT",
+            "-PERP.BINANCE",
+            "BTC-USD-PERP.KRAKEN",
+            "../x-PERP.BINANCE",
+        ] {
             assert!(InstrumentRef::from_instrument_id(bad).is_err(), "{bad}");
         }
     }
@@ -267,26 +332,48 @@ mod tests {
         assert_eq!(pepe.venue_symbol(Venue::Binance), "1000PEPEUSDT");
         assert_eq!(pepe.venue_symbol(Venue::Hyperliquid), "kPEPE");
         assert_eq!(parse("kPEPE").base, "1000PEPE");
-        assert_eq!(parse("kPEPE-USD-PERP.HYPERLIQUID").venue_symbol(Venue::Hyperliquid), "kPEPE");
+        assert_eq!(
+            parse("kPEPE-USD-PERP.HYPERLIQUID").venue_symbol(Venue::Hyperliquid),
+            "kPEPE"
+        );
         // A coin whose name merely starts with 1000 digits is not scaled.
-        assert_eq!(parse("1000000MOGUSDT").venue_symbol(Venue::Hyperliquid), "1000000MOG");
+        assert_eq!(
+            parse("1000000MOGUSDT").venue_symbol(Venue::Hyperliquid),
+            "1000000MOG"
+        );
     }
 
     #[test]
     fn bad_symbols_are_invalid_arguments_naming_the_input() {
-        for input in ["", "   ", "BTC-PERP.NOWHERE", "BTC$USDT", "ΞTHUSDT", "-PERP"] {
+        for input in [
+            "",
+            "   ",
+            "BTC-PERP.NOWHERE",
+            "BTC$USDT",
+            "ΞTHUSDT",
+            "-PERP",
+        ] {
             let err = UnifiedSymbol::parse(input).unwrap_err();
-            assert!(matches!(err, PipelineError::InvalidArgument(ref m) if m.contains("BTCUSDT-PERP")), "{input}: {err}");
+            assert!(
+                matches!(err, PipelineError::InvalidArgument(ref m) if m.contains("BTCUSDT-PERP")),
+                "{input}: {err}"
+            );
         }
     }
 
     #[test]
     fn close_matches_prefer_same_base() {
         let names = ["BTCUSDT", "ETHUSDT", "BTCDOMUSDT", "SOLUSDT"];
-        assert_eq!(close_matches("BTCUSD", names, 2), vec!["BTCUSDT", "BTCDOMUSDT"]);
+        assert_eq!(
+            close_matches("BTCUSD", names, 2),
+            vec!["BTCUSDT", "BTCDOMUSDT"]
+        );
         assert!(close_matches("NOPEUSDT", names, 3).is_empty());
         assert_eq!(close_matches("ETHUSDC", names, 3), vec!["ETHUSDT"]);
         // Venues list non-ASCII symbols; hints must not split characters.
-        assert_eq!(close_matches("币安人生USDC", ["币安人生USDT", "BTCUSDT"], 3), vec!["币安人生USDT"]);
+        assert_eq!(
+            close_matches("币安人生USDC", ["币安人生USDT", "BTCUSDT"], 3),
+            vec!["币安人生USDT"]
+        );
     }
 }

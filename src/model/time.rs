@@ -12,7 +12,8 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -22,7 +23,8 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
@@ -53,20 +55,36 @@ pub fn catalog_timestamp(ns: i64) -> String {
 /// Inverse of [`catalog_timestamp`]; `None` for anything else.
 pub fn parse_catalog_timestamp(text: &str) -> Option<i64> {
     let b = text.as_bytes();
-    if b.len() != 30 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b'-' || b[16] != b'-' || b[19] != b'-' || b[29] != b'Z' {
+    if b.len() != 30
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b'-'
+        || b[16] != b'-'
+        || b[19] != b'-'
+        || b[29] != b'Z'
+    {
         return None;
     }
     let num = |range: std::ops::Range<usize>| -> Option<i64> {
         let part = text.get(range)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second, nanos) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..29)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return None;
     }
     let days = days_from_civil(year, month as u32, day as u32);
-    days.checked_mul(NANOS_PER_DAY)?.checked_add((hour * 3600 + minute * 60 + second) * NANOS_PER_SECOND + nanos)
+    days.checked_mul(NANOS_PER_DAY)?
+        .checked_add((hour * 3600 + minute * 60 + second) * NANOS_PER_SECOND + nanos)
 }
 
 /// Parses the date forms users type: `2025-01-31`, `2025-01-31T12:30`, `2025-01-31 12:30:45.123`, with an optional
@@ -94,12 +112,18 @@ pub fn parse_datetime_ns(text: &str) -> Result<i64> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(invalid());
     }
-    let (year, month, day) = (digits(0..4).ok_or_else(invalid)?, digits(5..7).ok_or_else(invalid)?, digits(8..10).ok_or_else(invalid)?);
+    let (year, month, day) = (
+        digits(0..4).ok_or_else(invalid)?,
+        digits(5..7).ok_or_else(invalid)?,
+        digits(8..10).ok_or_else(invalid)?,
+    );
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month as u32) {
         return Err(invalid());
     }
     // i64 nanoseconds end in 2262: later dates are an error, not a wrapped-around 1816.
-    let mut ns = days_from_civil(year, month as u32, day as u32).checked_mul(NANOS_PER_DAY).ok_or_else(invalid)?;
+    let mut ns = days_from_civil(year, month as u32, day as u32)
+        .checked_mul(NANOS_PER_DAY)
+        .ok_or_else(invalid)?;
     let mut rest = &t[10..];
     if let Some(time) = rest.strip_prefix(['T', 't', ' ']) {
         let tb = time.as_bytes();
@@ -119,14 +143,17 @@ pub fn parse_datetime_ns(text: &str) -> Result<i64> {
                 if frac.is_empty() || frac.len() > 9 {
                     return Err(invalid());
                 }
-                frac_ns = frac.parse::<i64>().map_err(|_| invalid())? * 10_i64.pow(9 - frac.len() as u32);
+                frac_ns =
+                    frac.parse::<i64>().map_err(|_| invalid())? * 10_i64.pow(9 - frac.len() as u32);
                 consumed = 9 + frac.len();
             }
         }
         if hour > 23 || minute > 59 || second > 59 {
             return Err(invalid());
         }
-        ns = ns.checked_add((hour * 3600 + minute * 60 + second) * NANOS_PER_SECOND + frac_ns).ok_or_else(invalid)?;
+        ns = ns
+            .checked_add((hour * 3600 + minute * 60 + second) * NANOS_PER_SECOND + frac_ns)
+            .ok_or_else(invalid)?;
         rest = &time[consumed..];
     }
     match rest {
@@ -144,18 +171,25 @@ pub fn parse_datetime_ns(text: &str) -> Result<i64> {
                 (3, _) => (offset[1..3].parse::<i64>(), Ok(0)),
                 _ => return Err(invalid()),
             };
-            let (hours, minutes) = (hours.map_err(|_| invalid())?, minutes.map_err(|_| invalid())?);
+            let (hours, minutes) = (
+                hours.map_err(|_| invalid())?,
+                minutes.map_err(|_| invalid())?,
+            );
             if hours > 23 || minutes > 59 {
                 return Err(invalid());
             }
-            ns.checked_sub(sign * (hours * 3600 + minutes * 60) * NANOS_PER_SECOND).ok_or_else(invalid)
+            ns.checked_sub(sign * (hours * 3600 + minutes * 60) * NANOS_PER_SECOND)
+                .ok_or_else(invalid)
         }
     }
 }
 
 fn days_in_month(year: i64, month: u32) -> i64 {
-    days_from_civil(if month == 12 { year + 1 } else { year }, if month == 12 { 1 } else { month + 1 }, 1)
-        - days_from_civil(year, month, 1)
+    days_from_civil(
+        if month == 12 { year + 1 } else { year },
+        if month == 12 { 1 } else { month + 1 },
+        1,
+    ) - days_from_civil(year, month, 1)
 }
 
 #[cfg(test)]
@@ -176,8 +210,14 @@ mod tests {
     fn catalog_names() {
         let ns = 1_735_689_600_000_000_000; // 2025-01-01T00:00:00Z
         assert_eq!(catalog_timestamp(ns), "2025-01-01T00-00-00-000000000Z");
-        assert_eq!(catalog_timestamp(ns + NANOS_PER_DAY - 1), "2025-01-01T23-59-59-999999999Z");
-        assert_eq!(parse_catalog_timestamp("2025-01-01T23-59-59-999999999Z"), Some(ns + NANOS_PER_DAY - 1));
+        assert_eq!(
+            catalog_timestamp(ns + NANOS_PER_DAY - 1),
+            "2025-01-01T23-59-59-999999999Z"
+        );
+        assert_eq!(
+            parse_catalog_timestamp("2025-01-01T23-59-59-999999999Z"),
+            Some(ns + NANOS_PER_DAY - 1)
+        );
         assert_eq!(utc_day_bounds(ns + 5), (ns, ns + NANOS_PER_DAY - 1));
         for bad in [
             "2025-01-01T00-00-00-00000000Z",
@@ -194,8 +234,14 @@ mod tests {
     fn user_dates() {
         let day = 1_735_689_600_000_000_000;
         assert_eq!(parse_datetime_ns("2025-01-01").unwrap(), day);
-        assert_eq!(parse_datetime_ns("2025-01-01T01:02").unwrap(), day + 3_720 * NANOS_PER_SECOND);
-        assert_eq!(parse_datetime_ns("2025-01-01 01:02:03.5Z").unwrap(), day + 3_723_500_000_000);
+        assert_eq!(
+            parse_datetime_ns("2025-01-01T01:02").unwrap(),
+            day + 3_720 * NANOS_PER_SECOND
+        );
+        assert_eq!(
+            parse_datetime_ns("2025-01-01 01:02:03.5Z").unwrap(),
+            day + 3_723_500_000_000
+        );
         assert_eq!(parse_datetime_ns("2025-01-01T02:00:00+02:00").unwrap(), day);
         assert_eq!(parse_datetime_ns("2024-12-31T19:00:00-0500").unwrap(), day);
         assert_eq!(parse_datetime_ns("1735689600000").unwrap(), day);

@@ -12,7 +12,9 @@ use tokio::time::Instant;
 
 use crate::model::{PipelineError, Result, Venue};
 use crate::net::ratelimit::RateLimiter;
-use crate::venue::{error_from_status, is_rate_limit, retryable_error_in_body, LimitGroup, Method, Request};
+use crate::venue::{
+    error_from_status, is_rate_limit, retryable_error_in_body, LimitGroup, Method, Request,
+};
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -79,7 +81,9 @@ impl VenueLimits {
         let main = match venue {
             Venue::Binance => RateLimiter::new(binance::WEIGHT_PER_MINUTE, Duration::from_secs(60)),
             Venue::Bybit => RateLimiter::new(bybit::REQUESTS_PER_5S, Duration::from_secs(5)),
-            Venue::Hyperliquid => RateLimiter::new(hyperliquid::WEIGHT_PER_MINUTE, Duration::from_secs(60)),
+            Venue::Hyperliquid => {
+                RateLimiter::new(hyperliquid::WEIGHT_PER_MINUTE, Duration::from_secs(60))
+            }
         };
         let groups = LimitGroup::ALL
             .into_iter()
@@ -95,9 +99,16 @@ impl VenueLimits {
     /// The limits of `venue` at `base_url`, one set per process: venues limit per IP, so every client, fetcher
     /// and orchestrator talking to the same host must draw from the same budget.
     pub fn shared(venue: Venue, base_url: &str) -> Arc<VenueLimits> {
-        static REGISTRY: OnceLock<Mutex<HashMap<(Venue, String), Arc<VenueLimits>>>> = OnceLock::new();
-        let mut registry = REGISTRY.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-        registry.entry((venue, base_url.to_string())).or_insert_with(|| Arc::new(VenueLimits::new(venue))).clone()
+        static REGISTRY: OnceLock<Mutex<HashMap<(Venue, String), Arc<VenueLimits>>>> =
+            OnceLock::new();
+        let mut registry = REGISTRY
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        registry
+            .entry((venue, base_url.to_string()))
+            .or_insert_with(|| Arc::new(VenueLimits::new(venue)))
+            .clone()
     }
 
     fn pause_until(&self, until: Instant) {
@@ -127,7 +138,10 @@ enum Attempt {
 impl VenueHttp {
     pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig) -> Result<Self> {
         install_crypto_provider();
-        let base_url = base_url.unwrap_or(venue.default_base_url()).trim_end_matches('/').to_string();
+        let base_url = base_url
+            .unwrap_or(venue.default_base_url())
+            .trim_end_matches('/')
+            .to_string();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(PipelineError::InvalidArgument(format!(
                 "{venue} base URL '{base_url}' must start with http:// or https://"
@@ -138,7 +152,10 @@ impl VenueHttp {
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("ccxt_pipeline_rs/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| PipelineError::Network { venue, message: format!("cannot build HTTP client: {e}") })?;
+            .map_err(|e| PipelineError::Network {
+                venue,
+                message: format!("cannot build HTTP client: {e}"),
+            })?;
         Ok(VenueHttp {
             venue,
             limits: VenueLimits::shared(venue, &base_url),
@@ -161,7 +178,12 @@ impl VenueHttp {
     pub async fn send(&self, request: &Request) -> Result<Bytes> {
         let mut attempt = 1;
         loop {
-            if let Some(wait) = self.limits.main.paused_for().filter(|wait| *wait > self.retry.max_retry_after) {
+            if let Some(wait) = self
+                .limits
+                .main
+                .paused_for()
+                .filter(|wait| *wait > self.retry.max_retry_after)
+            {
                 // Still banned: fail now with the remaining wait rather than block a caller for minutes.
                 return Err(PipelineError::RateLimited {
                     venue: self.venue,
@@ -187,7 +209,9 @@ impl VenueHttp {
                 // ban longer than we wait out, until it ends, so other tasks do not extend it.
                 self.limits.pause_until(Instant::now() + delay);
             }
-            if retry_after.is_some_and(|wait| wait > self.retry.max_retry_after) || attempt >= self.retry.max_attempts {
+            if retry_after.is_some_and(|wait| wait > self.retry.max_retry_after)
+                || attempt >= self.retry.max_attempts
+            {
                 return Err(error);
             }
             tracing::warn!(
@@ -204,16 +228,32 @@ impl VenueHttp {
         let url = format!("{}{}", self.base_url, request.path);
         let builder = match request.method {
             Method::Get => self.client.get(&url),
-            Method::Post => self.client.post(&url).header("Content-Type", "application/json"),
+            Method::Post => self
+                .client
+                .post(&url)
+                .header("Content-Type", "application/json"),
         };
-        let builder = if request.query.is_empty() { builder } else { builder.query(&request.query) };
+        let builder = if request.query.is_empty() {
+            builder
+        } else {
+            builder.query(&request.query)
+        };
         let builder = match &request.body {
             Some(body) => builder.body(body.clone()),
             None => builder,
         };
         let network = |e: reqwest::Error| {
-            let kind = if e.is_timeout() { "timed out" } else if e.is_connect() { "cannot connect" } else { "transport" };
-            PipelineError::Network { venue, message: format!("{kind}: {} {url}: {}", request.what, error_chain(&e)) }
+            let kind = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "cannot connect"
+            } else {
+                "transport"
+            };
+            PipelineError::Network {
+                venue,
+                message: format!("{kind}: {} {url}: {}", request.what, error_chain(&e)),
+            }
         };
         let response = match builder.send().await {
             Ok(response) => response,
@@ -237,7 +277,12 @@ impl VenueHttp {
                 None => Attempt::Done(body),
             };
         }
-        let error = error_from_status(venue, status, &body, retry_after.map(|d| d.as_millis() as u64));
+        let error = error_from_status(
+            venue,
+            status,
+            &body,
+            retry_after.map(|d| d.as_millis() as u64),
+        );
         if is_rate_limit(venue, status, &body) || status >= 500 {
             Attempt::Retry(error, retry_after)
         } else {
@@ -248,7 +293,11 @@ impl VenueHttp {
     /// Exponential backoff with jitter in [50 %, 100 %] of the step, so clients that failed together do not retry
     /// together.
     fn backoff(&self, attempt: u32) -> Duration {
-        let step = self.retry.base_delay.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max_delay);
+        let step = self
+            .retry
+            .base_delay
+            .saturating_mul(1 << (attempt - 1).min(16))
+            .min(self.retry.max_delay);
         step.mul_f64(0.5 + 0.5 * jitter_unit())
     }
 }
@@ -268,7 +317,10 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 fn jitter_unit() -> f64 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -285,15 +337,30 @@ mod tests {
         let config = HttpConfig::default();
         let http = VenueHttp::new(Venue::Bybit, Some("http://127.0.0.1:9"), &config).unwrap();
         for attempt in 1..10 {
-            let step = config.retry.base_delay.saturating_mul(1 << (attempt - 1)).min(config.retry.max_delay);
+            let step = config
+                .retry
+                .base_delay
+                .saturating_mul(1 << (attempt - 1))
+                .min(config.retry.max_delay);
             let d = http.backoff(attempt);
-            assert!(d >= step / 2 && d <= step, "attempt {attempt}: {d:?} outside [{:?}, {step:?}]", step / 2);
+            assert!(
+                d >= step / 2 && d <= step,
+                "attempt {attempt}: {d:?} outside [{:?}, {step:?}]",
+                step / 2
+            );
         }
     }
 
     #[test]
     fn base_url_must_be_http() {
-        let err = VenueHttp::new(Venue::Binance, Some("fapi.binance.com"), &HttpConfig::default());
-        assert!(err.unwrap_err().to_string().contains("must start with http:// or https://"));
+        let err = VenueHttp::new(
+            Venue::Binance,
+            Some("fapi.binance.com"),
+            &HttpConfig::default(),
+        );
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("must start with http:// or https://"));
     }
 }

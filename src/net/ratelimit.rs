@@ -28,7 +28,11 @@ struct WindowState {
 
 impl RateLimiter {
     pub fn new(capacity: u32, window: Duration) -> Self {
-        RateLimiter { capacity: capacity.max(1), window, state: Mutex::new(WindowState::default()) }
+        RateLimiter {
+            capacity: capacity.max(1),
+            window,
+            state: Mutex::new(WindowState::default()),
+        }
     }
 
     /// Waits until `weight` fits in the window, then records it.
@@ -75,7 +79,9 @@ impl RateLimiter {
     /// How long callers are held back by a venue's `Retry-After`, if they are.
     pub fn paused_for(&self) -> Option<std::time::Duration> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.paused_until.and_then(|until| until.checked_duration_since(Instant::now()))
+        state
+            .paused_until
+            .and_then(|until| until.checked_duration_since(Instant::now()))
     }
 
     /// Holds every caller back until `until` (the venue answered 429/418/403 with a Retry-After).
@@ -109,11 +115,20 @@ mod tests {
         }
         grants.sort();
         for (i, at) in grants.iter().enumerate() {
-            let in_window = grants[i..].iter().take_while(|g| g.duration_since(*at) < Duration::from_secs(1)).count();
-            assert!(in_window <= 10, "{in_window} grants within one second from grant {i}");
+            let in_window = grants[i..]
+                .iter()
+                .take_while(|g| g.duration_since(*at) < Duration::from_secs(1))
+                .count();
+            assert!(
+                in_window <= 10,
+                "{in_window} grants within one second from grant {i}"
+            );
         }
         // 35 requests at 10/s: the last waits three full windows, not more.
-        assert_eq!(grants.last().unwrap().duration_since(start), Duration::from_secs(3));
+        assert_eq!(
+            grants.last().unwrap().duration_since(start),
+            Duration::from_secs(3)
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -124,10 +139,16 @@ mod tests {
         limiter.acquire(40).await;
         assert_eq!(Instant::now(), start);
         limiter.acquire(20).await;
-        assert_eq!(Instant::now().duration_since(start), Duration::from_secs(60));
+        assert_eq!(
+            Instant::now().duration_since(start),
+            Duration::from_secs(60)
+        );
         limiter.pause_until(Instant::now() + Duration::from_secs(5));
         limiter.acquire(1).await;
-        assert_eq!(Instant::now().duration_since(start), Duration::from_secs(65));
+        assert_eq!(
+            Instant::now().duration_since(start),
+            Duration::from_secs(65)
+        );
         // Heavier than the window: admitted alone rather than never.
         limiter.acquire(500).await;
     }

@@ -15,7 +15,9 @@ pub fn datetime_ns(value: &Bound<'_, PyAny>) -> PyResult<i64> {
     let py = value.py();
     if let Ok(ms) = value.extract::<i64>() {
         return ms.checked_mul(1_000_000).ok_or_else(|| {
-            to_py_err(PipelineError::InvalidArgument(format!("epoch milliseconds {ms} are out of range")))
+            to_py_err(PipelineError::InvalidArgument(format!(
+                "epoch milliseconds {ms} are out of range"
+            )))
         });
     }
     if let Ok(text) = value.extract::<String>() {
@@ -30,10 +32,18 @@ pub fn datetime_ns(value: &Bound<'_, PyAny>) -> PyResult<i64> {
             value.clone()
         };
         // Exact to the microsecond: (dt - epoch) // 1 µs avoids float rounding of timestamp().
-        let epoch = datetime.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, &utc))?;
-        let micros: i64 = aware.sub(&epoch)?.floor_div(datetime.getattr("timedelta")?.call1((0, 0, 1))?)?.extract()?;
+        let epoch = datetime
+            .getattr("datetime")?
+            .call1((1970, 1, 1, 0, 0, 0, 0, &utc))?;
+        let micros: i64 = aware
+            .sub(&epoch)?
+            .floor_div(datetime.getattr("timedelta")?.call1((0, 0, 1))?)?
+            .extract()?;
         return micros.checked_mul(1_000).ok_or_else(|| {
-            to_py_err(PipelineError::InvalidArgument(format!("{} is after 2262, beyond nanosecond timestamps", value.repr().map(|r| r.to_string()).unwrap_or_default())))
+            to_py_err(PipelineError::InvalidArgument(format!(
+                "{} is after 2262, beyond nanosecond timestamps",
+                value.repr().map(|r| r.to_string()).unwrap_or_default()
+            )))
         });
     }
     Err(to_py_err(PipelineError::InvalidArgument(format!(
@@ -42,13 +52,15 @@ pub fn datetime_ns(value: &Bound<'_, PyAny>) -> PyResult<i64> {
     ))))
 }
 
-
 /// A UTC `datetime` (to the microsecond) from epoch nanoseconds.
 pub fn py_datetime(py: Python<'_>, ns: i64) -> PyResult<Py<PyAny>> {
     let datetime = py.import("datetime")?;
     let utc = datetime.getattr("timezone")?.getattr("utc")?;
-    let epoch = datetime.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
-    let delta = datetime.getattr("timedelta")?.call1((0, 0, ns.div_euclid(1_000)))?;
+    let epoch = datetime
+        .getattr("datetime")?
+        .call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
+    let delta = datetime
+        .getattr("timedelta")?
+        .call1((0, 0, ns.div_euclid(1_000)))?;
     Ok(epoch.add(delta)?.unbind())
 }
-

@@ -7,15 +7,60 @@ use pyo3::prelude::*;
 
 use crate::model::PipelineError;
 
-create_exception!(_core, PipelineErrorPy, PyException, "Base class of every ccxt_pipeline_rs error.");
-create_exception!(_core, NetworkError, PipelineErrorPy, "Connection failed or timed out; may succeed later.");
-create_exception!(_core, RateLimitError, PipelineErrorPy, "The venue throttled us and retries did not get through.");
-create_exception!(_core, ExchangeError, PipelineErrorPy, "The venue answered with an error of its own (`code`, `message`).");
-create_exception!(_core, MalformedResponseError, ExchangeError, "The venue's answer did not have the documented shape.");
-create_exception!(_core, SymbolNotFoundError, PipelineErrorPy, "The venue does not list the symbol (`suggestions`).");
-create_exception!(_core, UnsupportedError, PipelineErrorPy, "The venue does not offer what was asked.");
-create_exception!(_core, InvalidArgumentError, PipelineErrorPy, "An argument was not understood.");
-create_exception!(_core, StoreError, PipelineErrorPy, "The Parquet store could not be read or written.");
+create_exception!(
+    _core,
+    PipelineErrorPy,
+    PyException,
+    "Base class of every ccxt_pipeline_rs error."
+);
+create_exception!(
+    _core,
+    NetworkError,
+    PipelineErrorPy,
+    "Connection failed or timed out; may succeed later."
+);
+create_exception!(
+    _core,
+    RateLimitError,
+    PipelineErrorPy,
+    "The venue throttled us and retries did not get through."
+);
+create_exception!(
+    _core,
+    ExchangeError,
+    PipelineErrorPy,
+    "The venue answered with an error of its own (`code`, `message`)."
+);
+create_exception!(
+    _core,
+    MalformedResponseError,
+    ExchangeError,
+    "The venue's answer did not have the documented shape."
+);
+create_exception!(
+    _core,
+    SymbolNotFoundError,
+    PipelineErrorPy,
+    "The venue does not list the symbol (`suggestions`)."
+);
+create_exception!(
+    _core,
+    UnsupportedError,
+    PipelineErrorPy,
+    "The venue does not offer what was asked."
+);
+create_exception!(
+    _core,
+    InvalidArgumentError,
+    PipelineErrorPy,
+    "An argument was not understood."
+);
+create_exception!(
+    _core,
+    StoreError,
+    PipelineErrorPy,
+    "The Parquet store could not be read or written."
+);
 create_exception!(
     _core,
     IncompleteHistoryWarning,
@@ -40,24 +85,52 @@ pub fn to_py_err(error: PipelineError) -> PyErr {
     let venue = error.venue().map(|v| v.as_str());
     let (err, code, status, retry_after, suggestions) = match &error {
         PipelineError::Network { .. } => (NetworkError::new_err(message), None, None, None, None),
-        PipelineError::RateLimited { status, retry_after_ms, .. } => (
+        PipelineError::RateLimited {
+            status,
+            retry_after_ms,
+            ..
+        } => (
             RateLimitError::new_err(message),
             None,
             Some(*status).filter(|s| *s != 0),
             retry_after_ms.map(|ms| ms as f64 / 1000.0),
             None,
         ),
-        PipelineError::Exchange { status, code, .. } => {
-            (ExchangeError::new_err(message), Some(*code), Some(*status), None, None)
+        PipelineError::Exchange { status, code, .. } => (
+            ExchangeError::new_err(message),
+            Some(*code),
+            Some(*status),
+            None,
+            None,
+        ),
+        PipelineError::Malformed { .. } => (
+            MalformedResponseError::new_err(message),
+            None,
+            None,
+            None,
+            None,
+        ),
+        PipelineError::SymbolNotFound { suggestions, .. } => (
+            SymbolNotFoundError::new_err(message),
+            None,
+            None,
+            None,
+            Some(suggestions.clone()),
+        ),
+        PipelineError::Unsupported { .. } => {
+            (UnsupportedError::new_err(message), None, None, None, None)
         }
-        PipelineError::Malformed { .. } => (MalformedResponseError::new_err(message), None, None, None, None),
-        PipelineError::SymbolNotFound { suggestions, .. } => {
-            (SymbolNotFoundError::new_err(message), None, None, None, Some(suggestions.clone()))
-        }
-        PipelineError::Unsupported { .. } => (UnsupportedError::new_err(message), None, None, None, None),
-        PipelineError::InvalidArgument(_) => (InvalidArgumentError::new_err(message), None, None, None, None),
+        PipelineError::InvalidArgument(_) => (
+            InvalidArgumentError::new_err(message),
+            None,
+            None,
+            None,
+            None,
+        ),
         PipelineError::Store(_) => (StoreError::new_err(message), None, None, None, None),
-        PipelineError::Internal { .. } => (PipelineErrorPy::new_err(message), None, None, None, None),
+        PipelineError::Internal { .. } => {
+            (PipelineErrorPy::new_err(message), None, None, None, None)
+        }
     };
     Python::attach(|py| {
         let value = err.value(py);
@@ -78,11 +151,20 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NetworkError", py.get_type::<NetworkError>())?;
     m.add("RateLimitError", py.get_type::<RateLimitError>())?;
     m.add("ExchangeError", py.get_type::<ExchangeError>())?;
-    m.add("MalformedResponseError", py.get_type::<MalformedResponseError>())?;
+    m.add(
+        "MalformedResponseError",
+        py.get_type::<MalformedResponseError>(),
+    )?;
     m.add("SymbolNotFoundError", py.get_type::<SymbolNotFoundError>())?;
     m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
-    m.add("InvalidArgumentError", py.get_type::<InvalidArgumentError>())?;
+    m.add(
+        "InvalidArgumentError",
+        py.get_type::<InvalidArgumentError>(),
+    )?;
     m.add("StoreError", py.get_type::<StoreError>())?;
-    m.add("IncompleteHistoryWarning", py.get_type::<IncompleteHistoryWarning>())?;
+    m.add(
+        "IncompleteHistoryWarning",
+        py.get_type::<IncompleteHistoryWarning>(),
+    )?;
     Ok(())
 }

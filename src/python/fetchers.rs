@@ -5,7 +5,9 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::fetch::{History, HistoryProgress, HistoryRange, HistorySink, MultiVenue, Orchestrator, VenueClient};
+use crate::fetch::{
+    History, HistoryProgress, HistoryRange, HistorySink, MultiVenue, Orchestrator, VenueClient,
+};
 use crate::model::records::{funding_rate_batch, now_ns, open_interest_batch};
 use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
 use crate::net::HttpConfig;
@@ -16,7 +18,10 @@ use crate::python::store::PyParquetStore;
 use crate::venue::OiPeriod;
 
 /// `start`/`end` as users pass them (end `None` = now) to an inclusive millisecond range.
-fn history_range(start: &Bound<'_, PyAny>, end: Option<&Bound<'_, PyAny>>) -> PyResult<HistoryRange> {
+fn history_range(
+    start: &Bound<'_, PyAny>,
+    end: Option<&Bound<'_, PyAny>>,
+) -> PyResult<HistoryRange> {
     let start_ms = datetime_ns(start)?.div_euclid(1_000_000);
     let end_ms = match end {
         Some(end) => datetime_ns(end)?,
@@ -32,27 +37,47 @@ fn period(text: &str) -> PyResult<OiPeriod> {
 
 /// Calls `progress(venue, instrument_id, rows, fraction)` after every page. A callback that raises is reported
 /// once in the log and then ignored: progress display must not abort a backfill.
-fn history_sink(store: Option<PyRef<'_, PyParquetStore>>, progress: Option<Py<PyAny>>) -> HistorySink {
+fn history_sink(
+    store: Option<PyRef<'_, PyParquetStore>>,
+    progress: Option<Py<PyAny>>,
+) -> HistorySink {
     let progress = progress.map(|callback| {
         let callback = std::sync::Arc::new(callback);
         std::sync::Arc::new(move |p: &HistoryProgress| {
             Python::attach(|py| {
-                if let Err(e) = callback.call1(py, (p.venue.as_str(), p.instrument_id.as_str(), p.rows, p.fraction)) {
+                if let Err(e) = callback.call1(
+                    py,
+                    (
+                        p.venue.as_str(),
+                        p.instrument_id.as_str(),
+                        p.rows,
+                        p.fraction,
+                    ),
+                ) {
                     tracing::warn!("progress callback raised: {e}");
                 }
             })
         }) as crate::fetch::ProgressFn
     });
-    HistorySink { store: store.map(|s| s.store.clone()), progress }
+    HistorySink {
+        store: store.map(|s| s.store.clone()),
+        progress,
+    }
 }
 
-fn history_table<R>(py: Python<'_>, history: History<R>, to_batch: fn(&[R]) -> arrow_array::RecordBatch) -> PyResult<Py<PyAny>> {
+fn history_table<R>(
+    py: Python<'_>,
+    history: History<R>,
+    to_batch: fn(&[R]) -> arrow_array::RecordBatch,
+) -> PyResult<Py<PyAny>> {
     warn_incomplete(py, &history.warnings)?;
     to_pyarrow(py, to_batch(&history.rows))
 }
 
 fn client(venue: Venue, base_url: Option<&str>) -> PyResult<Arc<VenueClient>> {
-    VenueClient::new(venue, base_url, &HttpConfig::default()).map(Arc::new).map_err(to_py_err)
+    VenueClient::new(venue, base_url, &HttpConfig::default())
+        .map(Arc::new)
+        .map_err(to_py_err)
 }
 
 /// The same methods on the three fetcher classes; only the venue differs.
@@ -71,7 +96,9 @@ macro_rules! fetcher {
             fn new(base_url: Option<&str>, ws_url: Option<&str>) -> PyResult<Self> {
                 // The WebSocket URL belongs to liquidation streams, which read it when they start.
                 let _ = ws_url;
-                Ok(Self { client: client($venue, base_url)? })
+                Ok(Self {
+                    client: client($venue, base_url)?,
+                })
             }
 
             #[getter]
@@ -90,7 +117,11 @@ macro_rules! fetcher {
                 to_pyarrow(py, open_interest_batch(&[row]))
             }
 
-            fn fetch_open_interest_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+            fn fetch_open_interest_async<'py>(
+                &self,
+                py: Python<'py>,
+                symbol: String,
+            ) -> PyResult<Bound<'py, PyAny>> {
                 let client = self.client.clone();
                 awaitable(
                     py,
@@ -105,7 +136,11 @@ macro_rules! fetcher {
                 to_pyarrow(py, funding_rate_batch(&[row]))
             }
 
-            fn fetch_funding_rate_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+            fn fetch_funding_rate_async<'py>(
+                &self,
+                py: Python<'py>,
+                symbol: String,
+            ) -> PyResult<Bound<'py, PyAny>> {
                 let client = self.client.clone();
                 awaitable(
                     py,
@@ -127,8 +162,16 @@ macro_rules! fetcher {
                 progress: Option<Py<PyAny>>,
                 store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Py<PyAny>> {
-                let (range, period, sink) = (history_range(start, end)?, self::period(period)?, history_sink(store, progress));
-                let history = block_on_result(py, self.client.fetch_open_interest_history(symbol, period, range, &sink))?;
+                let (range, period, sink) = (
+                    history_range(start, end)?,
+                    self::period(period)?,
+                    history_sink(store, progress),
+                );
+                let history = block_on_result(
+                    py,
+                    self.client
+                        .fetch_open_interest_history(symbol, period, range, &sink),
+                )?;
                 history_table(py, history, open_interest_batch)
             }
 
@@ -143,11 +186,19 @@ macro_rules! fetcher {
                 progress: Option<Py<PyAny>>,
                 store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                let (range, period, sink) = (history_range(start, end)?, self::period(period)?, history_sink(store, progress));
+                let (range, period, sink) = (
+                    history_range(start, end)?,
+                    self::period(period)?,
+                    history_sink(store, progress),
+                );
                 let client = self.client.clone();
                 awaitable(
                     py,
-                    async move { client.fetch_open_interest_history(&symbol, period, range, &sink).await },
+                    async move {
+                        client
+                            .fetch_open_interest_history(&symbol, period, range, &sink)
+                            .await
+                    },
                     move |py, history| history_table(py, history, open_interest_batch),
                 )
             }
@@ -164,7 +215,10 @@ macro_rules! fetcher {
                 store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Py<PyAny>> {
                 let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
-                let history = block_on_result(py, self.client.fetch_funding_rate_history(symbol, range, &sink))?;
+                let history = block_on_result(
+                    py,
+                    self.client.fetch_funding_rate_history(symbol, range, &sink),
+                )?;
                 history_table(py, history, funding_rate_batch)
             }
 
@@ -182,13 +236,21 @@ macro_rules! fetcher {
                 let client = self.client.clone();
                 awaitable(
                     py,
-                    async move { client.fetch_funding_rate_history(&symbol, range, &sink).await },
+                    async move {
+                        client
+                            .fetch_funding_rate_history(&symbol, range, &sink)
+                            .await
+                    },
                     move |py, history| history_table(py, history, funding_rate_batch),
                 )
             }
 
             fn __repr__(&self) -> String {
-                format!("{}(base_url='{}')", stringify!($name), self.client.base_url())
+                format!(
+                    "{}(base_url='{}')",
+                    stringify!($name),
+                    self.client.base_url()
+                )
             }
         }
     };
@@ -196,7 +258,11 @@ macro_rules! fetcher {
 
 fetcher!(BinanceFetcher, Venue::Binance, "Binance USDⓈ-M futures.");
 fetcher!(BybitFetcher, Venue::Bybit, "Bybit v5, linear perpetuals.");
-fetcher!(HyperliquidFetcher, Venue::Hyperliquid, "Hyperliquid perpetuals.");
+fetcher!(
+    HyperliquidFetcher,
+    Venue::Hyperliquid,
+    "Hyperliquid perpetuals."
+);
 
 /// The rows of the venues that answered and one exception object per venue that did not.
 #[pyclass(module = "ccxt_pipeline_rs", frozen, get_all)]
@@ -212,7 +278,11 @@ pub struct MultiVenueResult {
 #[pymethods]
 impl MultiVenueResult {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("MultiVenueResult(rows={}, failures={})", self.table.bind(py).len()?, self.failures.bind(py).len()))
+        Ok(format!(
+            "MultiVenueResult(rows={}, failures={})",
+            self.table.bind(py).len()?,
+            self.failures.bind(py).len()
+        ))
     }
 }
 
@@ -225,7 +295,12 @@ fn multi_venue_result<T>(
     for error in result.failures {
         failures.append(to_py_err(error).into_value(py))?;
     }
-    Ok(MultiVenueResult { table: to_pyarrow(py, to_batch(&result.rows))?, failures: failures.unbind(), warnings: Vec::new(), rows_stored: 0 })
+    Ok(MultiVenueResult {
+        table: to_pyarrow(py, to_batch(&result.rows))?,
+        failures: failures.unbind(),
+        warnings: Vec::new(),
+        rows_stored: 0,
+    })
 }
 
 /// Histories of several (venue, symbol) pairs as one result: all rows in one table, warnings collected and
@@ -235,12 +310,27 @@ fn multi_venue_history<R>(
     result: MultiVenue<History<R>>,
     to_batch: fn(&[R]) -> arrow_array::RecordBatch,
 ) -> PyResult<MultiVenueResult> {
-    let warnings: Vec<String> = result.rows.iter().flat_map(|h| h.warnings.iter().cloned()).collect();
+    let warnings: Vec<String> = result
+        .rows
+        .iter()
+        .flat_map(|h| h.warnings.iter().cloned())
+        .collect();
     warn_incomplete(py, &warnings)?;
     let rows_stored = result.rows.iter().map(|h| h.rows_stored).sum();
     let rows: Vec<R> = result.rows.into_iter().flat_map(|h| h.rows).collect();
-    let out = multi_venue_result(py, MultiVenue { rows, failures: result.failures }, to_batch)?;
-    Ok(MultiVenueResult { warnings, rows_stored, ..out })
+    let out = multi_venue_result(
+        py,
+        MultiVenue {
+            rows,
+            failures: result.failures,
+        },
+        to_batch,
+    )?;
+    Ok(MultiVenueResult {
+        warnings,
+        rows_stored,
+        ..out
+    })
 }
 
 /// One symbol or a list of them.
@@ -249,7 +339,9 @@ fn symbol_list(symbols: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
         return Ok(vec![one]);
     }
     symbols.extract::<Vec<String>>().map_err(|_| {
-        to_py_err(PipelineError::InvalidArgument("symbols must be a string or a list of strings".into()))
+        to_py_err(PipelineError::InvalidArgument(
+            "symbols must be a string or a list of strings".into(),
+        ))
     })
 }
 
@@ -272,20 +364,32 @@ impl PyOrchestrator {
     ) -> PyResult<Self> {
         let venues: Vec<Venue> = match exchanges {
             None => Venue::ALL.to_vec(),
-            Some(names) => names.iter().map(|n| n.parse()).collect::<Result<_, _>>().map_err(to_py_err)?,
+            Some(names) => names
+                .iter()
+                .map(|n| n.parse())
+                .collect::<Result<_, _>>()
+                .map_err(to_py_err)?,
         };
         let mut overrides = std::collections::HashMap::new();
         for (name, url) in base_urls.unwrap_or_default() {
             overrides.insert(name.parse::<Venue>().map_err(to_py_err)?, url);
         }
-        let config = HttpConfig { rate_limits, ..HttpConfig::default() };
-        let inner = Orchestrator::for_venues(&venues, |v| overrides.get(&v).cloned(), &config).map_err(to_py_err)?;
+        let config = HttpConfig {
+            rate_limits,
+            ..HttpConfig::default()
+        };
+        let inner = Orchestrator::for_venues(&venues, |v| overrides.get(&v).cloned(), &config)
+            .map_err(to_py_err)?;
         Ok(PyOrchestrator { inner })
     }
 
     #[getter]
     fn exchanges(&self) -> Vec<&'static str> {
-        self.inner.clients().iter().map(|c| c.venue().as_str()).collect()
+        self.inner
+            .clients()
+            .iter()
+            .map(|c| c.venue().as_str())
+            .collect()
     }
 
     fn fetch_open_interest(&self, py: Python<'_>, symbol: &str) -> PyResult<MultiVenueResult> {
@@ -293,7 +397,11 @@ impl PyOrchestrator {
         multi_venue_result::<OpenInterest>(py, result, open_interest_batch)
     }
 
-    fn fetch_open_interest_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+    fn fetch_open_interest_async<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         awaitable(
             py,
@@ -307,7 +415,11 @@ impl PyOrchestrator {
         multi_venue_result::<FundingRate>(py, result, funding_rate_batch)
     }
 
-    fn fetch_funding_rate_async<'py>(&self, py: Python<'py>, symbol: String) -> PyResult<Bound<'py, PyAny>> {
+    fn fetch_funding_rate_async<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         awaitable(
             py,
@@ -328,9 +440,17 @@ impl PyOrchestrator {
         progress: Option<Py<PyAny>>,
         store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<MultiVenueResult> {
-        let (symbols, range, period) = (symbol_list(symbols)?, history_range(start, end)?, self::period(period)?);
+        let (symbols, range, period) = (
+            symbol_list(symbols)?,
+            history_range(start, end)?,
+            self::period(period)?,
+        );
         let sink = history_sink(store, progress);
-        let result = block_on_result(py, self.inner.fetch_open_interest_history(&symbols, period, range, &sink))?;
+        let result = block_on_result(
+            py,
+            self.inner
+                .fetch_open_interest_history(&symbols, period, range, &sink),
+        )?;
         multi_venue_history(py, result, open_interest_batch)
     }
 
@@ -347,7 +467,11 @@ impl PyOrchestrator {
     ) -> PyResult<MultiVenueResult> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
         let sink = history_sink(store, progress);
-        let result = block_on_result(py, self.inner.fetch_funding_rate_history(&symbols, range, &sink))?;
+        let result = block_on_result(
+            py,
+            self.inner
+                .fetch_funding_rate_history(&symbols, range, &sink),
+        )?;
         multi_venue_history(py, result, funding_rate_batch)
     }
 
@@ -362,11 +486,19 @@ impl PyOrchestrator {
         progress: Option<Py<PyAny>>,
         store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (symbols, range, period) = (symbol_list(symbols)?, history_range(start, end)?, self::period(period)?);
+        let (symbols, range, period) = (
+            symbol_list(symbols)?,
+            history_range(start, end)?,
+            self::period(period)?,
+        );
         let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
         awaitable(
             py,
-            async move { inner.fetch_open_interest_history(&symbols, period, range, &sink).await },
+            async move {
+                inner
+                    .fetch_open_interest_history(&symbols, period, range, &sink)
+                    .await
+            },
             move |py, result| multi_venue_history(py, result, open_interest_batch),
         )
     }
@@ -385,7 +517,11 @@ impl PyOrchestrator {
         let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
         awaitable(
             py,
-            async move { inner.fetch_funding_rate_history(&symbols, range, &sink).await },
+            async move {
+                inner
+                    .fetch_funding_rate_history(&symbols, range, &sink)
+                    .await
+            },
             move |py, result| multi_venue_history(py, result, funding_rate_batch),
         )
     }

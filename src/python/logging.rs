@@ -54,9 +54,14 @@ impl<S: Subscriber> Layer<S> for PythonLogging {
         let level = python_level(metadata.level());
         // try_attach: after interpreter shutdown began, a late event from a runtime thread is dropped, not a crash.
         let _ = Python::try_attach(|py| -> PyResult<()> {
-            let logger = py.import("logging")?.call_method1("getLogger", (logger_name,))?;
+            let logger = py
+                .import("logging")?
+                .call_method1("getLogger", (logger_name,))?;
             if logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
-                logger.call_method1("log", (level, format!("{}{}", message.text, message.fields)))?;
+                logger.call_method1(
+                    "log",
+                    (level, format!("{}{}", message.text, message.fields)),
+                )?;
             }
             Ok(())
         });
@@ -65,7 +70,10 @@ impl<S: Subscriber> Layer<S> for PythonLogging {
 
 /// Installs the forwarding subscriber for events from this crate (debug and above). Called once at import.
 pub fn install() {
-    let filter = tracing_subscriber::filter::Targets::new().with_target("ccxt_pipeline_rs", Level::DEBUG);
+    let filter =
+        tracing_subscriber::filter::Targets::new().with_target("ccxt_pipeline_rs", Level::DEBUG);
     // Err: the host process installed its own subscriber first; keep theirs.
-    let _ = tracing_subscriber::registry().with(PythonLogging.with_filter(filter)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(PythonLogging.with_filter(filter))
+        .try_init();
 }

@@ -35,7 +35,10 @@ pub fn block_on<T: Send>(py: Python<'_>, future: impl Future<Output = T> + Send)
 }
 
 /// Like [`block_on`] for fallible pipeline futures, mapping the error to its Python class.
-pub fn block_on_result<T: Send>(py: Python<'_>, future: impl Future<Output = Result<T>> + Send) -> PyResult<T> {
+pub fn block_on_result<T: Send>(
+    py: Python<'_>,
+    future: impl Future<Output = Result<T>> + Send,
+) -> PyResult<T> {
     block_on(py, future)?.map_err(to_py_err)
 }
 
@@ -58,5 +61,7 @@ where
 /// Hands record batches to pyarrow through the Arrow C stream interface: buffers are shared, not copied.
 pub fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>> {
     let schema = batch.schema();
-    Ok(PyTable::try_new(vec![batch], schema)?.into_pyarrow(py)?.unbind())
+    Ok(PyTable::try_new(vec![batch], schema)?
+        .into_pyarrow(py)?
+        .unbind())
 }

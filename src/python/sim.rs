@@ -25,11 +25,23 @@ impl PySimServer {
     #[new]
     #[pyo3(signature = (seed=0, port=0, enforce_rate_limits=true))]
     fn new(py: Python<'_>, seed: u64, port: u16, enforce_rate_limits: bool) -> PyResult<Self> {
-        let config = SimConfig { seed, enforce_rate_limits, ..SimConfig::default() };
+        let config = SimConfig {
+            seed,
+            enforce_rate_limits,
+            ..SimConfig::default()
+        };
         // Started inside the runtime so the accept loop is spawned there and outlives this call.
-        let server = block_on(py, async { runtime().spawn(SimServer::start(config, port)).await })?
-            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("simulator task failed: {e}")))?
-            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start simulator on port {port}: {e}")))?;
+        let server = block_on(py, async {
+            runtime().spawn(SimServer::start(config, port)).await
+        })?
+        .map_err(|e| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!("simulator task failed: {e}"))
+        })?
+        .map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!(
+                "cannot start simulator on port {port}: {e}"
+            ))
+        })?;
         Ok(PySimServer { server })
     }
 
@@ -44,8 +56,11 @@ impl PySimServer {
 
     /// Delay before every answer of `venue_name`, in seconds.
     fn set_latency(&self, venue_name: &str, seconds: f64) -> PyResult<()> {
-        let latency = Duration::try_from_secs_f64(seconds)
-            .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("latency must be >= 0 seconds, got {seconds}")))?;
+        let latency = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "latency must be >= 0 seconds, got {seconds}"
+            ))
+        })?;
         self.server.set_latency(venue(venue_name)?, latency);
         Ok(())
     }
@@ -62,9 +77,21 @@ impl PySimServer {
 
     /// The next `count` requests of `venue_name` are answered with `status` and `body`.
     #[pyo3(signature = (venue_name, status, body, count=1, retry_after_secs=None))]
-    fn inject_status(&self, venue_name: &str, status: u16, body: String, count: usize, retry_after_secs: Option<u64>) -> PyResult<()> {
-        let fault = Fault::Status { status, body, retry_after_secs };
-        self.server.inject_faults(venue(venue_name)?, vec![fault; count]);
+    fn inject_status(
+        &self,
+        venue_name: &str,
+        status: u16,
+        body: String,
+        count: usize,
+        retry_after_secs: Option<u64>,
+    ) -> PyResult<()> {
+        let fault = Fault::Status {
+            status,
+            body,
+            retry_after_secs,
+        };
+        self.server
+            .inject_faults(venue(venue_name)?, vec![fault; count]);
         Ok(())
     }
 

@@ -7,14 +7,18 @@ use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
 
 use crate::model::{PipelineError, Venue};
-use crate::python::errors::to_py_err;
 use crate::python::dates::{datetime_ns, py_datetime};
+use crate::python::errors::to_py_err;
 use crate::python::runtime::to_pyarrow;
 use crate::store::{Kind, ParquetStore, TimeRange};
 
 fn venues(venue: Option<&str>) -> PyResult<Option<Vec<Venue>>> {
     venue
-        .map(|v| v.split(',').map(str::parse).collect::<Result<Vec<Venue>, _>>())
+        .map(|v| {
+            v.split(',')
+                .map(str::parse)
+                .collect::<Result<Vec<Venue>, _>>()
+        })
         .transpose()
         .map_err(to_py_err)
 }
@@ -41,7 +45,9 @@ impl PyParquetStore {
     /// "files_written"}`.
     fn write<'py>(&self, py: Python<'py>, table: PyTable) -> PyResult<Bound<'py, PyDict>> {
         let (batches, _) = table.into_inner();
-        let summary = py.detach(|| self.store.write_batches(&batches)).map_err(to_py_err)?;
+        let summary = py
+            .detach(|| self.store.write_batches(&batches))
+            .map_err(to_py_err)?;
         let out = PyDict::new(py);
         out.set_item("rows_added", summary.rows_added)?;
         out.set_item("rows_duplicate", summary.rows_duplicate)?;
@@ -63,7 +69,10 @@ impl PyParquetStore {
     ) -> PyResult<Py<PyAny>> {
         let kind = Kind::parse(kind).map_err(to_py_err)?;
         let venues = venues(venue)?;
-        let range = TimeRange { start: start.map(datetime_ns).transpose()?, end: end.map(datetime_ns).transpose()? };
+        let range = TimeRange {
+            start: start.map(datetime_ns).transpose()?,
+            end: end.map(datetime_ns).transpose()?,
+        };
         let (batch, _) = py
             .detach(|| {
                 let ids = self.store.select(kind, venues.as_deref(), symbol)?;
@@ -74,7 +83,13 @@ impl PyParquetStore {
     }
 
     /// Latest `ts_event` stored for `symbol` on `venue` as a UTC `datetime`, or `None`; read from file footers.
-    fn get_last_timestamp(&self, py: Python<'_>, kind: &str, venue: &str, symbol: &str) -> PyResult<Option<Py<PyAny>>> {
+    fn get_last_timestamp(
+        &self,
+        py: Python<'_>,
+        kind: &str,
+        venue: &str,
+        symbol: &str,
+    ) -> PyResult<Option<Py<PyAny>>> {
         let kind = Kind::parse(kind).map_err(to_py_err)?;
         let venue: Venue = venue.parse().map_err(to_py_err)?;
         let last = py
@@ -111,7 +126,10 @@ impl PyParquetStore {
                 out.set_item("instrument_id", d.instrument_id)?;
                 out.set_item("files", d.files)?;
                 out.set_item("rows", d.rows)?;
-                out.set_item("first", d.first_ts.map(|ns| py_datetime(py, ns)).transpose()?)?;
+                out.set_item(
+                    "first",
+                    d.first_ts.map(|ns| py_datetime(py, ns)).transpose()?,
+                )?;
                 out.set_item("last", d.last_ts.map(|ns| py_datetime(py, ns)).transpose()?)?;
                 Ok(out.unbind())
             })

@@ -7,15 +7,18 @@ use std::sync::Arc;
 use arrow_array::builder::{BinaryBuilder, StringBuilder, UInt16Builder, UInt64Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampNanosecondType, UInt16Type, UInt64Type};
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::model::records::{
-    Row,
-    funding_rate_batch, funding_rate_schema, liquidation_batch, liquidation_schema, open_interest_batch,
-    open_interest_schema,
+    funding_rate_batch, funding_rate_schema, liquidation_batch, liquidation_schema,
+    open_interest_batch, open_interest_schema, Row,
 };
-use crate::model::{FundingRate, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result, Side};
+use crate::model::{
+    FundingRate, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result, Side,
+};
 
 /// What a dataset holds; the names are the ones users type (`query open_interest`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,11 +49,14 @@ impl Kind {
     }
 
     pub fn parse(name: &str) -> Result<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == name.trim()).ok_or_else(|| {
-            PipelineError::InvalidArgument(format!(
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == name.trim())
+            .ok_or_else(|| {
+                PipelineError::InvalidArgument(format!(
                 "unknown data kind '{name}': expected open_interest, funding_rate or liquidation"
             ))
-        })
+            })
     }
 
     pub fn table_schema(self) -> SchemaRef {
@@ -102,12 +108,23 @@ fn invalid_table(what: impl std::fmt::Display) -> PipelineError {
 }
 
 /// A column by name with the type it must have, or an error naming both.
-fn column<'a>(batch: &'a RecordBatch, name: &str, accepts: fn(&DataType) -> bool, expected: &str, err: fn(String) -> PipelineError) -> Result<&'a ArrayRef> {
-    let column = batch.column_by_name(name).ok_or_else(|| err(format!("missing column '{name}' ({expected})")))?;
+fn column<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+    accepts: fn(&DataType) -> bool,
+    expected: &str,
+    err: fn(String) -> PipelineError,
+) -> Result<&'a ArrayRef> {
+    let column = batch
+        .column_by_name(name)
+        .ok_or_else(|| err(format!("missing column '{name}' ({expected})")))?;
     if accepts(column.data_type()) {
         Ok(column)
     } else {
-        Err(err(format!("column '{name}' is {}, expected {expected}", column.data_type())))
+        Err(err(format!(
+            "column '{name}' is {}, expected {expected}",
+            column.data_type()
+        )))
     }
 }
 
@@ -116,7 +133,9 @@ fn table_err(msg: String) -> PipelineError {
 }
 
 fn disk_err(msg: String) -> PipelineError {
-    store_error(format!("stored file does not have the catalog schema: {msg}"))
+    store_error(format!(
+        "stored file does not have the catalog schema: {msg}"
+    ))
 }
 
 fn is_timestamp_ns(t: &DataType) -> bool {
@@ -128,25 +147,53 @@ fn table_strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArr
 }
 
 fn table_f64<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array> {
-    Ok(column(batch, name, |t| *t == DataType::Float64, "float64", table_err)?.as_primitive::<Float64Type>())
+    Ok(column(
+        batch,
+        name,
+        |t| *t == DataType::Float64,
+        "float64",
+        table_err,
+    )?
+    .as_primitive::<Float64Type>())
 }
 
-fn table_ts(batch: &RecordBatch, name: &str) -> Result<arrow_array::PrimitiveArray<TimestampNanosecondType>> {
-    Ok(column(batch, name, is_timestamp_ns, "timestamp[ns, UTC]", table_err)?.as_primitive::<TimestampNanosecondType>().clone())
+fn table_ts(
+    batch: &RecordBatch,
+    name: &str,
+) -> Result<arrow_array::PrimitiveArray<TimestampNanosecondType>> {
+    Ok(column(
+        batch,
+        name,
+        is_timestamp_ns,
+        "timestamp[ns, UTC]",
+        table_err,
+    )?
+    .as_primitive::<TimestampNanosecondType>()
+    .clone())
 }
 
 fn required<T>(value: Option<T>, column: &str, row: usize) -> Result<T> {
-    value.ok_or_else(|| invalid_table(format!("column '{column}' is null in row {row}; it is required")))
+    value.ok_or_else(|| {
+        invalid_table(format!(
+            "column '{column}' is null in row {row}; it is required"
+        ))
+    })
 }
 
 /// The identity columns of one table row, with the instrument id checked (it becomes a folder name).
-fn table_identity(batch: &RecordBatch) -> Result<impl Fn(usize) -> Result<(InstrumentRef, i64, i64)> + '_> {
+fn table_identity(
+    batch: &RecordBatch,
+) -> Result<impl Fn(usize) -> Result<(InstrumentRef, i64, i64)> + '_> {
     let ids = table_strings(batch, "instrument_id")?;
     let venues = table_strings(batch, "venue")?;
     let ts_event = table_ts(batch, "ts_event")?;
     let ts_init = table_ts(batch, "ts_init")?;
     Ok(move |row: usize| {
-        let id = required(ids.is_valid(row).then(|| ids.value(row)), "instrument_id", row)?;
+        let id = required(
+            ids.is_valid(row).then(|| ids.value(row)),
+            "instrument_id",
+            row,
+        )?;
         let inst = InstrumentRef::from_instrument_id(id)?;
         if venues.is_valid(row) && venues.value(row) != inst.venue.as_str() {
             return Err(invalid_table(format!(
@@ -154,10 +201,20 @@ fn table_identity(batch: &RecordBatch) -> Result<impl Fn(usize) -> Result<(Instr
                 venues.value(row)
             )));
         }
-        let event = required(ts_event.is_valid(row).then(|| ts_event.value(row)), "ts_event", row)?;
-        let init = required(ts_init.is_valid(row).then(|| ts_init.value(row)), "ts_init", row)?;
+        let event = required(
+            ts_event.is_valid(row).then(|| ts_event.value(row)),
+            "ts_event",
+            row,
+        )?;
+        let init = required(
+            ts_init.is_valid(row).then(|| ts_init.value(row)),
+            "ts_init",
+            row,
+        )?;
         if event < 0 || init < 0 {
-            return Err(invalid_table(format!("row {row}: timestamps before 1970 cannot be stored")));
+            return Err(invalid_table(format!(
+                "row {row}: timestamps before 1970 cannot be stored"
+            )));
         }
         Ok((inst, event, init))
     })
@@ -168,15 +225,28 @@ fn disk_strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArra
 }
 
 fn disk_f64<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Float64Array> {
-    Ok(column(batch, name, |t| *t == DataType::Float64, "float64", disk_err)?.as_primitive::<Float64Type>())
+    Ok(column(
+        batch,
+        name,
+        |t| *t == DataType::Float64,
+        "float64",
+        disk_err,
+    )?
+    .as_primitive::<Float64Type>())
 }
 
 fn disk_i64<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Int64Array> {
-    Ok(column(batch, name, |t| *t == DataType::Int64, "int64", disk_err)?.as_primitive::<Int64Type>())
+    Ok(
+        column(batch, name, |t| *t == DataType::Int64, "int64", disk_err)?
+            .as_primitive::<Int64Type>(),
+    )
 }
 
 fn disk_u64<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a UInt64Array> {
-    Ok(column(batch, name, |t| *t == DataType::UInt64, "uint64", disk_err)?.as_primitive::<UInt64Type>())
+    Ok(
+        column(batch, name, |t| *t == DataType::UInt64, "uint64", disk_err)?
+            .as_primitive::<UInt64Type>(),
+    )
 }
 
 fn custom_schema(fields: Vec<Field>) -> SchemaRef {
@@ -224,8 +294,15 @@ impl StoredRow for OpenInterest {
         (0..batch.num_rows())
             .map(|row| {
                 let (inst, ts_event, ts_init) = identity(row)?;
-                let open_interest = required(oi.is_valid(row).then(|| oi.value(row)), "open_interest", row)?;
-                let value = value.is_valid(row).then(|| value.value(row)).filter(|v| !v.is_nan());
+                let open_interest = required(
+                    oi.is_valid(row).then(|| oi.value(row)),
+                    "open_interest",
+                    row,
+                )?;
+                let value = value
+                    .is_valid(row)
+                    .then(|| value.value(row))
+                    .filter(|v| !v.is_nan());
                 Ok(inst.open_interest(ts_event, ts_init, open_interest, value))
             })
             .collect()
@@ -260,7 +337,12 @@ impl StoredRow for OpenInterest {
         Ok((0..batch.num_rows())
             .map(|i| {
                 let v = value.value(i);
-                inst.open_interest(ts_event.value(i), ts_init.value(i), oi.value(i), (value.is_valid(i) && !v.is_nan()).then_some(v))
+                inst.open_interest(
+                    ts_event.value(i),
+                    ts_init.value(i),
+                    oi.value(i),
+                    (value.is_valid(i) && !v.is_nan()).then_some(v),
+                )
             })
             .collect())
     }
@@ -280,16 +362,29 @@ impl StoredRow for FundingRate {
     fn from_table(batch: &RecordBatch) -> Result<Vec<Self>> {
         let identity = table_identity(batch)?;
         let rate = table_f64(batch, "funding_rate")?;
-        let interval = column(batch, "interval_minutes", |t| *t == DataType::UInt16, "uint16", table_err)?.as_primitive::<UInt16Type>();
+        let interval = column(
+            batch,
+            "interval_minutes",
+            |t| *t == DataType::UInt16,
+            "uint16",
+            table_err,
+        )?
+        .as_primitive::<UInt16Type>();
         let next = table_ts(batch, "next_funding_time")?;
         let mark = table_f64(batch, "mark_price")?;
         let index = table_f64(batch, "index_price")?;
         (0..batch.num_rows())
             .map(|row| {
                 let (inst, ts_event, ts_init) = identity(row)?;
-                let funding_rate = required(rate.is_valid(row).then(|| rate.value(row)), "funding_rate", row)?;
+                let funding_rate = required(
+                    rate.is_valid(row).then(|| rate.value(row)),
+                    "funding_rate",
+                    row,
+                )?;
                 if !funding_rate.is_finite() {
-                    return Err(invalid_table(format!("row {row}: funding_rate {funding_rate} is not a number")));
+                    return Err(invalid_table(format!(
+                        "row {row}: funding_rate {funding_rate} is not a number"
+                    )));
                 }
                 Ok(FundingRate {
                     venue: inst.venue,
@@ -299,7 +394,10 @@ impl StoredRow for FundingRate {
                     ts_init,
                     funding_rate,
                     interval_minutes: interval.is_valid(row).then(|| interval.value(row)),
-                    next_funding_time: next.is_valid(row).then(|| next.value(row)).filter(|t| *t >= 0),
+                    next_funding_time: next
+                        .is_valid(row)
+                        .then(|| next.value(row))
+                        .filter(|t| *t >= 0),
                     mark_price: mark.is_valid(row).then(|| mark.value(row)),
                     index_price: index.is_valid(row).then(|| index.value(row)),
                 })
@@ -309,7 +407,9 @@ impl StoredRow for FundingRate {
 
     /// NautilusTrader's `FundingRateUpdate` layout: the instrument lives in the schema metadata.
     fn disk_schema(instrument_id: &str) -> SchemaRef {
-        let metadata = [("instrument_id".to_string(), instrument_id.to_string())].into_iter().collect();
+        let metadata = [("instrument_id".to_string(), instrument_id.to_string())]
+            .into_iter()
+            .collect();
         Arc::new(Schema::new_with_metadata(
             vec![
                 Field::new("rate", DataType::Binary, false),
@@ -339,23 +439,52 @@ impl StoredRow for FundingRate {
                 Arc::new(rate.finish()),
                 Arc::new(interval.finish()),
                 Arc::new(next.finish()),
-                Arc::new(rows.iter().map(|r| r.ts_event as u64).collect::<UInt64Array>()),
-                Arc::new(rows.iter().map(|r| r.ts_init as u64).collect::<UInt64Array>()),
+                Arc::new(
+                    rows.iter()
+                        .map(|r| r.ts_event as u64)
+                        .collect::<UInt64Array>(),
+                ),
+                Arc::new(
+                    rows.iter()
+                        .map(|r| r.ts_init as u64)
+                        .collect::<UInt64Array>(),
+                ),
             ],
         )
     }
 
     fn from_disk(batch: &RecordBatch, inst: &InstrumentRef) -> Result<Vec<Self>> {
-        let rate = column(batch, "rate", |t| matches!(t, DataType::Binary | DataType::LargeBinary | DataType::BinaryView), "binary", disk_err)?;
+        let rate = column(
+            batch,
+            "rate",
+            |t| {
+                matches!(
+                    t,
+                    DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+                )
+            },
+            "binary",
+            disk_err,
+        )?;
         let rate = binary_values(rate)?;
-        let interval = column(batch, "interval", |t| *t == DataType::UInt16, "uint16", disk_err)?.as_primitive::<UInt16Type>();
+        let interval = column(
+            batch,
+            "interval",
+            |t| *t == DataType::UInt16,
+            "uint16",
+            disk_err,
+        )?
+        .as_primitive::<UInt16Type>();
         let next = disk_u64(batch, "next_funding_ns")?;
         let (ts_event, ts_init) = (disk_u64(batch, "ts_event")?, disk_u64(batch, "ts_init")?);
         (0..batch.num_rows())
             .map(|i| {
                 let text = std::str::from_utf8(&rate[i]).unwrap_or("");
                 let funding_rate = text.trim_matches('"').parse::<f64>().map_err(|_| {
-                    store_error(format!("stored funding rate {text:?} of {} is not a quoted decimal", inst.instrument_id))
+                    store_error(format!(
+                        "stored funding rate {text:?} of {} is not a quoted decimal",
+                        inst.instrument_id
+                    ))
                 })?;
                 Ok(FundingRate {
                     venue: inst.venue,
@@ -378,9 +507,21 @@ impl StoredRow for FundingRate {
 /// The binary values of a `rate` column, whichever binary layout a writer chose.
 fn binary_values(array: &ArrayRef) -> Result<Vec<Vec<u8>>> {
     let values: Vec<Vec<u8>> = match array.data_type() {
-        DataType::Binary => array.as_binary::<i32>().iter().map(|v| v.unwrap_or_default().to_vec()).collect(),
-        DataType::LargeBinary => array.as_binary::<i64>().iter().map(|v| v.unwrap_or_default().to_vec()).collect(),
-        DataType::BinaryView => array.as_binary_view().iter().map(|v| v.unwrap_or_default().to_vec()).collect(),
+        DataType::Binary => array
+            .as_binary::<i32>()
+            .iter()
+            .map(|v| v.unwrap_or_default().to_vec())
+            .collect(),
+        DataType::LargeBinary => array
+            .as_binary::<i64>()
+            .iter()
+            .map(|v| v.unwrap_or_default().to_vec())
+            .collect(),
+        DataType::BinaryView => array
+            .as_binary_view()
+            .iter()
+            .map(|v| v.unwrap_or_default().to_vec())
+            .collect(),
         other => return Err(disk_err(format!("column 'rate' is {other}"))),
     };
     Ok(values)
@@ -391,7 +532,13 @@ impl StoredRow for Liquidation {
     type Key = (i64, i64, &'static str, u64, u64);
 
     fn key(&self) -> Self::Key {
-        (self.ts_event, self.ts_init, self.side.as_str(), self.price.to_bits(), self.quantity.to_bits())
+        (
+            self.ts_event,
+            self.ts_init,
+            self.side.as_str(),
+            self.price.to_bits(),
+            self.quantity.to_bits(),
+        )
     }
     fn to_table(rows: &[Self]) -> RecordBatch {
         liquidation_batch(rows)
@@ -408,7 +555,11 @@ impl StoredRow for Liquidation {
                 let side = match side.is_valid(row).then(|| side.value(row)) {
                     Some("BUY") => Side::Buy,
                     Some("SELL") => Side::Sell,
-                    other => return Err(invalid_table(format!("row {row}: side {other:?} must be BUY or SELL"))),
+                    other => {
+                        return Err(invalid_table(format!(
+                            "row {row}: side {other:?} must be BUY or SELL"
+                        )))
+                    }
                 };
                 Ok(Liquidation {
                     venue: inst.venue,
@@ -418,7 +569,11 @@ impl StoredRow for Liquidation {
                     ts_init,
                     side,
                     price: required(price.is_valid(row).then(|| price.value(row)), "price", row)?,
-                    quantity: required(quantity.is_valid(row).then(|| quantity.value(row)), "quantity", row)?,
+                    quantity: required(
+                        quantity.is_valid(row).then(|| quantity.value(row)),
+                        "quantity",
+                        row,
+                    )?,
                 })
             })
             .collect()
@@ -458,7 +613,12 @@ impl StoredRow for Liquidation {
                 let side = match side.value(i) {
                     "BUY" => Side::Buy,
                     "SELL" => Side::Sell,
-                    other => return Err(store_error(format!("stored side '{other}' of {} is not BUY or SELL", inst.instrument_id))),
+                    other => {
+                        return Err(store_error(format!(
+                            "stored side '{other}' of {} is not BUY or SELL",
+                            inst.instrument_id
+                        )))
+                    }
                 };
                 Ok(Liquidation {
                     venue: inst.venue,

@@ -26,7 +26,11 @@ fn io_error(action: &str, path: &Path, e: io::Error) -> PipelineError {
 }
 
 pub fn file_name(start: i64, end: i64) -> String {
-    format!("{}_{}.parquet", catalog_timestamp(start), catalog_timestamp(end))
+    format!(
+        "{}_{}.parquet",
+        catalog_timestamp(start),
+        catalog_timestamp(end)
+    )
 }
 
 pub fn create_dir_all(dir: &Path) -> Result<()> {
@@ -88,18 +92,32 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
 pub fn write_atomically(target: &Path, batch: &RecordBatch) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = target.parent().expect("data files live in a folder");
-    let final_name = target.file_name().expect("data files have a name").to_string_lossy();
-    let temp = dir.join(format!(".{final_name}{TEMP_MARKER}{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let final_name = target
+        .file_name()
+        .expect("data files have a name")
+        .to_string_lossy();
+    let temp = dir.join(format!(
+        ".{final_name}{TEMP_MARKER}{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     let result = (|| {
         let file = File::create(&temp).map_err(|e| io_error("create", &temp, e))?;
-        let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-        let parquet_error = |e: parquet::errors::ParquetError| PipelineError::Store(format!("cannot write {}: {e}", temp.display()));
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_error)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        let parquet_error = |e: parquet::errors::ParquetError| {
+            PipelineError::Store(format!("cannot write {}: {e}", temp.display()))
+        };
+        let mut writer =
+            ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_error)?;
         writer.write(batch).map_err(parquet_error)?;
         let file = writer.into_inner().map_err(parquet_error)?;
         file.sync_all().map_err(|e| io_error("sync", &temp, e))?;
         fs::rename(&temp, target).map_err(|e| io_error("rename into place", target, e))?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("sync folder", dir, e))
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_error("sync folder", dir, e))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
@@ -115,7 +133,12 @@ pub struct StoreLock {
 impl StoreLock {
     pub fn acquire(root: &Path) -> Result<Self> {
         let path = root.join(LOCK_FILE);
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| io_error("open lock", &path, e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_error("open lock", &path, e))?;
         file.lock().map_err(|e| io_error("lock", &path, e))?;
         Ok(StoreLock { _file: file })
     }
@@ -149,8 +172,15 @@ impl DataFile {
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
                 let (start, end) = name.strip_suffix(".parquet")?.split_once('_')?;
-                let (start, end) = (parse_catalog_timestamp(start)?, parse_catalog_timestamp(end)?);
-                (start <= end).then(|| DataFile { path: e.path(), start, end })
+                let (start, end) = (
+                    parse_catalog_timestamp(start)?,
+                    parse_catalog_timestamp(end)?,
+                );
+                (start <= end).then(|| DataFile {
+                    path: e.path(),
+                    start,
+                    end,
+                })
             })
             .collect();
         files.sort_by_key(|f| (f.start, f.end));
@@ -165,11 +195,19 @@ impl DataFile {
 
     /// Rows of the file with `ts_init` in `range`.
     pub fn read<R: StoredRow>(&self, inst: &InstrumentRef, range: &TimeRange) -> Result<Vec<R>> {
-        let reader = self.open()?.build().map_err(|e| PipelineError::Store(format!("cannot read {}: {e}", self.path.display())))?;
+        let reader = self.open()?.build().map_err(|e| {
+            PipelineError::Store(format!("cannot read {}: {e}", self.path.display()))
+        })?;
         let mut rows = Vec::new();
         for batch in reader {
-            let batch = batch.map_err(|e| PipelineError::Store(format!("cannot read {}: {e}", self.path.display())))?;
-            rows.extend(R::from_disk(&batch, inst)?.into_iter().filter(|r| range.contains(r.ts_init())));
+            let batch = batch.map_err(|e| {
+                PipelineError::Store(format!("cannot read {}: {e}", self.path.display()))
+            })?;
+            rows.extend(
+                R::from_disk(&batch, inst)?
+                    .into_iter()
+                    .filter(|r| range.contains(r.ts_init())),
+            );
         }
         Ok(rows)
     }
@@ -195,10 +233,29 @@ impl DataFile {
 
 /// Minimum or maximum of an INT64-backed column over all row groups, from the statistics in the footer.
 fn column_bound(metadata: &ParquetMetaData, name: &str, max: bool) -> Option<i64> {
-    let index = metadata.file_metadata().schema_descr().columns().iter().position(|c| c.name() == name)?;
-    let values = metadata.row_groups().iter().filter_map(|rg| match rg.column(index).statistics()? {
-        Statistics::Int64(s) => if max { s.max_opt().copied() } else { s.min_opt().copied() },
-        _ => None,
-    });
-    if max { values.max() } else { values.min() }
+    let index = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.name() == name)?;
+    let values =
+        metadata
+            .row_groups()
+            .iter()
+            .filter_map(|rg| match rg.column(index).statistics()? {
+                Statistics::Int64(s) => {
+                    if max {
+                        s.max_opt().copied()
+                    } else {
+                        s.min_opt().copied()
+                    }
+                }
+                _ => None,
+            });
+    if max {
+        values.max()
+    } else {
+        values.min()
+    }
 }

@@ -23,7 +23,10 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
 
-use crate::model::{FundingRate, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result, UnifiedSymbol, Venue};
+use crate::model::{
+    FundingRate, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result, UnifiedSymbol,
+    Venue,
+};
 use files::{DataFile, StoreLock};
 
 /// Rows of one kind read back from the store, in table form (DESIGN §3).
@@ -100,7 +103,9 @@ impl ParquetStore {
 
     /// Writes a table in DESIGN §3 form (any of the three kinds).
     pub fn write_batches(&self, batches: &[RecordBatch]) -> Result<WriteSummary> {
-        let Some(first) = batches.first() else { return Ok(WriteSummary::default()) };
+        let Some(first) = batches.first() else {
+            return Ok(WriteSummary::default());
+        };
         match Kind::of_table(first.schema().as_ref())? {
             Kind::OpenInterest => self.write(&rows_of::<OpenInterest>(batches)?),
             Kind::FundingRate => self.write(&rows_of::<FundingRate>(batches)?),
@@ -113,7 +118,10 @@ impl ParquetStore {
         let mut groups: BTreeMap<(&str, i64), Vec<R>> = BTreeMap::new();
         for row in rows {
             let (day_start, _) = crate::model::time::utc_day_bounds(row.ts_init());
-            groups.entry((row.instrument_id(), day_start)).or_default().push(row.clone());
+            groups
+                .entry((row.instrument_id(), day_start))
+                .or_default()
+                .push(row.clone());
         }
         let mut summary = WriteSummary::default();
         if groups.is_empty() {
@@ -124,18 +132,30 @@ impl ParquetStore {
             let dir = self.instrument_dir(R::KIND, instrument_id)?;
             files::create_dir_all(&dir)?;
             files::remove_stale_temp_files(&dir)?;
-            let (added, duplicate) = self.merge_into_day::<R>(&dir, instrument_id, day_start, new_rows)?;
+            let (added, duplicate) =
+                self.merge_into_day::<R>(&dir, instrument_id, day_start, new_rows)?;
             summary.rows_added += added;
             summary.rows_duplicate += duplicate;
             summary.files_written += usize::from(added > 0);
         }
-        tracing::debug!(kind = R::KIND.name(), rows_added = summary.rows_added, files = summary.files_written, "store write");
+        tracing::debug!(
+            kind = R::KIND.name(),
+            rows_added = summary.rows_added,
+            files = summary.files_written,
+            "store write"
+        );
         Ok(summary)
     }
 
     /// Merges `new_rows` (all in the UTC day starting at `day_start`) with whatever the folder holds for that
     /// day, and replaces those files with one. Returns (rows added, duplicates skipped).
-    fn merge_into_day<R: StoredRow>(&self, dir: &Path, instrument_id: &str, day_start: i64, new_rows: Vec<R>) -> Result<(usize, usize)> {
+    fn merge_into_day<R: StoredRow>(
+        &self,
+        dir: &Path,
+        instrument_id: &str,
+        day_start: i64,
+        new_rows: Vec<R>,
+    ) -> Result<(usize, usize)> {
         let day = (day_start, day_start + crate::model::time::NANOS_PER_DAY - 1);
         let listed = DataFile::list(dir)?;
         // The target interval grows to cover every file it overlaps (files from other writers may span days),
@@ -144,7 +164,10 @@ impl ParquetStore {
         let mut merged: Vec<&DataFile> = Vec::new();
         loop {
             let before = merged.len();
-            merged = listed.iter().filter(|f| f.start <= interval.1 && f.end >= interval.0).collect();
+            merged = listed
+                .iter()
+                .filter(|f| f.start <= interval.1 && f.end >= interval.0)
+                .collect();
             for f in &merged {
                 interval = (interval.0.min(f.start), interval.1.max(f.end));
             }
@@ -164,7 +187,8 @@ impl ParquetStore {
         let added = rows.len() - existing;
         let target = dir.join(files::file_name(interval.0, interval.1));
         // Nothing new and already one file under its own name: leave it untouched (no rewrite, no empty file).
-        let unchanged = added == 0 && (merged.is_empty() || (merged.len() == 1 && merged[0].path == target));
+        let unchanged =
+            added == 0 && (merged.is_empty() || (merged.len() == 1 && merged[0].path == target));
         if unchanged {
             return Ok((0, given));
         }
@@ -178,7 +202,11 @@ impl ParquetStore {
 
     /// Rows of `kind` for the given instruments (all when `None`) with `ts_init` in `range`, sorted by instrument
     /// then `ts_init`. Also returns how many files were opened.
-    pub fn read<R: StoredRow>(&self, instrument_ids: Option<&[String]>, range: &TimeRange) -> Result<(Vec<R>, usize)> {
+    pub fn read<R: StoredRow>(
+        &self,
+        instrument_ids: Option<&[String]>,
+        range: &TimeRange,
+    ) -> Result<(Vec<R>, usize)> {
         let mut rows = Vec::new();
         let mut opened = 0;
         for instrument_id in self.instruments(R::KIND, instrument_ids)? {
@@ -194,12 +222,20 @@ impl ParquetStore {
 
     /// Reads without the lock: files are replaced atomically, but a compaction may remove a file between listing
     /// and opening; then the folder is listed again.
-    fn read_folder<R: StoredRow>(&self, dir: &Path, inst: &InstrumentRef, range: &TimeRange) -> Result<(Vec<R>, usize)> {
+    fn read_folder<R: StoredRow>(
+        &self,
+        dir: &Path,
+        inst: &InstrumentRef,
+        range: &TimeRange,
+    ) -> Result<(Vec<R>, usize)> {
         const ATTEMPTS: usize = 5;
         let mut attempt = 1;
         'listing: loop {
             let (mut rows, mut opened) = (Vec::new(), 0);
-            let listed: Vec<DataFile> = DataFile::list(dir)?.into_iter().filter(|f| range.intersects(f.start, f.end)).collect();
+            let listed: Vec<DataFile> = DataFile::list(dir)?
+                .into_iter()
+                .filter(|f| range.intersects(f.start, f.end))
+                .collect();
             // Overlapping intervals exist only between a merge's rename and its removal of the replaced files:
             // the rows are then in both, so keep each once.
             let overlapping = listed.windows(2).any(|pair| pair[1].start <= pair[0].end);
@@ -227,7 +263,12 @@ impl ParquetStore {
     /// return rows), then by id.
     fn instruments(&self, kind: Kind, wanted: Option<&[String]>) -> Result<Vec<String>> {
         let mut present = files::list_dirs(&self.kind_dir(kind))?;
-        present.sort_by_cached_key(|id| (InstrumentRef::from_instrument_id(id).map(|i| i.venue).ok(), id.clone()));
+        present.sort_by_cached_key(|id| {
+            (
+                InstrumentRef::from_instrument_id(id).map(|i| i.venue).ok(),
+                id.clone(),
+            )
+        });
         Ok(match wanted {
             None => present,
             Some(wanted) => {
@@ -241,14 +282,22 @@ impl ParquetStore {
 
     /// Instrument folders of `kind` on `venues` (all when `None`) and for `symbol` (any form users type; all
     /// when `None`). An instrument id selects exactly that instrument.
-    pub fn select(&self, kind: Kind, venues: Option<&[Venue]>, symbol: Option<&str>) -> Result<Vec<String>> {
+    pub fn select(
+        &self,
+        kind: Kind,
+        venues: Option<&[Venue]>,
+        symbol: Option<&str>,
+    ) -> Result<Vec<String>> {
         let wanted: Option<Vec<String>> = match symbol {
             None => None,
             Some(symbol) => Some(match InstrumentRef::from_instrument_id(symbol.trim()) {
                 Ok(inst) => vec![inst.instrument_id],
                 Err(_) => {
                     let unified = UnifiedSymbol::parse(symbol)?;
-                    Venue::ALL.iter().map(|v| unified.instrument_id(*v)).collect()
+                    Venue::ALL
+                        .iter()
+                        .map(|v| unified.instrument_id(*v))
+                        .collect()
                 }
             }),
         };
@@ -256,14 +305,25 @@ impl ParquetStore {
             .instruments(kind, wanted.as_deref())?
             .into_iter()
             .filter(|id| {
-                venues.is_none_or(|vs| InstrumentRef::from_instrument_id(id).is_ok_and(|i| vs.contains(&i.venue)))
+                venues.is_none_or(|vs| {
+                    InstrumentRef::from_instrument_id(id).is_ok_and(|i| vs.contains(&i.venue))
+                })
             })
             .collect())
     }
 
     /// [`Self::read`] for a kind chosen at run time, as a table in DESIGN §3 form; also the files opened.
-    pub fn read_table(&self, kind: Kind, instrument_ids: &[String], range: &TimeRange) -> Result<(RecordBatch, usize)> {
-        fn table<R: StoredRow>(store: &ParquetStore, ids: &[String], range: &TimeRange) -> Result<(RecordBatch, usize)> {
+    pub fn read_table(
+        &self,
+        kind: Kind,
+        instrument_ids: &[String],
+        range: &TimeRange,
+    ) -> Result<(RecordBatch, usize)> {
+        fn table<R: StoredRow>(
+            store: &ParquetStore,
+            ids: &[String],
+            range: &TimeRange,
+        ) -> Result<(RecordBatch, usize)> {
             let (rows, opened) = store.read::<R>(Some(ids), range)?;
             Ok((R::to_table(&rows), opened))
         }
@@ -297,7 +357,14 @@ impl ParquetStore {
                     first_ts = first_ts.or(stats.min_ts_init);
                     last_ts = stats.max_ts_init.or(last_ts);
                 }
-                out.push(DatasetSummary { kind, instrument_id, files: listed.len(), rows, first_ts, last_ts });
+                out.push(DatasetSummary {
+                    kind,
+                    instrument_id,
+                    files: listed.len(),
+                    rows,
+                    first_ts,
+                    last_ts,
+                });
             }
         }
         Ok(out)
@@ -314,9 +381,15 @@ impl ParquetStore {
                 summary.stale_temp_files_removed += files::remove_stale_temp_files(&dir)?;
                 let before = DataFile::list(&dir)?.len();
                 match kind {
-                    Kind::OpenInterest => self.compact_folder::<OpenInterest>(&dir, &instrument_id)?,
-                    Kind::FundingRate => self.compact_folder::<FundingRate>(&dir, &instrument_id)?,
-                    Kind::Liquidation => self.compact_folder::<Liquidation>(&dir, &instrument_id)?,
+                    Kind::OpenInterest => {
+                        self.compact_folder::<OpenInterest>(&dir, &instrument_id)?
+                    }
+                    Kind::FundingRate => {
+                        self.compact_folder::<FundingRate>(&dir, &instrument_id)?
+                    }
+                    Kind::Liquidation => {
+                        self.compact_folder::<Liquidation>(&dir, &instrument_id)?
+                    }
                 }
                 summary.files_before += before;
                 summary.files_after += DataFile::list(&dir)?.len();
@@ -329,7 +402,9 @@ impl ParquetStore {
         let listed = DataFile::list(dir)?;
         let mut days: BTreeMap<i64, usize> = BTreeMap::new();
         for f in &listed {
-            *days.entry(crate::model::time::utc_day_bounds(f.start).0).or_default() += 1;
+            *days
+                .entry(crate::model::time::utc_day_bounds(f.start).0)
+                .or_default() += 1;
         }
         for (day_start, count) in days {
             if count > 1 {
@@ -345,7 +420,9 @@ fn rows_of<R: StoredRow>(batches: &[RecordBatch]) -> Result<Vec<R>> {
     let mut rows = Vec::new();
     for batch in batches {
         if Kind::of_table(batch.schema().as_ref())? != R::KIND {
-            return Err(PipelineError::InvalidArgument("all batches of one write must be of one kind".into()));
+            return Err(PipelineError::InvalidArgument(
+                "all batches of one write must be of one kind".into(),
+            ));
         }
         rows.extend(R::from_table(batch)?);
     }

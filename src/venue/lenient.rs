@@ -18,13 +18,15 @@ pub struct LooseI64(pub Option<i64>);
 impl LooseF64 {
     /// The value of a field the venue documents as always present.
     pub fn required(self, field: &str) -> Result<f64, String> {
-        self.0.ok_or_else(|| format!("field '{field}' is null or empty, expected a number"))
+        self.0
+            .ok_or_else(|| format!("field '{field}' is null or empty, expected a number"))
     }
 }
 
 impl LooseI64 {
     pub fn required(self, field: &str) -> Result<i64, String> {
-        self.0.ok_or_else(|| format!("field '{field}' is null or empty, expected an integer"))
+        self.0
+            .ok_or_else(|| format!("field '{field}' is null or empty, expected an integer"))
     }
 }
 
@@ -81,7 +83,9 @@ impl<'de> Visitor<'de> for I64Visitor {
         Ok(LooseI64(Some(v)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        i64::try_from(v).map(|v| LooseI64(Some(v))).map_err(|_| E::custom(format!("{v} does not fit in i64")))
+        i64::try_from(v)
+            .map(|v| LooseI64(Some(v)))
+            .map_err(|_| E::custom(format!("{v} does not fit in i64")))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
         // Some venues serialise integers as 1.6e12; accept only exact integers.
@@ -96,7 +100,9 @@ impl<'de> Visitor<'de> for I64Visitor {
         if v.is_empty() {
             return Ok(LooseI64(None));
         }
-        v.parse::<i64>().map(|x| LooseI64(Some(x))).map_err(|_| E::custom(format!("'{v}' is not an integer")))
+        v.parse::<i64>()
+            .map(|x| LooseI64(Some(x)))
+            .map_err(|_| E::custom(format!("'{v}' is not an integer")))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(LooseI64(None))
@@ -137,7 +143,10 @@ mod tests {
         let r = row(r#"{"x":"","t":null}"#).unwrap();
         assert_eq!((r.x.0, r.t.0), (None, None));
         let r = row(r#"{}"#).unwrap();
-        assert_eq!(r.x.required("x").unwrap_err(), "field 'x' is null or empty, expected a number");
+        assert_eq!(
+            r.x.required("x").unwrap_err(),
+            "field 'x' is null or empty, expected a number"
+        );
     }
 
     #[test]

@@ -43,7 +43,10 @@ pub enum LimitGroup {
 }
 
 impl LimitGroup {
-    pub const ALL: [LimitGroup; 2] = [LimitGroup::BinanceFuturesData, LimitGroup::BinanceFundingRate];
+    pub const ALL: [LimitGroup; 2] = [
+        LimitGroup::BinanceFuturesData,
+        LimitGroup::BinanceFundingRate,
+    ];
 
     /// (requests, window)
     pub fn limit(self) -> (u32, std::time::Duration) {
@@ -60,26 +63,60 @@ impl LimitGroup {
 
 /// Turns a non-2xx answer into the error class it stands for, with the venue's own code and message when the body
 /// carries them. Rate-limit statuses are classified here so retry logic in `net` stays venue-agnostic.
-pub fn error_from_status(venue: Venue, status: u16, body: &[u8], retry_after_ms: Option<u64>) -> PipelineError {
-    let text = String::from_utf8_lossy(body).trim().chars().take(300).collect::<String>();
+pub fn error_from_status(
+    venue: Venue,
+    status: u16,
+    body: &[u8],
+    retry_after_ms: Option<u64>,
+) -> PipelineError {
+    let text = String::from_utf8_lossy(body)
+        .trim()
+        .chars()
+        .take(300)
+        .collect::<String>();
     if is_rate_limit(venue, status, body) {
-        return PipelineError::RateLimited { venue, status, retry_after_ms, message: text };
+        return PipelineError::RateLimited {
+            venue,
+            status,
+            retry_after_ms,
+            message: text,
+        };
     }
     let (code, message) = match venue {
         Venue::Binance => binance::error_code_and_message(body),
         Venue::Bybit => bybit::error_code_and_message(body),
         Venue::Hyperliquid => None,
     }
-    .unwrap_or((i64::from(status), if text.is_empty() { "empty body".to_string() } else { text }));
-    PipelineError::Exchange { venue, status, code, message }
+    .unwrap_or((
+        i64::from(status),
+        if text.is_empty() {
+            "empty body".to_string()
+        } else {
+            text
+        },
+    ));
+    PipelineError::Exchange {
+        venue,
+        status,
+        code,
+        message,
+    }
 }
 
 /// An answer for another symbol than asked is malformed, not data to store under the wrong instrument.
-pub(crate) fn check_symbol(inst: &InstrumentRef, got: &str, what: &'static str) -> crate::model::Result<()> {
+pub(crate) fn check_symbol(
+    inst: &InstrumentRef,
+    got: &str,
+    what: &'static str,
+) -> crate::model::Result<()> {
     if got == inst.native {
         Ok(())
     } else {
-        Err(PipelineError::malformed(inst.venue, what, format!("asked for {} but the answer is for '{got}'", inst.native)))
+        Err(PipelineError::malformed(
+            inst.venue,
+            what,
+            format!("asked for {} but the answer is for '{got}'", inst.native),
+        ))
     }
 }
 
@@ -91,8 +128,18 @@ pub fn retryable_error_in_body(venue: Venue, body: &[u8]) -> Option<PipelineErro
         return None;
     }
     match bybit::error_code_and_message(body)? {
-        (10006, message) => Some(PipelineError::RateLimited { venue, status: 200, retry_after_ms: None, message }),
-        (code @ (10000 | 10016), message) => Some(PipelineError::Exchange { venue, status: 200, code, message }),
+        (10006, message) => Some(PipelineError::RateLimited {
+            venue,
+            status: 200,
+            retry_after_ms: None,
+            message,
+        }),
+        (code @ (10000 | 10016), message) => Some(PipelineError::Exchange {
+            venue,
+            status: 200,
+            code,
+            message,
+        }),
         _ => None,
     }
 }
@@ -104,7 +151,9 @@ pub fn is_rate_limit(venue: Venue, status: u16, body: &[u8]) -> bool {
         let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
         text.contains("cloudfront") || text.contains("from your country")
     };
-    status == 429 || (venue == Venue::Binance && status == 418) || (venue == Venue::Bybit && status == 403 && !cdn_refusal())
+    status == 429
+        || (venue == Venue::Binance && status == 418)
+        || (venue == Venue::Bybit && status == 403 && !cdn_refusal())
 }
 
 /// Open interest history granularity; the names are Binance's (`5m` … `1d`), as users type them.
@@ -122,16 +171,28 @@ pub enum OiPeriod {
 }
 
 impl OiPeriod {
-    const ALL: [OiPeriod; 9] =
-        [OiPeriod::M5, OiPeriod::M15, OiPeriod::M30, OiPeriod::H1, OiPeriod::H2, OiPeriod::H4, OiPeriod::H6, OiPeriod::H12, OiPeriod::D1];
+    const ALL: [OiPeriod; 9] = [
+        OiPeriod::M5,
+        OiPeriod::M15,
+        OiPeriod::M30,
+        OiPeriod::H1,
+        OiPeriod::H2,
+        OiPeriod::H4,
+        OiPeriod::H6,
+        OiPeriod::H12,
+        OiPeriod::D1,
+    ];
 
     pub fn parse(text: &str) -> crate::model::Result<Self> {
-        OiPeriod::ALL.into_iter().find(|p| p.binance_name() == text.trim()).ok_or_else(|| {
-            PipelineError::InvalidArgument(format!(
-                "unknown period '{text}': expected one of {}",
-                OiPeriod::ALL.map(|p| p.binance_name()).join(", ")
-            ))
-        })
+        OiPeriod::ALL
+            .into_iter()
+            .find(|p| p.binance_name() == text.trim())
+            .ok_or_else(|| {
+                PipelineError::InvalidArgument(format!(
+                    "unknown period '{text}': expected one of {}",
+                    OiPeriod::ALL.map(|p| p.binance_name()).join(", ")
+                ))
+            })
     }
 
     pub const fn binance_name(self) -> &'static str {
@@ -180,15 +241,24 @@ impl OiPeriod {
 /// Fills `interval_minutes` of settled funding rows from the spacing of consecutive settlements (history
 /// endpoints do not state it). Only the venues' real intervals (1, 2, 4, 8 h) are accepted; a gap in the data is
 /// left unknown rather than reported as a 16 h interval. `previous_ms` carries the last settlement across pages.
-pub fn fill_funding_intervals(rows: &mut [crate::model::FundingRate], previous_ms: &mut Option<i64>) {
+pub fn fill_funding_intervals(
+    rows: &mut [crate::model::FundingRate],
+    previous_ms: &mut Option<i64>,
+) {
     const KNOWN_MINUTES: [i64; 4] = [60, 120, 240, 480];
-    let times: Vec<i64> = rows.iter().map(|r| r.ts_event.div_euclid(1_000_000)).collect();
+    let times: Vec<i64> = rows
+        .iter()
+        .map(|r| r.ts_event.div_euclid(1_000_000))
+        .collect();
     for (i, row) in rows.iter_mut().enumerate() {
         if row.interval_minutes.is_some() {
             continue;
         }
         // The first row of a range has no predecessor: use the spacing to its successor.
-        let spacing = match (i.checked_sub(1).map(|p| times[p]).or(*previous_ms), times.get(i + 1)) {
+        let spacing = match (
+            i.checked_sub(1).map(|p| times[p]).or(*previous_ms),
+            times.get(i + 1),
+        ) {
             (Some(before), _) => times[i] - before,
             (None, Some(after)) => after - times[i],
             (None, None) => continue,
@@ -221,9 +291,15 @@ mod tests {
 
     #[test]
     fn status_classes() {
-        let banned = br#"{"code":-1003,"msg":"Way too many requests; IP banned until 1544570770441."}"#;
+        let banned =
+            br#"{"code":-1003,"msg":"Way too many requests; IP banned until 1544570770441."}"#;
         match error_from_status(Venue::Binance, 418, banned, Some(5_000)) {
-            PipelineError::RateLimited { status: 418, retry_after_ms: Some(5_000), message, .. } => {
+            PipelineError::RateLimited {
+                status: 418,
+                retry_after_ms: Some(5_000),
+                message,
+                ..
+            } => {
                 assert!(message.contains("IP banned"))
             }
             other => panic!("{other:?}"),
@@ -234,15 +310,38 @@ mod tests {
         ));
         let geo_block = b"<HTML><HEAD><TITLE>ERROR: The request could not be satisfied</TITLE></HEAD><BODY>The Amazon \
             CloudFront distribution is configured to block access from your country.</BODY></HTML>";
-        assert!(matches!(error_from_status(Venue::Bybit, 403, geo_block, None), PipelineError::Exchange { code: 403, .. }));
+        assert!(matches!(
+            error_from_status(Venue::Bybit, 403, geo_block, None),
+            PipelineError::Exchange { code: 403, .. }
+        ));
         // 403 is not a rate limit on Binance (WAF refusal): an exchange error.
-        assert!(matches!(error_from_status(Venue::Binance, 403, b"", None), PipelineError::Exchange { code: 403, .. }));
-        match error_from_status(Venue::Binance, 400, br#"{"code":-1121,"msg":"Invalid symbol."}"#, None) {
-            PipelineError::Exchange { code: -1121, status: 400, message, .. } => assert_eq!(message, "Invalid symbol."),
+        assert!(matches!(
+            error_from_status(Venue::Binance, 403, b"", None),
+            PipelineError::Exchange { code: 403, .. }
+        ));
+        match error_from_status(
+            Venue::Binance,
+            400,
+            br#"{"code":-1121,"msg":"Invalid symbol."}"#,
+            None,
+        ) {
+            PipelineError::Exchange {
+                code: -1121,
+                status: 400,
+                message,
+                ..
+            } => assert_eq!(message, "Invalid symbol."),
             other => panic!("{other:?}"),
         }
-        match error_from_status(Venue::Hyperliquid, 422, b"Failed to deserialize the JSON body", None) {
-            PipelineError::Exchange { code: 422, message, .. } => assert!(message.starts_with("Failed to deserialize")),
+        match error_from_status(
+            Venue::Hyperliquid,
+            422,
+            b"Failed to deserialize the JSON body",
+            None,
+        ) {
+            PipelineError::Exchange {
+                code: 422, message, ..
+            } => assert!(message.starts_with("Failed to deserialize")),
             other => panic!("{other:?}"),
         }
     }
@@ -250,11 +349,21 @@ mod tests {
     #[test]
     fn bybit_transient_errors_in_200_bodies() {
         let busy = br#"{"retCode":10006,"retMsg":"Too many visits!","result":{},"retExtInfo":{},"time":1}"#;
-        assert!(matches!(retryable_error_in_body(Venue::Bybit, busy), Some(PipelineError::RateLimited { status: 200, .. })));
+        assert!(matches!(
+            retryable_error_in_body(Venue::Bybit, busy),
+            Some(PipelineError::RateLimited { status: 200, .. })
+        ));
         let down = br#"{"retCode":10016,"retMsg":"Server error.","result":{},"time":1}"#;
-        assert!(matches!(retryable_error_in_body(Venue::Bybit, down), Some(PipelineError::Exchange { code: 10016, .. })));
-        let invalid = br#"{"retCode":10001,"retMsg":"params error: symbol invalid","result":{},"time":1}"#;
-        assert!(retryable_error_in_body(Venue::Bybit, invalid).is_none(), "a bad request is not retried");
+        assert!(matches!(
+            retryable_error_in_body(Venue::Bybit, down),
+            Some(PipelineError::Exchange { code: 10016, .. })
+        ));
+        let invalid =
+            br#"{"retCode":10001,"retMsg":"params error: symbol invalid","result":{},"time":1}"#;
+        assert!(
+            retryable_error_in_body(Venue::Bybit, invalid).is_none(),
+            "a bad request is not retried"
+        );
         assert!(retryable_error_in_body(Venue::Bybit, br#"{"retCode":0,"retMsg":"OK"}"#).is_none());
         assert!(retryable_error_in_body(Venue::Binance, busy).is_none());
     }
@@ -262,7 +371,10 @@ mod tests {
     #[test]
     fn funding_boundaries() {
         let hour = 3_600_000;
-        assert_eq!(next_boundary_ms(1_597_370_495_002, 8 * hour), 1_597_392_000_000);
+        assert_eq!(
+            next_boundary_ms(1_597_370_495_002, 8 * hour),
+            1_597_392_000_000
+        );
         assert_eq!(next_boundary_ms(10 * hour, hour), 11 * hour);
     }
 }

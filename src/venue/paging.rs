@@ -139,11 +139,16 @@ impl<R: Timed + Send> Pager for ForwardPager<R> {
             ));
         }
         let full_page = raw.len() >= self.page_limit;
-        let mut rows: Vec<R> = raw.into_iter().filter(|r| (self.cursor_ms..=self.end_ms).contains(&r.ts_ms())).collect();
+        let mut rows: Vec<R> = raw
+            .into_iter()
+            .filter(|r| (self.cursor_ms..=self.end_ms).contains(&r.ts_ms()))
+            .collect();
         rows.sort_by_key(Timed::ts_ms);
         rows.dedup_by_key(|r| r.ts_ms());
         match rows.last() {
-            Some(last) if full_page && last.ts_ms() < self.end_ms => self.cursor_ms = last.ts_ms() + 1,
+            Some(last) if full_page && last.ts_ms() < self.end_ms => {
+                self.cursor_ms = last.ts_ms() + 1
+            }
             _ => self.finished = true,
         }
         if let Some(first) = rows.first() {
@@ -161,7 +166,9 @@ impl<R: Timed + Send> Pager for ForwardPager<R> {
     }
 
     fn warnings(&self) -> Vec<String> {
-        let Some((step, explanation)) = self.leading_gap_note else { return Vec::new() };
+        let Some((step, explanation)) = self.leading_gap_note else {
+            return Vec::new();
+        };
         // Unfinished walks, and empty ranges (a resume that found everything stored), have nothing to report.
         if !self.finished || self.start_ms > self.end_ms {
             return Vec::new();
@@ -176,7 +183,10 @@ impl<R: Timed + Send> Pager for ForwardPager<R> {
                 asked,
                 explanation
             )],
-            None => vec![format!("{}: no {} history from {asked}: {explanation}", self.venue, self.what)],
+            None => vec![format!(
+                "{}: no {} history from {asked}: {explanation}",
+                self.venue, self.what
+            )],
             _ => Vec::new(),
         }
     }
@@ -267,7 +277,9 @@ impl<R: Timed> BackwardWindowPager<R> {
             self.finished = true;
         } else {
             self.window_start_ms = self.window_end_ms + 1;
-            self.window_end_ms = self.end_ms.min(self.window_start_ms.saturating_add(self.window_ms - 1));
+            self.window_end_ms = self
+                .end_ms
+                .min(self.window_start_ms.saturating_add(self.window_ms - 1));
             self.page_end_ms = self.window_end_ms;
             self.cursor = None;
             self.seen_cursors.clear();
@@ -299,23 +311,29 @@ impl<R: Timed + Send> Pager for BackwardWindowPager<R> {
         self.previous_page = key;
         let full_page = page.rows.len() >= self.page_limit;
         let window = self.window_start_ms..=self.page_end_ms;
-        self.buffer.extend(page.rows.into_iter().filter(|r| window.contains(&r.ts_ms())));
+        self.buffer.extend(
+            page.rows
+                .into_iter()
+                .filter(|r| window.contains(&r.ts_ms())),
+        );
         let window_done = match self.continuation {
-            Continuation::Cursor => match page.next_cursor.filter(|c| !c.is_empty()) {
-                None => true,
-                _ if key.is_none() => true,
-                Some(next) => {
-                    if !self.seen_cursors.insert(next.clone()) {
-                        return Err(PipelineError::malformed(
+            Continuation::Cursor => {
+                match page.next_cursor.filter(|c| !c.is_empty()) {
+                    None => true,
+                    _ if key.is_none() => true,
+                    Some(next) => {
+                        if !self.seen_cursors.insert(next.clone()) {
+                            return Err(PipelineError::malformed(
                             self.venue,
                             self.what,
                             format!("the venue repeated cursor '{next}'; stopping instead of looping"),
                         ));
+                        }
+                        self.cursor = Some(next);
+                        false
                     }
-                    self.cursor = Some(next);
-                    false
                 }
-            },
+            }
             Continuation::EndTime => match key {
                 Some((oldest, _, _)) if full_page && oldest > self.window_start_ms => {
                     if oldest > self.page_end_ms {
@@ -331,7 +349,11 @@ impl<R: Timed + Send> Pager for BackwardWindowPager<R> {
                 _ => true,
             },
         };
-        Ok(if window_done { self.close_window() } else { Vec::new() })
+        Ok(if window_done {
+            self.close_window()
+        } else {
+            Vec::new()
+        })
     }
 
     fn progress(&self) -> f64 {
@@ -355,24 +377,56 @@ mod tests {
 
     /// A toy venue: a page is a JSON array of millisecond times; the request carries the window in its query.
     fn oi(ms: i64) -> OpenInterest {
-        InstrumentRef::new(Venue::Binance, &UnifiedSymbol::parse("BTCUSDT").unwrap()).open_interest(ms * 1_000_000, ms * 1_000_000, 1.0, None)
+        InstrumentRef::new(Venue::Binance, &UnifiedSymbol::parse("BTCUSDT").unwrap()).open_interest(
+            ms * 1_000_000,
+            ms * 1_000_000,
+            1.0,
+            None,
+        )
     }
 
     fn request(query: Vec<(&'static str, String)>) -> Request {
-        Request { venue: Venue::Binance, method: Method::Get, path: "/x", query, body: None, weight: 1, what: "x", limit_group: None }
+        Request {
+            venue: Venue::Binance,
+            method: Method::Get,
+            path: "/x",
+            query,
+            body: None,
+            weight: 1,
+            what: "x",
+            limit_group: None,
+        }
     }
 
     fn times(body: &[u8]) -> Result<Vec<OpenInterest>> {
-        let ms: Vec<i64> = serde_json::from_slice(body).map_err(|e| PipelineError::malformed(Venue::Binance, "x", e))?;
+        let ms: Vec<i64> = serde_json::from_slice(body)
+            .map_err(|e| PipelineError::malformed(Venue::Binance, "x", e))?;
         Ok(ms.into_iter().map(oi).collect())
     }
 
     fn forward(range: (i64, i64), limit: usize) -> ForwardPager<OpenInterest> {
-        ForwardPager::new(Venue::Binance, "open interest", range, limit, |s, e| request(vec![("startTime", s.to_string()), ("endTime", e.to_string())]), times)
+        ForwardPager::new(
+            Venue::Binance,
+            "open interest",
+            range,
+            limit,
+            |s, e| {
+                request(vec![
+                    ("startTime", s.to_string()),
+                    ("endTime", e.to_string()),
+                ])
+            },
+            times,
+        )
     }
 
     fn start_of(r: &Request) -> String {
-        r.query.iter().find(|(k, _)| *k == "startTime").unwrap().1.clone()
+        r.query
+            .iter()
+            .find(|(k, _)| *k == "startTime")
+            .unwrap()
+            .1
+            .clone()
     }
 
     #[test]
@@ -383,7 +437,10 @@ mod tests {
         assert_eq!(start_of(&pager.next_request().unwrap()), "121");
         // Rows outside the asked range are dropped, duplicates at the boundary cannot occur.
         let rows = pager.on_page(b"[130, 140]").unwrap();
-        assert_eq!(rows.iter().map(Timed::ts_ms).collect::<Vec<_>>(), vec![130, 140]);
+        assert_eq!(
+            rows.iter().map(Timed::ts_ms).collect::<Vec<_>>(),
+            vec![130, 140]
+        );
         assert!(pager.next_request().is_none(), "a short page ends the walk");
         assert_eq!(pager.progress(), 1.0);
     }
@@ -397,7 +454,10 @@ mod tests {
         let mut pager = forward((0, 100), 3);
         assert!(pager.on_page(b"[]").unwrap().is_empty());
         assert!(pager.next_request().is_none());
-        assert!(forward((10, 5), 3).next_request().is_none(), "an empty range asks nothing");
+        assert!(
+            forward((10, 5), 3).next_request().is_none(),
+            "an empty range asks nothing"
+        );
     }
 
     #[test]
@@ -417,14 +477,29 @@ mod tests {
         pager.on_page(b"[500, 510]").unwrap();
         let warnings = pager.warnings();
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("only the last 30 days") && warnings[0].contains("1970-01-01T00-00-00-500000000Z"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("only the last 30 days")
+                && warnings[0].contains("1970-01-01T00-00-00-500000000Z"),
+            "{warnings:?}"
+        );
         let mut pager = forward((0, 1_000), 3).warn_on_leading_gap(10, "x");
         pager.on_page(b"[5]").unwrap();
         assert!(pager.warnings().is_empty());
-        assert!(forward((1_001, 1_000), 3).warn_on_leading_gap(10, "x").warnings().is_empty(), "nothing asked, nothing missing");
+        assert!(
+            forward((1_001, 1_000), 3)
+                .warn_on_leading_gap(10, "x")
+                .warnings()
+                .is_empty(),
+            "nothing asked, nothing missing"
+        );
     }
 
-    fn backward(range: (i64, i64), window: i64, limit: usize, continuation: Continuation) -> BackwardWindowPager<OpenInterest> {
+    fn backward(
+        range: (i64, i64),
+        window: i64,
+        limit: usize,
+        continuation: Continuation,
+    ) -> BackwardWindowPager<OpenInterest> {
         BackwardWindowPager::new(
             Venue::Bybit,
             "open interest",
@@ -433,34 +508,62 @@ mod tests {
             limit,
             continuation,
             |p: WindowRequest<'_>| {
-                let mut q = vec![("startTime", p.window_start_ms.to_string()), ("endTime", p.page_end_ms.to_string())];
+                let mut q = vec![
+                    ("startTime", p.window_start_ms.to_string()),
+                    ("endTime", p.page_end_ms.to_string()),
+                ];
                 if let Some(c) = p.cursor {
                     q.push(("cursor", c.to_string()));
                 }
                 request(q)
             },
             |body| {
-                let (ms, cursor): (Vec<i64>, String) = serde_json::from_slice(body).map_err(|e| PipelineError::malformed(Venue::Bybit, "x", e))?;
-                Ok(NewestFirstPage { rows: ms.into_iter().map(oi).collect(), next_cursor: Some(cursor) })
+                let (ms, cursor): (Vec<i64>, String) = serde_json::from_slice(body)
+                    .map_err(|e| PipelineError::malformed(Venue::Bybit, "x", e))?;
+                Ok(NewestFirstPage {
+                    rows: ms.into_iter().map(oi).collect(),
+                    next_cursor: Some(cursor),
+                })
             },
         )
     }
 
     fn query(r: &Request, key: &str) -> Option<String> {
-        r.query.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+        r.query
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
     }
 
     #[test]
     fn backward_windows_release_rows_oldest_window_first() {
         let mut pager = backward((0, 199), 100, 2, Continuation::Cursor);
         let r = pager.next_request().unwrap();
-        assert_eq!((query(&r, "startTime").unwrap(), query(&r, "endTime").unwrap()), ("0".into(), "99".into()));
-        assert!(pager.on_page(br#"[[90, 80], "c1"]"#).unwrap().is_empty(), "rows wait for their window to complete");
-        assert_eq!(query(&pager.next_request().unwrap(), "cursor").as_deref(), Some("c1"));
+        assert_eq!(
+            (
+                query(&r, "startTime").unwrap(),
+                query(&r, "endTime").unwrap()
+            ),
+            ("0".into(), "99".into())
+        );
+        assert!(
+            pager.on_page(br#"[[90, 80], "c1"]"#).unwrap().is_empty(),
+            "rows wait for their window to complete"
+        );
+        assert_eq!(
+            query(&pager.next_request().unwrap(), "cursor").as_deref(),
+            Some("c1")
+        );
         let rows = pager.on_page(br#"[[70], ""]"#).unwrap();
-        assert_eq!(rows.iter().map(Timed::ts_ms).collect::<Vec<_>>(), vec![70, 80, 90]);
+        assert_eq!(
+            rows.iter().map(Timed::ts_ms).collect::<Vec<_>>(),
+            vec![70, 80, 90]
+        );
         let r = pager.next_request().unwrap();
-        assert_eq!((query(&r, "startTime").unwrap(), query(&r, "cursor")), ("100".into(), None));
+        assert_eq!(
+            (query(&r, "startTime").unwrap(), query(&r, "cursor")),
+            ("100".into(), None)
+        );
         assert_eq!(pager.on_page(br#"[[150], ""]"#).unwrap().len(), 1);
         assert!(pager.next_request().is_none());
     }
@@ -473,16 +576,26 @@ mod tests {
         assert!(err.to_string().contains("repeated cursor 'c1'"), "{err}");
         let mut pager = backward((0, 1_000), 1_001, 2, Continuation::Cursor);
         pager.on_page(br#"[[900, 800], "c1"]"#).unwrap();
-        assert!(pager.on_page(br#"[[900, 800], "c2"]"#).unwrap_err().to_string().contains("same page twice"));
+        assert!(pager
+            .on_page(br#"[[900, 800], "c2"]"#)
+            .unwrap_err()
+            .to_string()
+            .contains("same page twice"));
     }
 
     #[test]
     fn backward_by_end_time_moves_below_the_oldest_row() {
         let mut pager = backward((0, 1_000), 1_001, 2, Continuation::EndTime);
         pager.on_page(br#"[[900, 800], ""]"#).unwrap();
-        assert_eq!(query(&pager.next_request().unwrap(), "endTime").as_deref(), Some("799"));
+        assert_eq!(
+            query(&pager.next_request().unwrap(), "endTime").as_deref(),
+            Some("799")
+        );
         let rows = pager.on_page(br#"[[700], ""]"#).unwrap();
-        assert_eq!(rows.iter().map(Timed::ts_ms).collect::<Vec<_>>(), vec![700, 800, 900]);
+        assert_eq!(
+            rows.iter().map(Timed::ts_ms).collect::<Vec<_>>(),
+            vec![700, 800, 900]
+        );
         assert!(pager.next_request().is_none());
     }
 
@@ -506,9 +619,16 @@ mod tests {
         let mut previous = None;
         let mut page = vec![row(0), row(8 * hour), row(16 * hour + 5), row(48 * hour)];
         fill_funding_intervals(&mut page, &mut previous);
-        assert_eq!(page.iter().map(|r| r.interval_minutes).collect::<Vec<_>>(), vec![Some(480), Some(480), Some(480), None]);
+        assert_eq!(
+            page.iter().map(|r| r.interval_minutes).collect::<Vec<_>>(),
+            vec![Some(480), Some(480), Some(480), None]
+        );
         let mut next = vec![row(52 * hour)];
         fill_funding_intervals(&mut next, &mut previous);
-        assert_eq!(next[0].interval_minutes, Some(240), "spacing carries across pages");
+        assert_eq!(
+            next[0].interval_minutes,
+            Some(240),
+            "spacing carries across pages"
+        );
     }
 }

@@ -19,8 +19,22 @@ pub const DEFAULT_FUNDING_INTERVAL_MINUTES: u16 = 8 * 60;
 /// Documented request-weight limit per minute for USDⓈ-M market data (per IP).
 pub const WEIGHT_PER_MINUTE: u32 = 2400;
 
-fn get(path: &'static str, query: Vec<(&'static str, String)>, weight: u32, what: &'static str) -> Request {
-    Request { venue: VENUE, method: Method::Get, path, query, body: None, weight, what, limit_group: None }
+fn get(
+    path: &'static str,
+    query: Vec<(&'static str, String)>,
+    weight: u32,
+    what: &'static str,
+) -> Request {
+    Request {
+        venue: VENUE,
+        method: Method::Get,
+        path,
+        query,
+        body: None,
+        weight,
+        what,
+        limit_group: None,
+    }
 }
 
 pub fn exchange_info_request() -> Request {
@@ -28,15 +42,28 @@ pub fn exchange_info_request() -> Request {
 }
 
 pub fn open_interest_request(native: &str) -> Request {
-    get("/fapi/v1/openInterest", vec![("symbol", native.to_string())], 1, "open interest")
+    get(
+        "/fapi/v1/openInterest",
+        vec![("symbol", native.to_string())],
+        1,
+        "open interest",
+    )
 }
 
 pub fn premium_index_request(native: &str) -> Request {
-    get("/fapi/v1/premiumIndex", vec![("symbol", native.to_string())], 1, "funding rate")
+    get(
+        "/fapi/v1/premiumIndex",
+        vec![("symbol", native.to_string())],
+        1,
+        "funding rate",
+    )
 }
 
 pub fn funding_info_request() -> Request {
-    Request { limit_group: Some(LimitGroup::BinanceFundingRate), ..get("/fapi/v1/fundingInfo", vec![], 1, "funding intervals") }
+    Request {
+        limit_group: Some(LimitGroup::BinanceFundingRate),
+        ..get("/fapi/v1/fundingInfo", vec![], 1, "funding intervals")
+    }
 }
 
 #[derive(Deserialize)]
@@ -47,14 +74,21 @@ struct ErrorBody {
 
 /// `(code, msg)` of a Binance error body, if `body` is one.
 pub fn error_code_and_message(body: &[u8]) -> Option<(i64, String)> {
-    serde_json::from_slice::<ErrorBody>(body).ok().map(|e| (e.code, e.msg))
+    serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .map(|e| (e.code, e.msg))
 }
 
 /// Deserialises `body` as `T`; a Binance error body that arrived with HTTP 200 becomes an exchange error, anything
 /// else that does not fit is a malformed-response error naming what was expected.
 fn decode<'a, T: Deserialize<'a>>(body: &'a [u8], what: &'static str) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| match error_code_and_message(body) {
-        Some((code, message)) => PipelineError::Exchange { venue: VENUE, status: 200, code, message },
+        Some((code, message)) => PipelineError::Exchange {
+            venue: VENUE,
+            status: 200,
+            code,
+            message,
+        },
         None => PipelineError::malformed(VENUE, what, e),
     })
 }
@@ -95,7 +129,11 @@ struct OpenInterestBody<'a> {
     time: LooseI64,
 }
 
-pub fn parse_open_interest(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Result<OpenInterest> {
+pub fn parse_open_interest(
+    body: &[u8],
+    inst: &InstrumentRef,
+    ts_init: i64,
+) -> Result<OpenInterest> {
     let what = "open interest";
     let row: OpenInterestBody = decode(body, what)?;
     check_symbol(inst, row.symbol, what)?;
@@ -105,7 +143,6 @@ pub fn parse_open_interest(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> R
     // Binance states no notional for current OI; the value column stays null rather than derived.
     Ok(inst.open_interest(ms_to_ns(time), ts_init, oi, None))
 }
-
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -132,9 +169,16 @@ pub fn parse_premium_index(
         Some(b'[') => decode(body, what)?,
         _ => vec![decode(body, what)?],
     };
-    let row = rows.into_iter().find(|r| r.symbol == inst.native).ok_or_else(|| {
-        PipelineError::malformed(VENUE, what, format!("no premium index row for {}", inst.native))
-    })?;
+    let row = rows
+        .into_iter()
+        .find(|r| r.symbol == inst.native)
+        .ok_or_else(|| {
+            PipelineError::malformed(
+                VENUE,
+                what,
+                format!("no premium index row for {}", inst.native),
+            )
+        })?;
     let bad = |e: String| PipelineError::malformed(VENUE, what, e);
     let ts_event = ms_to_ns(row.time.required("time").map_err(bad)?);
     Ok(FundingRate {
@@ -143,7 +187,13 @@ pub fn parse_premium_index(
         next_funding_time: row.next_funding_time.0.filter(|t| *t > 0).map(ms_to_ns),
         mark_price: row.mark_price.0,
         index_price: row.index_price.0,
-        ..inst.funding_rate(ts_event, ts_init, row.last_funding_rate.required("lastFundingRate").map_err(bad)?)
+        ..inst.funding_rate(
+            ts_event,
+            ts_init,
+            row.last_funding_rate
+                .required("lastFundingRate")
+                .map_err(bad)?,
+        )
     })
 }
 
@@ -164,7 +214,11 @@ pub fn parse_funding_info(body: &[u8]) -> Result<HashMap<String, u16>> {
             let hours = r.funding_interval_hours.required("fundingIntervalHours");
             match hours {
                 Ok(h @ 1..=24) => Ok((r.symbol.to_string(), (h * 60) as u16)),
-                Ok(h) => Err(PipelineError::malformed(VENUE, what, format!("{}: {h} h is not an interval", r.symbol))),
+                Ok(h) => Err(PipelineError::malformed(
+                    VENUE,
+                    what,
+                    format!("{}: {h} h is not an interval", r.symbol),
+                )),
                 Err(e) => Err(PipelineError::malformed(VENUE, what, e)),
             }
         })
@@ -196,7 +250,10 @@ pub fn parse_open_interest_history(body: &[u8], inst: &InstrumentRef) -> Result<
         .map(|r| {
             check_symbol(inst, r.symbol, what)?;
             let ts = ms_to_ns(r.timestamp.required("timestamp").map_err(bad)?);
-            let oi = r.sum_open_interest.required("sumOpenInterest").map_err(bad)?;
+            let oi = r
+                .sum_open_interest
+                .required("sumOpenInterest")
+                .map_err(bad)?;
             Ok(inst.open_interest(ts, ts, oi, r.sum_open_interest_value.0))
         })
         .collect()
@@ -204,7 +261,12 @@ pub fn parse_open_interest_history(body: &[u8], inst: &InstrumentRef) -> Result<
 
 /// Open interest history, forward from `start_ms`, 500 rows a page. Binance serves the last 30 days only; a
 /// range reaching further back gets what exists and a warning saying so.
-pub fn open_interest_history_pager(inst: InstrumentRef, period: OiPeriod, range: (i64, i64), page: usize) -> ForwardPager<OpenInterest> {
+pub fn open_interest_history_pager(
+    inst: InstrumentRef,
+    period: OiPeriod,
+    range: (i64, i64),
+    page: usize,
+) -> ForwardPager<OpenInterest> {
     let page = page.clamp(1, OI_HISTORY_PAGE);
     let native = inst.native.clone();
     ForwardPager::new(
@@ -229,7 +291,10 @@ pub fn open_interest_history_pager(inst: InstrumentRef, period: OiPeriod, range:
         },
         move |body| parse_open_interest_history(body, &inst),
     )
-    .warn_on_leading_gap(period.millis(), "Binance serves open interest history for the last 30 days only")
+    .warn_on_leading_gap(
+        period.millis(),
+        "Binance serves open interest history for the last 30 days only",
+    )
 }
 
 #[derive(Deserialize)]
@@ -261,7 +326,11 @@ pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<V
 }
 
 /// Funding history, forward from `start_ms` with inclusive bounds, 1000 rows a page.
-pub fn funding_rate_history_pager(inst: InstrumentRef, range: (i64, i64), page: usize) -> ForwardPager<FundingRate> {
+pub fn funding_rate_history_pager(
+    inst: InstrumentRef,
+    range: (i64, i64),
+    page: usize,
+) -> ForwardPager<FundingRate> {
     let page = page.clamp(1, FUNDING_HISTORY_PAGE);
     let native = inst.native.clone();
     ForwardPager::new(
@@ -299,7 +368,12 @@ mod tests {
 
     #[test]
     fn open_interest_fixture() {
-        let oi = parse_open_interest(&fixture("binance/open_interest__nautilus-py.json"), &btc(), 7).unwrap();
+        let oi = parse_open_interest(
+            &fixture("binance/open_interest__nautilus-py.json"),
+            &btc(),
+            7,
+        )
+        .unwrap();
         assert_eq!(oi.open_interest, 10659.509);
         assert_eq!(oi.ts_event, 1_589_437_530_011_000_000);
         assert_eq!(oi.ts_init, 7);
@@ -310,28 +384,55 @@ mod tests {
 
     #[test]
     fn open_interest_numbers_as_numbers_and_odd_values() {
-        let oi = parse_open_interest(br#"{"openInterest":12.5,"symbol":"BTCUSDT","time":"1589437530011"}"#, &btc(), 0);
+        let oi = parse_open_interest(
+            br#"{"openInterest":12.5,"symbol":"BTCUSDT","time":"1589437530011"}"#,
+            &btc(),
+            0,
+        );
         assert_eq!(oi.unwrap().open_interest, 12.5);
-        let err = parse_open_interest(br#"{"openInterest":"","symbol":"BTCUSDT","time":1}"#, &btc(), 0).unwrap_err();
-        assert!(err.to_string().contains("'openInterest' is null or empty"), "{err}");
-        let err = parse_open_interest(br#"{"openInterest":"1","symbol":"ETHUSDT","time":1}"#, &btc(), 0).unwrap_err();
+        let err = parse_open_interest(
+            br#"{"openInterest":"","symbol":"BTCUSDT","time":1}"#,
+            &btc(),
+            0,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("'openInterest' is null or empty"),
+            "{err}"
+        );
+        let err = parse_open_interest(
+            br#"{"openInterest":"1","symbol":"ETHUSDT","time":1}"#,
+            &btc(),
+            0,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("answer is for 'ETHUSDT'"), "{err}");
         let truncated = &fixture("binance/open_interest__nautilus-py.json")[..40];
-        assert!(matches!(parse_open_interest(truncated, &btc(), 0), Err(PipelineError::Malformed { .. })));
+        assert!(matches!(
+            parse_open_interest(truncated, &btc(), 0),
+            Err(PipelineError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn error_body_with_200_is_an_exchange_error() {
         let body = fixture("binance/error_1003_ip_banned__binance-net-issue.json");
         match parse_open_interest(&body, &btc(), 0).unwrap_err() {
-            PipelineError::Exchange { code: -1003, message, .. } => assert!(message.starts_with("Way too many requests")),
+            PipelineError::Exchange {
+                code: -1003,
+                message,
+                ..
+            } => assert!(message.starts_with("Way too many requests")),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn premium_index_single_and_all() {
-        for file in ["binance/premium_index_single__nautilus-py.json", "binance/premium_index_all__binance-docs.json"] {
+        for file in [
+            "binance/premium_index_single__nautilus-py.json",
+            "binance/premium_index_all__binance-docs.json",
+        ] {
             let f = parse_premium_index(&fixture(file), &btc(), 1, 480).unwrap();
             assert_eq!(f.funding_rate, 0.00038246, "{file}");
             assert_eq!(f.mark_price, Some(11793.63104562));
@@ -341,8 +442,16 @@ mod tests {
             assert_eq!(f.interval_minutes, Some(480));
         }
         let eth = InstrumentRef::new(VENUE, &UnifiedSymbol::parse("ETHUSDT-PERP").unwrap());
-        let err = parse_premium_index(&fixture("binance/premium_index_all__binance-docs.json"), &eth, 1, 480);
-        assert!(err.unwrap_err().to_string().contains("no premium index row for ETHUSDT"));
+        let err = parse_premium_index(
+            &fixture("binance/premium_index_all__binance-docs.json"),
+            &eth,
+            1,
+            480,
+        );
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("no premium index row for ETHUSDT"));
     }
 
     #[test]
@@ -350,19 +459,33 @@ mod tests {
         let body = br#"{"symbol":"BTCUSDT","markPrice":null,"indexPrice":"","estimatedSettlePrice":"1",
             "lastFundingRate":"-0.0001","nextFundingTime":0,"interestRate":"0","time":1597370495002}"#;
         let f = parse_premium_index(body, &btc(), 1, 240).unwrap();
-        assert_eq!((f.mark_price, f.index_price, f.next_funding_time), (None, None, None));
+        assert_eq!(
+            (f.mark_price, f.index_price, f.next_funding_time),
+            (None, None, None)
+        );
         assert_eq!(f.funding_rate, -0.0001);
     }
 
     #[test]
     fn exchange_info_keeps_trading_perpetuals() {
-        let symbols = parse_exchange_info(&fixture("binance/exchange_info_excerpt__nautilus-py.json")).unwrap();
+        let symbols =
+            parse_exchange_info(&fixture("binance/exchange_info_excerpt__nautilus-py.json"))
+                .unwrap();
         assert_eq!(symbols, vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()]);
         let odd = br#"{"symbols":[{"symbol":"BTCUSDT_261225","contractType":"CURRENT_QUARTER","status":"TRADING"},
             {"symbol":"LUNAUSDT","contractType":"PERPETUAL","status":"SETTLING"},
             {"symbol":"SOLUSDT","contractType":"PERPETUAL","status":"TRADING"}]}"#;
-        assert_eq!(parse_exchange_info(odd).unwrap(), vec!["SOLUSDT".to_string()]);
-        assert!(matches!(parse_exchange_info(b"{}"), Err(PipelineError::Malformed { what: "instrument list", .. })));
+        assert_eq!(
+            parse_exchange_info(odd).unwrap(),
+            vec!["SOLUSDT".to_string()]
+        );
+        assert!(matches!(
+            parse_exchange_info(b"{}"),
+            Err(PipelineError::Malformed {
+                what: "instrument list",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -379,41 +502,69 @@ mod tests {
     #[test]
     fn requests() {
         let r = open_interest_request("BTCUSDT");
-        assert_eq!((r.method, r.path, r.weight), (Method::Get, "/fapi/v1/openInterest", 1));
+        assert_eq!(
+            (r.method, r.path, r.weight),
+            (Method::Get, "/fapi/v1/openInterest", 1)
+        );
         assert_eq!(r.query, vec![("symbol", "BTCUSDT".to_string())]);
     }
 
     #[test]
     fn open_interest_history_fixture_with_string_timestamps() {
-        let rows = parse_open_interest_history(&fixture("binance/open_interest_hist__nautilus-py.json"), &btc()).unwrap();
+        let rows = parse_open_interest_history(
+            &fixture("binance/open_interest_hist__nautilus-py.json"),
+            &btc(),
+        )
+        .unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].ts_event, rows[0].ts_init), (1_583_127_900_000_000_000, 1_583_127_900_000_000_000));
+        assert_eq!(
+            (rows[0].ts_event, rows[0].ts_init),
+            (1_583_127_900_000_000_000, 1_583_127_900_000_000_000)
+        );
         assert_eq!(rows[0].open_interest, 20403.637);
         assert_eq!(rows[1].open_interest_value, Some(149940752.14464448));
         // Live answers carry the timestamp as a number.
         let live = br#"[{"symbol":"BTCUSDT","sumOpenInterest":"1.5","sumOpenInterestValue":"2","timestamp":1583127900000}]"#;
-        assert_eq!(parse_open_interest_history(live, &btc()).unwrap()[0].ts_event, 1_583_127_900_000_000_000);
+        assert_eq!(
+            parse_open_interest_history(live, &btc()).unwrap()[0].ts_event,
+            1_583_127_900_000_000_000
+        );
     }
 
     #[test]
     fn funding_history_fixtures_old_and_new() {
-        let new = parse_funding_rate_history(&fixture("binance/funding_rate_history__binance-docs.json"), &btc()).unwrap();
+        let new = parse_funding_rate_history(
+            &fixture("binance/funding_rate_history__binance-docs.json"),
+            &btc(),
+        )
+        .unwrap();
         assert_eq!(new[0].funding_rate, -0.0375);
         assert_eq!(new[0].ts_event, 1_570_608_000_000_000_000);
         assert_eq!(new[1].mark_price, Some(34287.54619963));
-        let old = parse_funding_rate_history(&fixture("binance/funding_rate_history__nautilus-py.json"), &btc()).unwrap();
+        let old = parse_funding_rate_history(
+            &fixture("binance/funding_rate_history__nautilus-py.json"),
+            &btc(),
+        )
+        .unwrap();
         assert!(old.iter().all(|r| r.mark_price.is_none()));
     }
 
     #[test]
     fn history_pagers_send_the_venue_parameters() {
-        let pager = open_interest_history_pager(btc(), OiPeriod::H1, (1_000, 2_000), OI_HISTORY_PAGE);
+        let pager =
+            open_interest_history_pager(btc(), OiPeriod::H1, (1_000, 2_000), OI_HISTORY_PAGE);
         let r = crate::venue::paging::Pager::next_request(&pager).unwrap();
         assert_eq!(r.path, "/futures/data/openInterestHist");
         assert_eq!(r.limit_group, Some(LimitGroup::BinanceFuturesData));
-        assert!(r.query.contains(&("period", "1h".to_string())) && r.query.contains(&("limit", "500".to_string())));
+        assert!(
+            r.query.contains(&("period", "1h".to_string()))
+                && r.query.contains(&("limit", "500".to_string()))
+        );
         let pager = funding_rate_history_pager(btc(), (1_000, 2_000), FUNDING_HISTORY_PAGE);
         let r = crate::venue::paging::Pager::next_request(&pager).unwrap();
-        assert!(r.query.contains(&("startTime", "1000".to_string())) && r.query.contains(&("limit", "1000".to_string())));
+        assert!(
+            r.query.contains(&("startTime", "1000".to_string()))
+                && r.query.contains(&("limit", "1000".to_string()))
+        );
     }
 }

@@ -19,12 +19,24 @@ pub const REQUESTS_PER_5S: u32 = 600;
 const INSTRUMENTS_PAGE_LIMIT: &str = "1000";
 
 fn get(path: &'static str, query: Vec<(&'static str, String)>, what: &'static str) -> Request {
-    Request { venue: VENUE, method: Method::Get, path, query, body: None, weight: 1, what, limit_group: None }
+    Request {
+        venue: VENUE,
+        method: Method::Get,
+        path,
+        query,
+        body: None,
+        weight: 1,
+        what,
+        limit_group: None,
+    }
 }
 
 /// One page of linear instruments; pass the previous page's cursor to get the next.
 pub fn instruments_request(cursor: Option<&str>) -> Request {
-    let mut query = vec![("category", CATEGORY.to_string()), ("limit", INSTRUMENTS_PAGE_LIMIT.to_string())];
+    let mut query = vec![
+        ("category", CATEGORY.to_string()),
+        ("limit", INSTRUMENTS_PAGE_LIMIT.to_string()),
+    ];
     if let Some(cursor) = cursor {
         query.push(("cursor", cursor.to_string()));
     }
@@ -32,7 +44,14 @@ pub fn instruments_request(cursor: Option<&str>) -> Request {
 }
 
 pub fn tickers_request(native: &str) -> Request {
-    get("/v5/market/tickers", vec![("category", CATEGORY.to_string()), ("symbol", native.to_string())], "ticker")
+    get(
+        "/v5/market/tickers",
+        vec![
+            ("category", CATEGORY.to_string()),
+            ("symbol", native.to_string()),
+        ],
+        "ticker",
+    )
 }
 
 #[derive(Deserialize)]
@@ -56,20 +75,36 @@ struct ErrorEnvelope {
 
 /// `(retCode, retMsg)` of a Bybit error envelope, if `body` is one.
 pub fn error_code_and_message(body: &[u8]) -> Option<(i64, String)> {
-    serde_json::from_slice::<ErrorEnvelope>(body).ok().filter(|e| e.ret_code != 0).map(|e| (e.ret_code, e.ret_msg))
+    serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()
+        .filter(|e| e.ret_code != 0)
+        .map(|e| (e.ret_code, e.ret_msg))
 }
 
 /// Opens the envelope: `retCode != 0` is an exchange error carrying Bybit's code and message; a missing `result`
 /// or a body that is not an envelope is malformed. Returns the result and the envelope time (ms).
 fn open<'a, T: Deserialize<'a>>(body: &'a [u8], what: &'static str) -> Result<(T, Option<i64>)> {
-    let envelope: Envelope<T> = serde_json::from_slice(body).map_err(|e| match error_code_and_message(body) {
-        Some((code, message)) => PipelineError::Exchange { venue: VENUE, status: 200, code, message },
-        None => PipelineError::malformed(VENUE, what, e),
-    })?;
+    let envelope: Envelope<T> =
+        serde_json::from_slice(body).map_err(|e| match error_code_and_message(body) {
+            Some((code, message)) => PipelineError::Exchange {
+                venue: VENUE,
+                status: 200,
+                code,
+                message,
+            },
+            None => PipelineError::malformed(VENUE, what, e),
+        })?;
     if envelope.ret_code != 0 {
-        return Err(PipelineError::Exchange { venue: VENUE, status: 200, code: envelope.ret_code, message: envelope.ret_msg });
+        return Err(PipelineError::Exchange {
+            venue: VENUE,
+            status: 200,
+            code: envelope.ret_code,
+            message: envelope.ret_msg,
+        });
     }
-    let result = envelope.result.ok_or_else(|| PipelineError::malformed(VENUE, what, "retCode 0 but no result"))?;
+    let result = envelope
+        .result
+        .ok_or_else(|| PipelineError::malformed(VENUE, what, "retCode 0 but no result"))?;
     Ok((result, envelope.time.0))
 }
 
@@ -141,22 +176,40 @@ struct Ticker<'a> {
 }
 
 /// The ticker row of `inst` and the envelope time.
-fn ticker<'a>(body: &'a [u8], inst: &InstrumentRef, what: &'static str) -> Result<(Ticker<'a>, i64)> {
+fn ticker<'a>(
+    body: &'a [u8],
+    inst: &InstrumentRef,
+    what: &'static str,
+) -> Result<(Ticker<'a>, i64)> {
     let (result, time) = open::<TickersResult>(body, what)?;
-    let time = time.ok_or_else(|| PipelineError::malformed(VENUE, what, "envelope has no 'time'"))?;
+    let time =
+        time.ok_or_else(|| PipelineError::malformed(VENUE, what, "envelope has no 'time'"))?;
     let row = result
         .list
         .into_iter()
         .find(|t| t.symbol == inst.native)
-        .ok_or_else(|| PipelineError::malformed(VENUE, what, format!("no ticker for {} in the answer", inst.native)))?;
+        .ok_or_else(|| {
+            PipelineError::malformed(
+                VENUE,
+                what,
+                format!("no ticker for {} in the answer", inst.native),
+            )
+        })?;
     Ok((row, time))
 }
 
 /// Linear `openInterest` is in base coin and `openInterestValue` in quote (USDT/USDC).
-pub fn parse_open_interest(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Result<OpenInterest> {
+pub fn parse_open_interest(
+    body: &[u8],
+    inst: &InstrumentRef,
+    ts_init: i64,
+) -> Result<OpenInterest> {
     let what = "open interest";
     let (row, time) = ticker(body, inst, what)?;
-    let oi = row.open_interest.required("openInterest").map_err(|e| PipelineError::malformed(VENUE, what, e))?;
+    let oi = row
+        .open_interest
+        .required("openInterest")
+        .map_err(|e| PipelineError::malformed(VENUE, what, e))?;
     Ok(inst.open_interest(ms_to_ns(time), ts_init, oi, row.open_interest_value.0))
 }
 
@@ -167,14 +220,22 @@ pub fn parse_funding_rate(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Re
     let interval_minutes = match row.funding_interval_hour.0 {
         None => None,
         Some(h @ 1..=24) => Some((h * 60) as u16),
-        Some(h) => return Err(bad(format!("fundingIntervalHour {h} is not an interval in hours"))),
+        Some(h) => {
+            return Err(bad(format!(
+                "fundingIntervalHour {h} is not an interval in hours"
+            )))
+        }
     };
     Ok(FundingRate {
         interval_minutes,
         next_funding_time: row.next_funding_time.0.filter(|t| *t > 0).map(ms_to_ns),
         mark_price: row.mark_price.0,
         index_price: row.index_price.0,
-        ..inst.funding_rate(ms_to_ns(time), ts_init, row.funding_rate.required("fundingRate").map_err(bad)?)
+        ..inst.funding_rate(
+            ms_to_ns(time),
+            ts_init,
+            row.funding_rate.required("fundingRate").map_err(bad)?,
+        )
     })
 }
 
@@ -199,7 +260,10 @@ struct OiHistoryRow {
 }
 
 /// One `open-interest` page: rows newest first and the opaque cursor to the next one.
-pub fn parse_open_interest_history(body: &[u8], inst: &InstrumentRef) -> Result<NewestFirstPage<OpenInterest>> {
+pub fn parse_open_interest_history(
+    body: &[u8],
+    inst: &InstrumentRef,
+) -> Result<NewestFirstPage<OpenInterest>> {
     let what = "open interest history";
     let (result, _) = open::<OiHistoryResult>(body, what)?;
     let bad = |e: String| PipelineError::malformed(VENUE, what, e);
@@ -208,20 +272,35 @@ pub fn parse_open_interest_history(body: &[u8], inst: &InstrumentRef) -> Result<
         .iter()
         .map(|r| {
             let ts = ms_to_ns(r.timestamp.required("timestamp").map_err(bad)?);
-            Ok(inst.open_interest(ts, ts, r.open_interest.required("openInterest").map_err(bad)?, None))
+            Ok(inst.open_interest(
+                ts,
+                ts,
+                r.open_interest.required("openInterest").map_err(bad)?,
+                None,
+            ))
         })
         .collect::<Result<_>>()?;
-    Ok(NewestFirstPage { rows, next_cursor: result.next_page_cursor })
+    Ok(NewestFirstPage {
+        rows,
+        next_cursor: result.next_page_cursor,
+    })
 }
 
 /// Open interest history: windows of one full page, newest-first pages inside by the venue's cursor.
-pub fn open_interest_history_pager(inst: InstrumentRef, period: OiPeriod, range: (i64, i64), page: usize) -> Result<BackwardWindowPager<OpenInterest>> {
+pub fn open_interest_history_pager(
+    inst: InstrumentRef,
+    period: OiPeriod,
+    range: (i64, i64),
+    page: usize,
+) -> Result<BackwardWindowPager<OpenInterest>> {
     let page = page.clamp(1, HISTORY_PAGE);
-    let interval = period.bybit_name().ok_or_else(|| PipelineError::Unsupported {
-        venue: VENUE,
-        what: format!("open interest history at period {}", period.binance_name()),
-        reason: "Bybit offers 5m, 15m, 30m, 1h, 4h and 1d".into(),
-    })?;
+    let interval = period
+        .bybit_name()
+        .ok_or_else(|| PipelineError::Unsupported {
+            venue: VENUE,
+            what: format!("open interest history at period {}", period.binance_name()),
+            reason: "Bybit offers 5m, 15m, 30m, 1h, 4h and 1d".into(),
+        })?;
     let native = inst.native.clone();
     Ok(BackwardWindowPager::new(
         VENUE,
@@ -263,7 +342,10 @@ struct FundingHistoryRow<'a> {
 }
 
 /// One `funding/history` page, newest first (no cursor: the next page moves `endTime`).
-pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<NewestFirstPage<FundingRate>> {
+pub fn parse_funding_rate_history(
+    body: &[u8],
+    inst: &InstrumentRef,
+) -> Result<NewestFirstPage<FundingRate>> {
     let what = "funding rate history";
     let (result, _) = open::<FundingHistoryResult>(body, what)?;
     let bad = |e: String| PipelineError::malformed(VENUE, what, e);
@@ -272,16 +354,27 @@ pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<N
         .iter()
         .map(|r| {
             check_symbol(inst, r.symbol, what)?;
-            let ts = ms_to_ns(r.funding_rate_timestamp.required("fundingRateTimestamp").map_err(bad)?);
+            let ts = ms_to_ns(
+                r.funding_rate_timestamp
+                    .required("fundingRateTimestamp")
+                    .map_err(bad)?,
+            );
             Ok(inst.funding_rate(ts, ts, r.funding_rate.required("fundingRate").map_err(bad)?))
         })
         .collect::<Result<_>>()?;
-    Ok(NewestFirstPage { rows, next_cursor: None })
+    Ok(NewestFirstPage {
+        rows,
+        next_cursor: None,
+    })
 }
 
 /// Funding history: `startTime` and `endTime` always both (Bybit rejects `startTime` alone), pages moving
 /// `endTime` backwards inside each window.
-pub fn funding_rate_history_pager(inst: InstrumentRef, range: (i64, i64), page: usize) -> BackwardWindowPager<FundingRate> {
+pub fn funding_rate_history_pager(
+    inst: InstrumentRef,
+    range: (i64, i64),
+    page: usize,
+) -> BackwardWindowPager<FundingRate> {
     let page = page.clamp(1, HISTORY_PAGE);
     let native = inst.native.clone();
     BackwardWindowPager::new(
@@ -330,7 +423,10 @@ mod tests {
         let f = parse_funding_rate(&body, &btc, 5).unwrap();
         assert_eq!(f.funding_rate, -0.001034);
         assert_eq!(f.next_funding_time, Some(1_672_387_200_000_000_000));
-        assert_eq!((f.mark_price, f.index_price), (Some(16596.0), Some(16598.54)));
+        assert_eq!(
+            (f.mark_price, f.index_price),
+            (Some(16596.0), Some(16598.54))
+        );
         // This older answer has no fundingIntervalHour: unknown, not guessed.
         assert_eq!(f.interval_minutes, None);
     }
@@ -348,34 +444,73 @@ mod tests {
     fn ret_code_errors_carry_code_and_message() {
         let body = fixture("bybit/error_10001_symbol_invalid__bybit-java-api-issue60.json");
         match parse_open_interest(&body, &inst("BTCUSDT"), 0).unwrap_err() {
-            PipelineError::Exchange { code: 10001, status: 200, message, .. } => {
+            PipelineError::Exchange {
+                code: 10001,
+                status: 200,
+                message,
+                ..
+            } => {
                 assert_eq!(message, "params error: symbol invalid")
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(error_code_and_message(&body), Some((10001, "params error: symbol invalid".into())));
-        assert_eq!(error_code_and_message(&fixture("bybit/tickers_linear__nautilus-py.json")), None);
+        assert_eq!(
+            error_code_and_message(&body),
+            Some((10001, "params error: symbol invalid".into()))
+        );
+        assert_eq!(
+            error_code_and_message(&fixture("bybit/tickers_linear__nautilus-py.json")),
+            None
+        );
     }
 
     #[test]
     fn odd_tickers() {
         let btc = inst("BTCUSDT");
-        let empty = br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[]},"time":1}"#;
-        assert!(parse_open_interest(empty, &btc, 0).unwrap_err().to_string().contains("no ticker for BTCUSDT"));
+        let empty =
+            br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[]},"time":1}"#;
+        assert!(parse_open_interest(empty, &btc, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("no ticker for BTCUSDT"));
         let blank = br#"{"retCode":0,"retMsg":"OK","result":{"list":[{"symbol":"BTCUSDT","openInterest":"","fundingRate":"0.0001","markPrice":"","indexPrice":"1","nextFundingTime":"","fundingIntervalHour":""}]},"time":"2"}"#;
-        assert!(parse_open_interest(blank, &btc, 0).unwrap_err().to_string().contains("'openInterest' is null or empty"));
+        assert!(parse_open_interest(blank, &btc, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("'openInterest' is null or empty"));
         let f = parse_funding_rate(blank, &btc, 0).unwrap();
-        assert_eq!((f.mark_price, f.index_price, f.next_funding_time, f.interval_minutes), (None, Some(1.0), None, None));
+        assert_eq!(
+            (
+                f.mark_price,
+                f.index_price,
+                f.next_funding_time,
+                f.interval_minutes
+            ),
+            (None, Some(1.0), None, None)
+        );
         assert_eq!(f.ts_event, 2_000_000);
         let no_result = br#"{"retCode":0,"retMsg":"OK","time":1}"#;
-        assert!(parse_open_interest(no_result, &btc, 0).unwrap_err().to_string().contains("no result"));
-        assert!(matches!(parse_open_interest(b"<html>502</html>", &btc, 0), Err(PipelineError::Malformed { .. })));
+        assert!(parse_open_interest(no_result, &btc, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("no result"));
+        assert!(matches!(
+            parse_open_interest(b"<html>502</html>", &btc, 0),
+            Err(PipelineError::Malformed { .. })
+        ));
     }
 
     #[test]
     fn instruments_pages() {
-        let page = parse_instruments(&fixture("bybit/instruments_info_linear__bybit-docs.json")).unwrap();
-        assert_eq!(page, InstrumentPage { symbols: vec!["BTCUSDT".into()], next_cursor: None });
+        let page =
+            parse_instruments(&fixture("bybit/instruments_info_linear__bybit-docs.json")).unwrap();
+        assert_eq!(
+            page,
+            InstrumentPage {
+                symbols: vec!["BTCUSDT".into()],
+                next_cursor: None
+            }
+        );
         let more = br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[
             {"symbol":"ETHUSDT","contractType":"LinearPerpetual","status":"Trading"},
             {"symbol":"NEWUSDT","contractType":"LinearPerpetual","status":"PreLaunch"},
@@ -385,34 +520,68 @@ mod tests {
         assert_eq!(page.symbols, vec!["ETHUSDT".to_string()]);
         assert_eq!(page.next_cursor.as_deref(), Some("first%3D2%26last%3D3"));
         let r = instruments_request(page.next_cursor.as_deref());
-        assert!(r.query.contains(&("cursor", "first%3D2%26last%3D3".to_string())));
+        assert!(r
+            .query
+            .contains(&("cursor", "first%3D2%26last%3D3".to_string())));
     }
 
     #[test]
     fn open_interest_history_fixture_newest_first_with_cursor() {
-        let page = parse_open_interest_history(&fixture("bybit/open_interest__bybit-docs.json"), &inst("BTCUSD")).unwrap();
+        let page = parse_open_interest_history(
+            &fixture("bybit/open_interest__bybit-docs.json"),
+            &inst("BTCUSD"),
+        )
+        .unwrap();
         assert_eq!(page.rows.len(), 5);
         assert_eq!(page.rows[0].ts_event, 1_780_963_200_000_000_000);
         assert_eq!(page.rows[0].open_interest, 63910691.0);
-        assert_eq!(page.next_cursor.as_deref(), Some("lastid%3D19408935%26lasttime%3D1780617600"));
+        assert_eq!(
+            page.next_cursor.as_deref(),
+            Some("lastid%3D19408935%26lasttime%3D1780617600")
+        );
     }
 
     #[test]
     fn funding_history_fixtures() {
-        let eth_perp = InstrumentRef { native: "ETHPERP".into(), ..inst("ETHUSDT") };
-        let page = parse_funding_rate_history(&fixture("bybit/funding_history__bybit-docs.json"), &eth_perp).unwrap();
-        assert_eq!((page.rows[0].funding_rate, page.rows[0].ts_event), (0.0001, 1_672_041_600_000_000_000));
+        let eth_perp = InstrumentRef {
+            native: "ETHPERP".into(),
+            ..inst("ETHUSDT")
+        };
+        let page = parse_funding_rate_history(
+            &fixture("bybit/funding_history__bybit-docs.json"),
+            &eth_perp,
+        )
+        .unwrap();
+        assert_eq!(
+            (page.rows[0].funding_rate, page.rows[0].ts_event),
+            (0.0001, 1_672_041_600_000_000_000)
+        );
         let body = fixture("bybit/funding_history__nautilus-rs.json");
         let page = parse_funding_rate_history(&body, &inst("BTCUSDT")).unwrap();
         assert!(!page.rows.is_empty());
-        assert!(parse_funding_rate_history(&body, &inst("ETHUSDT")).unwrap_err().to_string().contains("answer is for 'BTCUSDT'"));
-        let err = parse_funding_rate_history(&fixture("bybit/error_10001_symbol_invalid__bybit-java-api-issue60.json"), &inst("BTCUSDT"));
-        assert!(matches!(err, Err(PipelineError::Exchange { code: 10001, .. })));
+        assert!(parse_funding_rate_history(&body, &inst("ETHUSDT"))
+            .unwrap_err()
+            .to_string()
+            .contains("answer is for 'BTCUSDT'"));
+        let err = parse_funding_rate_history(
+            &fixture("bybit/error_10001_symbol_invalid__bybit-java-api-issue60.json"),
+            &inst("BTCUSDT"),
+        );
+        assert!(matches!(
+            err,
+            Err(PipelineError::Exchange { code: 10001, .. })
+        ));
     }
 
     #[test]
     fn unsupported_periods_are_named() {
-        let err = open_interest_history_pager(inst("BTCUSDT"), OiPeriod::H2, (0, 1), HISTORY_PAGE).err().unwrap();
-        assert!(err.to_string().contains("Bybit offers 5m, 15m, 30m, 1h, 4h and 1d"), "{err}");
+        let err = open_interest_history_pager(inst("BTCUSDT"), OiPeriod::H2, (0, 1), HISTORY_PAGE)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .contains("Bybit offers 5m, 15m, 30m, 1h, 4h and 1d"),
+            "{err}"
+        );
     }
 }

@@ -74,7 +74,12 @@ fn decode<'a, T: Deserialize<'a>>(body: &'a [u8], what: &'static str) -> Result<
 /// Coins currently listed (delisted ones are skipped: they answer with stale contexts).
 pub fn parse_meta(body: &[u8]) -> Result<Vec<String>> {
     let meta: Meta = decode(body, "instrument list")?;
-    Ok(meta.universe.iter().filter(|a| a.is_delisted != Some(true)).map(|a| a.name.to_string()).collect())
+    Ok(meta
+        .universe
+        .iter()
+        .filter(|a| a.is_delisted != Some(true))
+        .map(|a| a.name.to_string())
+        .collect())
 }
 
 /// The context of `inst`'s coin from a `metaAndAssetCtxs` answer.
@@ -84,22 +89,42 @@ fn asset_ctx(body: &[u8], inst: &InstrumentRef, what: &'static str) -> Result<As
         return Err(PipelineError::malformed(
             VENUE,
             what,
-            format!("{} coins in the universe but {} contexts; they must pair up by position", meta.universe.len(), ctxs.len()),
+            format!(
+                "{} coins in the universe but {} contexts; they must pair up by position",
+                meta.universe.len(),
+                ctxs.len()
+            ),
         ));
     }
     let position = meta
         .universe
         .iter()
         .position(|a| a.name == inst.native)
-        .ok_or_else(|| PipelineError::malformed(VENUE, what, format!("coin {} is not in the universe", inst.native)))?;
-    Ok(ctxs.into_iter().nth(position).expect("lengths checked above"))
+        .ok_or_else(|| {
+            PipelineError::malformed(
+                VENUE,
+                what,
+                format!("coin {} is not in the universe", inst.native),
+            )
+        })?;
+    Ok(ctxs
+        .into_iter()
+        .nth(position)
+        .expect("lengths checked above"))
 }
 
 /// Open interest in coins; Hyperliquid states no notional, so the value stays null.
-pub fn parse_open_interest(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Result<OpenInterest> {
+pub fn parse_open_interest(
+    body: &[u8],
+    inst: &InstrumentRef,
+    ts_init: i64,
+) -> Result<OpenInterest> {
     let what = "open interest";
     let ctx = asset_ctx(body, inst, what)?;
-    let oi = ctx.open_interest.required("openInterest").map_err(|e| PipelineError::malformed(VENUE, what, e))?;
+    let oi = ctx
+        .open_interest
+        .required("openInterest")
+        .map_err(|e| PipelineError::malformed(VENUE, what, e))?;
     Ok(inst.open_interest(ts_init, ts_init, oi, None))
 }
 
@@ -107,7 +132,10 @@ pub fn parse_open_interest(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> R
 pub fn parse_funding_rate(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Result<FundingRate> {
     let what = "funding rate";
     let ctx = asset_ctx(body, inst, what)?;
-    let rate = ctx.funding.required("funding").map_err(|e| PipelineError::malformed(VENUE, what, e))?;
+    let rate = ctx
+        .funding
+        .required("funding")
+        .map_err(|e| PipelineError::malformed(VENUE, what, e))?;
     let next_ms = next_boundary_ms(ts_init.div_euclid(1_000_000), HOUR_MS);
     Ok(FundingRate {
         interval_minutes: Some(FUNDING_INTERVAL_MINUTES),
@@ -151,19 +179,25 @@ pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<V
 /// Funding history, forward from `start_ms` (next page from the last time + 1), 500 rows a page.
 /// `page` is what the venue is expected to return at most (the venue has no `limit` parameter; a smaller value
 /// only matters to tests of the pager).
-pub fn funding_rate_history_pager(inst: InstrumentRef, range: (i64, i64), page: usize) -> ForwardPager<FundingRate> {
+pub fn funding_rate_history_pager(
+    inst: InstrumentRef,
+    range: (i64, i64),
+    page: usize,
+) -> ForwardPager<FundingRate> {
     let coin = inst.native.clone();
     ForwardPager::new(
         VENUE,
         "funding rate",
         range,
         page.clamp(1, FUNDING_HISTORY_PAGE),
-        move |start, end| Request {
+        move |start, end| {
+            Request {
             weight: FUNDING_HISTORY_WEIGHT,
             body: Some(
                 serde_json::json!({"type": "fundingHistory", "coin": coin, "startTime": start, "endTime": end}).to_string(),
             ),
             ..info("fundingHistory", "funding rate history")
+        }
         },
         move |body| parse_funding_rate_history(body, &inst),
     )
@@ -197,7 +231,10 @@ mod tests {
         let body = fixture("hyperliquid/meta_and_asset_ctxs__hl-docs.json");
         let eth = parse_open_interest(&body, &inst("ETHUSDT-PERP"), TS).unwrap();
         assert_eq!(eth.open_interest, 1882.55);
-        assert_eq!((eth.ts_event, eth.ts_init, eth.open_interest_value), (TS, TS, None));
+        assert_eq!(
+            (eth.ts_event, eth.ts_init, eth.open_interest_value),
+            (TS, TS, None)
+        );
         assert_eq!(eth.instrument_id, "ETH-USD-PERP.HYPERLIQUID");
         let f = parse_funding_rate(&body, &inst("HPOS"), TS).unwrap();
         assert_eq!(f.funding_rate, 0.0000125);
@@ -210,7 +247,10 @@ mod tests {
     #[test]
     fn hip3_ctxs_with_nulls() {
         let body = fixture("hyperliquid/meta_and_asset_ctxs_hip3_dex__hl-docs.json");
-        let coin = InstrumentRef { native: "xyz:XYZ100".into(), ..inst("BTC") };
+        let coin = InstrumentRef {
+            native: "xyz:XYZ100".into(),
+            ..inst("BTC")
+        };
         let f = parse_funding_rate(&body, &coin, TS).unwrap();
         assert!(f.funding_rate.is_finite());
         assert!(f.mark_price.is_some());
@@ -220,32 +260,64 @@ mod tests {
     fn positional_mismatch_and_unknown_coin_are_malformed() {
         let body = br#"[{"universe":[{"name":"BTC"},{"name":"ETH"}]},[{"funding":"0.1","openInterest":"1"}]]"#;
         let err = parse_open_interest(body, &inst("BTC"), TS).unwrap_err();
-        assert!(err.to_string().contains("2 coins in the universe but 1 contexts"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("2 coins in the universe but 1 contexts"),
+            "{err}"
+        );
         let body = fixture("hyperliquid/meta_and_asset_ctxs__hl-docs.json");
         let err = parse_open_interest(&body, &inst("SOL"), TS).unwrap_err();
-        assert!(err.to_string().contains("coin SOL is not in the universe"), "{err}");
+        assert!(
+            err.to_string().contains("coin SOL is not in the universe"),
+            "{err}"
+        );
         assert!(parse_open_interest(b"null", &inst("BTC"), TS).is_err());
     }
 
     #[test]
     fn meta_skips_delisted() {
-        assert_eq!(parse_meta(&fixture("hyperliquid/meta__hl-docs.json")).unwrap(), vec!["BTC", "ETH", "HPOS"]);
+        assert_eq!(
+            parse_meta(&fixture("hyperliquid/meta__hl-docs.json")).unwrap(),
+            vec!["BTC", "ETH", "HPOS"]
+        );
         // `isDelisted: null` (live sample) means listed.
-        assert_eq!(parse_meta(&fixture("hyperliquid/meta_perp_sample__nautilus-rs.json")).unwrap(), vec!["BTC", "ETH", "ATOM"]);
-        assert_eq!(parse_meta(&fixture("hyperliquid/meta__hl-python-sdk-cassette-2023.json")).unwrap().first().map(String::as_str), Some("BTC"));
+        assert_eq!(
+            parse_meta(&fixture("hyperliquid/meta_perp_sample__nautilus-rs.json")).unwrap(),
+            vec!["BTC", "ETH", "ATOM"]
+        );
+        assert_eq!(
+            parse_meta(&fixture(
+                "hyperliquid/meta__hl-python-sdk-cassette-2023.json"
+            ))
+            .unwrap()
+            .first()
+            .map(String::as_str),
+            Some("BTC")
+        );
     }
 
     #[test]
     fn live_ctx_shape_parses() {
         // The live WS capture carries the same ctx objects as the REST answer.
-        let ws: serde_json::Value = serde_json::from_slice(&fixture("hyperliquid/ws_all_dexs_asset_ctxs_trimmed__nautilus-rs.json")).unwrap();
+        let ws: serde_json::Value = serde_json::from_slice(&fixture(
+            "hyperliquid/ws_all_dexs_asset_ctxs_trimmed__nautilus-rs.json",
+        ))
+        .unwrap();
         let ctxs = &ws["data"]["ctxs"][0][1];
-        let names: Vec<_> = (0..ctxs.as_array().unwrap().len()).map(|i| serde_json::json!({"name": format!("C{i}")})).collect();
+        let names: Vec<_> = (0..ctxs.as_array().unwrap().len())
+            .map(|i| serde_json::json!({"name": format!("C{i}")}))
+            .collect();
         let body = serde_json::to_vec(&serde_json::json!([{"universe": names}, ctxs])).unwrap();
-        let coin = InstrumentRef { native: "C0".into(), ..inst("BTC") };
+        let coin = InstrumentRef {
+            native: "C0".into(),
+            ..inst("BTC")
+        };
         let oi = parse_open_interest(&body, &coin, TS).unwrap();
         assert_eq!(oi.open_interest, 27353.17682);
-        assert_eq!(parse_funding_rate(&body, &coin, TS).unwrap().funding_rate, -0.0000015186);
+        assert_eq!(
+            parse_funding_rate(&body, &coin, TS).unwrap().funding_rate,
+            -0.0000015186
+        );
     }
 
     #[test]
@@ -257,13 +329,31 @@ mod tests {
 
     #[test]
     fn funding_history_fixtures() {
-        let rows = parse_funding_rate_history(&fixture("hyperliquid/funding_history__nautilus-rs.json"), &inst("BTC")).unwrap();
+        let rows = parse_funding_rate_history(
+            &fixture("hyperliquid/funding_history__nautilus-rs.json"),
+            &inst("BTC"),
+        )
+        .unwrap();
         assert_eq!(rows.len(), 3);
-        assert_eq!((rows[1].funding_rate, rows[1].ts_event), (-0.0000081, 1_769_912_400_000_000_000));
+        assert_eq!(
+            (rows[1].funding_rate, rows[1].ts_event),
+            (-0.0000081, 1_769_912_400_000_000_000)
+        );
         assert_eq!(rows[2].interval_minutes, Some(60));
-        let live = parse_funding_rate_history(&fixture("hyperliquid/funding_history__hl-python-sdk-cassette.json"), &inst("BTC")).unwrap();
-        assert_eq!(live[0].ts_event, 1_683_849_600_048_000_000, "jittered times kept to the ms");
-        assert!(parse_funding_rate_history(b"[]", &inst("BTC")).unwrap().is_empty());
-        assert!(open_interest_history_unsupported().to_string().contains("store's own snapshots"));
+        let live = parse_funding_rate_history(
+            &fixture("hyperliquid/funding_history__hl-python-sdk-cassette.json"),
+            &inst("BTC"),
+        )
+        .unwrap();
+        assert_eq!(
+            live[0].ts_event, 1_683_849_600_048_000_000,
+            "jittered times kept to the ms"
+        );
+        assert!(parse_funding_rate_history(b"[]", &inst("BTC"))
+            .unwrap()
+            .is_empty());
+        assert!(open_interest_history_unsupported()
+            .to_string()
+            .contains("store's own snapshots"));
     }
 }
