@@ -19,7 +19,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-
 from ccxt_pipeline_rs import ParquetStore
 
 NS = 1_000_000_000
@@ -67,21 +66,29 @@ def main() -> None:
 
         flush_root = Path(root) / "collector"
         collector = ParquetStore(flush_root)
-        ids = [("BTCUSDT-PERP.BINANCE", "binance"), ("BTCUSDT-LINEAR.BYBIT", "bybit"), ("BTC-USD-PERP.HYPERLIQUID", "hyperliquid")]
+        ids = [
+            ("BTCUSDT-PERP.BINANCE", "binance"),
+            ("BTCUSDT-LINEAR.BYBIT", "bybit"),
+            ("BTC-USD-PERP.HYPERLIQUID", "hyperliquid"),
+        ]
         started = time.perf_counter()
         for minute in range(1440):
             for instrument_id, venue in ids:
                 collector.write(oi_table(instrument_id, venue, START + minute * 60 * NS, 1, 1))
         flushes = time.perf_counter() - started
-        print(f"collector day: {1440 * 3} one-row flushes in {flushes:.2f} s = {1440 * 3 / flushes:,.0f} flushes/s "
-              f"({flushes / (1440 * 3) * 1000:.2f} ms per flush into a growing day file)")
+        print(
+            f"collector day: {1440 * 3} one-row flushes in {flushes:.2f} s = {1440 * 3 / flushes:,.0f} flushes/s "
+            f"({flushes / (1440 * 3) * 1000:.2f} ms per flush into a growing day file)"
+        )
 
         day_start = START + 180 * 86_400 * NS
         day_end = day_start + 86_400 * NS - 1
         folder = Path(root) / "data" / "custom_open_interest" / "BTCUSDT-PERP.BINANCE"
 
         def ours():
-            table = store.read("open_interest", symbol="BTCUSDT-PERP.BINANCE", start=day_start // 1_000_000, end=day_end // 1_000_000)
+            table = store.read(
+                "open_interest", symbol="BTCUSDT-PERP.BINANCE", start=day_start // 1_000_000, end=day_end // 1_000_000
+            )
             assert table.num_rows == 288, table.num_rows
 
         def pyarrow_dataset():
@@ -91,8 +98,10 @@ def main() -> None:
 
         t_ours = timed(ours, args.repeat)
         t_pa = timed(pyarrow_dataset, args.repeat)
-        print(f"1-day slice of a 1-year store: ParquetStore.read {t_ours * 1000:.2f} ms, "
-              f"pyarrow.dataset {t_pa * 1000:.2f} ms, ratio {t_pa / t_ours:.1f}x")
+        print(
+            f"1-day slice of a 1-year store: ParquetStore.read {t_ours * 1000:.2f} ms, "
+            f"pyarrow.dataset {t_pa * 1000:.2f} ms, ratio {t_pa / t_ours:.1f}x"
+        )
 
 
 if __name__ == "__main__":

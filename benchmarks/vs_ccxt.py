@@ -58,12 +58,24 @@ CCXT_SYMBOLS = {
 # The pages of the criterion bench (benches/parsers.rs `history_pages`): name -> (venue, method, path, rows).
 PARSER_PAGES = {
     "binance_open_interest_history": (
-        "binance", "GET", "/futures/data/openInterestHist?symbol=BTCUSDT&period=5m&limit=500", 500),
+        "binance",
+        "GET",
+        "/futures/data/openInterestHist?symbol=BTCUSDT&period=5m&limit=500",
+        500,
+    ),
     "binance_funding_rate_history": ("binance", "GET", "/fapi/v1/fundingRate?symbol=BTCUSDT&limit=1000", 1000),
     "bybit_open_interest_history": (
-        "bybit", "GET", "/v5/market/open-interest?category=linear&symbol=BTCUSDT&intervalTime=5min&limit=200", 200),
+        "bybit",
+        "GET",
+        "/v5/market/open-interest?category=linear&symbol=BTCUSDT&intervalTime=5min&limit=200",
+        200,
+    ),
     "bybit_funding_rate_history": (
-        "bybit", "GET", "/v5/market/funding/history?category=linear&symbol=BTCUSDT&limit=200", 200),
+        "bybit",
+        "GET",
+        "/v5/market/funding/history?category=linear&symbol=BTCUSDT&limit=200",
+        200,
+    ),
     "hyperliquid_funding_rate_history": ("hyperliquid", "POST", "/info", 500),
 }
 PARSER_LABELS = {
@@ -86,7 +98,9 @@ def ccxt_exchange(venue: str, base_url: str, asynchronous: bool, rate_limit: boo
         import ccxt.async_support as ccxt_module
     else:
         import ccxt as ccxt_module
-    cls = {"binance": ccxt_module.binanceusdm, "bybit": ccxt_module.bybit, "hyperliquid": ccxt_module.hyperliquid}[venue]
+    cls = {"binance": ccxt_module.binanceusdm, "bybit": ccxt_module.bybit, "hyperliquid": ccxt_module.hyperliquid}[
+        venue
+    ]
     exchange = cls({"enableRateLimit": rate_limit})
     exchange.has["fetchCurrencies"] = False
     api = dict(exchange.urls["api"])
@@ -150,8 +164,18 @@ def time_per_call(fn, min_seconds: float) -> float:
 def run_criterion(skip: bool) -> dict[str, dict]:
     """Runs the history parser benches (unless `skip`) and reads criterion's estimates."""
     if not skip:
-        command = ["cargo", "bench", "--bench", "parsers", "--", "history", "--warm-up-time", "1",
-                   "--measurement-time", "3"]
+        command = [
+            "cargo",
+            "bench",
+            "--bench",
+            "parsers",
+            "--",
+            "history",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            "3",
+        ]
         print(f"running: {' '.join(command)}", file=sys.stderr)
         subprocess.run(command, cwd=ROOT, check=True, stdout=sys.stderr)
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -162,7 +186,10 @@ def run_criterion(skip: bool) -> dict[str, dict]:
         estimates = json.loads((rows_dir / "estimates.json").read_text())
         # The body size is the parameter of the `bytes` benchmark; older runs may have left other sizes.
         newest = max((group / "bytes").glob("*/new/estimates.json"), key=lambda path: path.stat().st_mtime)
-        results[name] = {"median_ns": estimates["median"]["point_estimate"], "body_bytes": int(newest.parent.parent.name)}
+        results[name] = {
+            "median_ns": estimates["median"]["point_estimate"],
+            "body_bytes": int(newest.parent.parent.name),
+        }
     return results
 
 
@@ -177,9 +204,11 @@ def ccxt_parsers(base_urls: dict[str, str], min_seconds: float) -> dict[str, dic
     def stubbed(exchange, body: bytes, call):
         """ccxt's fetch method itself, its transport replaced by decoding `body` (ccxt parses these pages inline
         in the fetch method; there is no parse method to call)."""
+
         def run():
             exchange.fetch = lambda *args, **kwargs: json.loads(body)
             return call()
+
         return run
 
     results = {}
@@ -194,7 +223,8 @@ def ccxt_parsers(base_urls: dict[str, str], min_seconds: float) -> dict[str, dic
         elif name == "bybit_open_interest_history":
             how = "`json.loads` + `add_pagination_cursor_to_result` + `parse_open_interests_history`"
             parse = lambda: bybit.parse_open_interests_history(  # noqa: E731
-                bybit.add_pagination_cursor_to_result(json.loads(body)), markets["bybit"])
+                bybit.add_pagination_cursor_to_result(json.loads(body)), markets["bybit"]
+            )
         elif name == "bybit_funding_rate_history":
             how = "`fetch_funding_rate_history`, transport stubbed (`json.loads`)"
             parse = stubbed(bybit, body, lambda: bybit.fetch_funding_rate_history("BTC/USDT:USDT"))
@@ -211,13 +241,20 @@ def ccxt_parsers(base_urls: dict[str, str], min_seconds: float) -> dict[str, dic
             "json_s": time_per_call(lambda: json.loads(body), min_seconds),
         }
     # What a stubbed fetch costs besides parsing: the same call answered with an empty page.
-    empty = {"bybit": json.dumps({"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": []},
-                                  "retExtInfo": {}, "time": 0}).encode(), "hyperliquid": b"[]"}
+    empty = {
+        "bybit": json.dumps(
+            {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": []}, "retExtInfo": {}, "time": 0}
+        ).encode(),
+        "hyperliquid": b"[]",
+    }
     overhead = {
-        "bybit": time_per_call(stubbed(bybit, empty["bybit"], lambda: bybit.fetch_funding_rate_history(
-            "BTC/USDT:USDT")), min_seconds / 4),
-        "hyperliquid": time_per_call(stubbed(hyperliquid, empty["hyperliquid"], lambda: hyperliquid.fetch_funding_rate_history(
-            "BTC/USDC:USDC")), min_seconds / 4),
+        "bybit": time_per_call(
+            stubbed(bybit, empty["bybit"], lambda: bybit.fetch_funding_rate_history("BTC/USDT:USDT")), min_seconds / 4
+        ),
+        "hyperliquid": time_per_call(
+            stubbed(hyperliquid, empty["hyperliquid"], lambda: hyperliquid.fetch_funding_rate_history("BTC/USDC:USDC")),
+            min_seconds / 4,
+        ),
     }
     return {"pages": results, "stub_overhead_s": overhead}
 
@@ -232,7 +269,8 @@ def parser_table(ours: dict, theirs: dict) -> list[str]:
         rows = page["rows"]
         our_s = ours[name]["median_ns"] / 1e9
         assert page["body_bytes"] == ours[name]["body_bytes"], (
-            f"{name}: ccxt parsed {page['body_bytes']} bytes, criterion {ours[name]['body_bytes']}")
+            f"{name}: ccxt parsed {page['body_bytes']} bytes, criterion {ours[name]['body_bytes']}"
+        )
         lines.append(
             f"| {PARSER_LABELS[name]} | {rows} | {page['body_bytes']:,} | {fmt_time(our_s)} | {fmt_time(page['parse_s'])} "
             f"| {fmt_rate(rows / our_s)} | {fmt_rate(rows / page['parse_s'])} | **{page['parse_s'] / our_s:.0f}×** "
@@ -267,7 +305,6 @@ def rss_mib() -> float:
 
 def child_ours(base_urls: dict[str, str], start_ms: int, end_ms: int) -> dict:
     import pyarrow.compute as pc
-
     from ccxt_pipeline_rs import Orchestrator
 
     after_import = rss_mib()
@@ -289,12 +326,19 @@ def child_ours(base_urls: dict[str, str], start_ms: int, end_ms: int) -> dict:
     for kind, result, column in (("oi", oi, "open_interest"), ("funding", funding, "funding_rate")):
         table = result.table
         ms = pc.divide(table["ts_event"].cast("int64"), 1_000_000).to_pylist()
-        for venue, symbol, ts, value in zip(table["venue"].to_pylist(), table["symbol"].to_pylist(), ms,
-                                            table[column].to_pylist()):
+        for venue, symbol, ts, value in zip(
+            table["venue"].to_pylist(), table["symbol"].to_pylist(), ms, table[column].to_pylist(), strict=False
+        ):
             base = symbol.removesuffix("-PERP").removesuffix("USDT").removesuffix("USD")
             groups.setdefault((kind, venue, base), []).append((ts, value))
-    return {"elapsed_s": elapsed, "rss_after_import_mib": after_import, "peak_rss_mib": peak, "failures": failures,
-            "warnings": [*oi.warnings, *funding.warnings], "digest": digest(groups)}
+    return {
+        "elapsed_s": elapsed,
+        "rss_after_import_mib": after_import,
+        "peak_rss_mib": peak,
+        "failures": failures,
+        "warnings": [*oi.warnings, *funding.warnings],
+        "digest": digest(groups),
+    }
 
 
 def child_ccxt(base_urls: dict[str, str], start_ms: int, end_ms: int) -> dict:
@@ -322,12 +366,26 @@ def child_ccxt(base_urls: dict[str, str], start_ms: int, end_ms: int) -> dict:
             for base in BASES:
                 for venue in ("binance", "bybit"):
                     symbol = CCXT_SYMBOLS[venue][base]
-                    jobs.append((("oi", venue, base), exchanges[venue].fetch_open_interest_history(
-                        symbol, "5m", start_ms, None, dict(pagination))))
-                    jobs.append((("funding", venue, base), exchanges[venue].fetch_funding_rate_history(
-                        symbol, start_ms, None, dict(pagination))))
-                jobs.append((("funding", "hyperliquid", base), hyperliquid_funding(
-                    exchanges["hyperliquid"], CCXT_SYMBOLS["hyperliquid"][base])))
+                    jobs.append(
+                        (
+                            ("oi", venue, base),
+                            exchanges[venue].fetch_open_interest_history(
+                                symbol, "5m", start_ms, None, dict(pagination)
+                            ),
+                        )
+                    )
+                    jobs.append(
+                        (
+                            ("funding", venue, base),
+                            exchanges[venue].fetch_funding_rate_history(symbol, start_ms, None, dict(pagination)),
+                        )
+                    )
+                jobs.append(
+                    (
+                        ("funding", "hyperliquid", base),
+                        hyperliquid_funding(exchanges["hyperliquid"], CCXT_SYMBOLS["hyperliquid"][base]),
+                    )
+                )
             results = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
             return [key for key, _ in jobs], results
         finally:
@@ -338,14 +396,20 @@ def child_ccxt(base_urls: dict[str, str], start_ms: int, end_ms: int) -> dict:
     elapsed = time.perf_counter() - started
     peak = rss_mib()
     failures, groups = [], {}
-    for key, result in zip(keys, results):
+    for key, result in zip(keys, results, strict=False):
         if isinstance(result, BaseException):
             failures.append(f"{'/'.join(key)}: {type(result).__name__}: {result}")
             continue
         value_key = "openInterestAmount" if key[0] == "oi" else "fundingRate"
         groups[key] = [(row["timestamp"], row[value_key]) for row in result]
-    return {"elapsed_s": elapsed, "rss_after_import_mib": after_import, "peak_rss_mib": peak, "failures": failures,
-            "warnings": [], "digest": digest(groups)}
+    return {
+        "elapsed_s": elapsed,
+        "rss_after_import_mib": after_import,
+        "peak_rss_mib": peak,
+        "failures": failures,
+        "warnings": [],
+        "digest": digest(groups),
+    }
 
 
 def child_rate_limited(base_urls: dict[str, str], start_ms: int, end_ms: int) -> dict:
@@ -367,10 +431,15 @@ def child_rate_limited(base_urls: dict[str, str], start_ms: int, end_ms: int) ->
     started = time.perf_counter()
     result = orchestrator.fetch_open_interest_history(SYMBOLS, start_ms, end_ms, period="5m", progress=progress)
     elapsed = time.perf_counter() - started
-    return {"elapsed_s": elapsed, "rows": result.table.num_rows,
-            "failures": [f"{type(e).__name__}: {e}" for e in result.failures], "warnings": result.warnings,
-            "refusals": sum("HTTP 403" in message for message in retries), "log_warnings": retries,
-            "page_completions_s": [t - started for t in completions]}
+    return {
+        "elapsed_s": elapsed,
+        "rows": result.table.num_rows,
+        "failures": [f"{type(e).__name__}: {e}" for e in result.failures],
+        "warnings": result.warnings,
+        "refusals": sum("HTTP 403" in message for message in retries),
+        "log_warnings": retries,
+        "page_completions_s": [t - started for t in completions],
+    }
 
 
 def child_rate_limited_ccxt(base_urls: dict[str, str], start_ms: int, end_ms: int) -> dict:
@@ -389,10 +458,19 @@ def child_rate_limited_ccxt(base_urls: dict[str, str], start_ms: int, end_ms: in
         exchange.handle_errors = counting
         try:
             await exchange.load_markets()
-            return await asyncio.gather(*(
-                exchange.fetch_open_interest_history(CCXT_SYMBOLS["bybit"][base], "5m", start_ms, None,
-                                                     {"paginate": True, "until": end_ms, "paginationCalls": 1000})
-                for base in BASES), return_exceptions=True)
+            return await asyncio.gather(
+                *(
+                    exchange.fetch_open_interest_history(
+                        CCXT_SYMBOLS["bybit"][base],
+                        "5m",
+                        start_ms,
+                        None,
+                        {"paginate": True, "until": end_ms, "paginationCalls": 1000},
+                    )
+                    for base in BASES
+                ),
+                return_exceptions=True,
+            )
         finally:
             await exchange.close()
 
@@ -401,18 +479,38 @@ def child_rate_limited_ccxt(base_urls: dict[str, str], start_ms: int, end_ms: in
     elapsed = time.perf_counter() - started
     failures = [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
     rows = sum(len(r) for r in results if not isinstance(r, BaseException))
-    return {"elapsed_s": elapsed, "rows": rows, "failures": failures, "warnings": [], "refusals": statuses.get(403, 0),
-            "page_completions_s": []}
+    return {
+        "elapsed_s": elapsed,
+        "rows": rows,
+        "failures": failures,
+        "warnings": [],
+        "refusals": statuses.get(403, 0),
+        "page_completions_s": [],
+    }
 
 
-CHILDREN = {"ours": child_ours, "ccxt": child_ccxt, "rate-limited": child_rate_limited,
-            "rate-limited-ccxt": child_rate_limited_ccxt}
+CHILDREN = {
+    "ours": child_ours,
+    "ccxt": child_ccxt,
+    "rate-limited": child_rate_limited,
+    "rate-limited-ccxt": child_rate_limited_ccxt,
+}
 
 
 def run_child(mode: str, base_urls: dict[str, str], start_ms: int, end_ms: int) -> dict:
     """Runs `mode` in a fresh interpreter; returns its report plus wall time and peak RSS seen by the parent."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--urls", json.dumps(base_urls),
-               "--start", str(start_ms), "--end", str(end_ms)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        mode,
+        "--urls",
+        json.dumps(base_urls),
+        "--start",
+        str(start_ms),
+        "--end",
+        str(end_ms),
+    ]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE)
     output = process.stdout.read()
@@ -437,14 +535,29 @@ async def ccxt_defaults(base_urls: dict[str, str], start_ms: int, end_ms: int) -
     try:
         await asyncio.gather(*(exchange.load_markets() for exchange in exchanges.values()))
         calls = [
-            ("Binance OI 5m", "binance", "fetch_open_interest_history", ("5m", start_ms, None),
-             {"paginate": True, "until": end_ms}),
+            (
+                "Binance OI 5m",
+                "binance",
+                "fetch_open_interest_history",
+                ("5m", start_ms, None),
+                {"paginate": True, "until": end_ms},
+            ),
             ("Binance OI 5m", "binance", "fetch_open_interest_history", ("5m", start_ms, None), {"paginate": True}),
-            ("Bybit OI 5m", "bybit", "fetch_open_interest_history", ("5m", start_ms, None),
-             {"paginate": True, "until": end_ms}),
+            (
+                "Bybit OI 5m",
+                "bybit",
+                "fetch_open_interest_history",
+                ("5m", start_ms, None),
+                {"paginate": True, "until": end_ms},
+            ),
             ("Bybit OI 5m", "bybit", "fetch_open_interest_history", ("5m", start_ms, None), {"paginate": True}),
-            ("Hyperliquid funding", "hyperliquid", "fetch_funding_rate_history", (start_ms, None),
-             {"paginate": True, "until": end_ms}),
+            (
+                "Hyperliquid funding",
+                "hyperliquid",
+                "fetch_funding_rate_history",
+                (start_ms, None),
+                {"paginate": True, "until": end_ms},
+            ),
         ]
         for label, venue, method, args, params in calls:
             symbol = CCXT_SYMBOLS[venue]["BTC"]
@@ -479,8 +592,10 @@ def fmt_time(seconds: float) -> str:
 
 
 def parity_table(ours: dict, theirs: dict) -> tuple[list[str], bool]:
-    lines = ["| data | venue | symbols | rows, ours | rows, ccxt | identical (timestamps and values) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| data | venue | symbols | rows, ours | rows, ccxt | identical (timestamps and values) |",
+        "|---|---|---|---|---|---|",
+    ]
     all_equal = True
     for kind, venues in (("oi", ("binance", "bybit")), ("funding", ("binance", "bybit", "hyperliquid"))):
         for venue in venues:
@@ -490,8 +605,9 @@ def parity_table(ours: dict, theirs: dict) -> tuple[list[str], bool]:
             same = [key for key in keys if key in ours["digest"] and ours["digest"][key] == theirs["digest"].get(key)]
             all_equal &= len(same) == len(keys)
             label = "OI 5m" if kind == "oi" else "funding"
-            lines.append(f"| {label} | {venue} | {len(keys)} | {ours_rows:,} | {ccxt_rows:,} | "
-                         f"{len(same)}/{len(keys)} symbols |")
+            lines.append(
+                f"| {label} | {venue} | {len(keys)} | {ours_rows:,} | {ccxt_rows:,} | {len(same)}/{len(keys)} symbols |"
+            )
     return lines, all_equal
 
 
@@ -504,21 +620,26 @@ def main() -> None:
     parser.add_argument("--skip-cargo", action="store_true", help="read criterion's last results instead of running")
     parser.add_argument("--skip-store", action="store_true", help="do not run benchmarks/store_bench.py")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="Python timing per ccxt parser")
-    parser.add_argument("--skip-ccxt-rate-limited", action="store_true",
-                        help="skip ccxt's rate-limited backfill (about 5 minutes at ccxt's default 10 requests/s)")
+    parser.add_argument(
+        "--skip-ccxt-rate-limited",
+        action="store_true",
+        help="skip ccxt's rate-limited backfill (about 5 minutes at ccxt's default 10 requests/s)",
+    )
     args = parser.parse_args()
     if args.child:
         report = CHILDREN[args.child](json.loads(args.urls), args.start, args.end)
         print(json.dumps(report))
         return
 
+    import ccxt
     from ccxt_pipeline_rs import __version__
     from ccxt_pipeline_rs.sim import ExchangeSimulator
-    import ccxt
 
     out: list[str] = []
-    out.append(f"ccxt {ccxt.__version__}, ccxt_pipeline_rs {__version__}, Python {sys.version.split()[0]}, "
-               f"{os.cpu_count()} CPUs; simulator seed {SIM_SEED}.")
+    out.append(
+        f"ccxt {ccxt.__version__}, ccxt_pipeline_rs {__version__}, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs; simulator seed {SIM_SEED}."
+    )
 
     # 1. Parsers.
     criterion = run_criterion(args.skip_cargo)
@@ -528,10 +649,13 @@ def main() -> None:
     out += ["", "### Parsers: one full history page, rows/s", ""]
     out += parser_table(criterion, theirs)
     overhead = theirs["stub_overhead_s"]
-    out += ["", "Ours: response bytes to a `Vec` of records in Rust (what the fetch layer then turns into Arrow); "
-                "ccxt: response bytes to a list of Python dicts. Both parse the same bytes (sizes checked). "
-                f"Stubbed-transport rows include ccxt's request building for one call (measured with an empty page: "
-                f"Bybit {fmt_time(overhead['bybit'])}, Hyperliquid {fmt_time(overhead['hyperliquid'])})."]
+    out += [
+        "",
+        "Ours: response bytes to a `Vec` of records in Rust (what the fetch layer then turns into Arrow); "
+        "ccxt: response bytes to a list of Python dicts. Both parse the same bytes (sizes checked). "
+        f"Stubbed-transport rows include ccxt's request building for one call (measured with an empty page: "
+        f"Bybit {fmt_time(overhead['bybit'])}, Hyperliquid {fmt_time(overhead['hyperliquid'])}).",
+    ]
 
     # 2. Backfill.
     end_ms = BACKFILL_CLOCK_MS
@@ -549,30 +673,49 @@ def main() -> None:
         sim.server.set_clock_ms(now_ms)
         defaults = asyncio.run(ccxt_defaults(sim.base_urls, now_ms - BACKFILL_DAYS * DAY_MS, now_ms))
     ours, theirs_bf = reports["ours"], reports["ccxt"]
-    out += ["", f"### Backfill: {BACKFILL_DAYS} days, 10 symbols, OI 5m (Binance, Bybit) + funding (3 venues), "
-                "rate limits off", ""]
+    out += [
+        "",
+        f"### Backfill: {BACKFILL_DAYS} days, 10 symbols, OI 5m (Binance, Bybit) + funding (3 venues), rate limits off",
+        "",
+    ]
     out += ["| | ours | ccxt (async) | ccxt ÷ ours |", "|---|---|---|---|"]
     rows = lambda report: sum(d["rows"] for d in report["digest"].values())  # noqa: E731
     requests = lambda report: sum(report["requests"].values())  # noqa: E731
-    out.append(f"| wall time (markets + fetch) | {ours['elapsed_s']:.2f} s | {theirs_bf['elapsed_s']:.2f} s | "
-               f"**{theirs_bf['elapsed_s'] / ours['elapsed_s']:.1f}×** |")
-    out.append(f"| process wall time (interpreter start to exit) | {ours['process_wall_s']:.2f} s | "
-               f"{theirs_bf['process_wall_s']:.2f} s | {theirs_bf['process_wall_s'] / ours['process_wall_s']:.1f}× |")
-    out.append(f"| peak RSS (`ru_maxrss` when the fetch returned) | {ours['peak_rss_mib']:.0f} MiB | "
-               f"{theirs_bf['peak_rss_mib']:.0f} MiB | **{theirs_bf['peak_rss_mib'] / ours['peak_rss_mib']:.1f}×** |")
-    out.append(f"| RSS after imports, before fetching | {ours['rss_after_import_mib']:.0f} MiB | "
-               f"{theirs_bf['rss_after_import_mib']:.0f} MiB | |")
-    out.append(f"| peak RSS above imports | {ours['peak_rss_mib'] - ours['rss_after_import_mib']:.0f} MiB | "
-               f"{theirs_bf['peak_rss_mib'] - theirs_bf['rss_after_import_mib']:.0f} MiB | |")
-    out.append(f"| peak RSS of the whole process, parity check included (`wait4`) | "
-               f"{ours['process_peak_rss_mib']:.0f} MiB | {theirs_bf['process_peak_rss_mib']:.0f} MiB | |")
+    out.append(
+        f"| wall time (markets + fetch) | {ours['elapsed_s']:.2f} s | {theirs_bf['elapsed_s']:.2f} s | "
+        f"**{theirs_bf['elapsed_s'] / ours['elapsed_s']:.1f}×** |"
+    )
+    out.append(
+        f"| process wall time (interpreter start to exit) | {ours['process_wall_s']:.2f} s | "
+        f"{theirs_bf['process_wall_s']:.2f} s | {theirs_bf['process_wall_s'] / ours['process_wall_s']:.1f}× |"
+    )
+    out.append(
+        f"| peak RSS (`ru_maxrss` when the fetch returned) | {ours['peak_rss_mib']:.0f} MiB | "
+        f"{theirs_bf['peak_rss_mib']:.0f} MiB | **{theirs_bf['peak_rss_mib'] / ours['peak_rss_mib']:.1f}×** |"
+    )
+    out.append(
+        f"| RSS after imports, before fetching | {ours['rss_after_import_mib']:.0f} MiB | "
+        f"{theirs_bf['rss_after_import_mib']:.0f} MiB | |"
+    )
+    out.append(
+        f"| peak RSS above imports | {ours['peak_rss_mib'] - ours['rss_after_import_mib']:.0f} MiB | "
+        f"{theirs_bf['peak_rss_mib'] - theirs_bf['rss_after_import_mib']:.0f} MiB | |"
+    )
+    out.append(
+        f"| peak RSS of the whole process, parity check included (`wait4`) | "
+        f"{ours['process_peak_rss_mib']:.0f} MiB | {theirs_bf['process_peak_rss_mib']:.0f} MiB | |"
+    )
     out.append(f"| rows | {rows(ours):,} | {rows(theirs_bf):,} | |")
-    out.append(f"| requests served (binance / bybit / hyperliquid) | "
-               f"{' / '.join(str(v) for v in ours['requests'].values())} | "
-               f"{' / '.join(str(v) for v in theirs_bf['requests'].values())} | "
-               f"{requests(theirs_bf) / requests(ours):.2f}× |")
-    out.append(f"| rows/s | {fmt_rate(rows(ours) / ours['elapsed_s'])} | "
-               f"{fmt_rate(rows(theirs_bf) / theirs_bf['elapsed_s'])} | |")
+    out.append(
+        f"| requests served (binance / bybit / hyperliquid) | "
+        f"{' / '.join(str(v) for v in ours['requests'].values())} | "
+        f"{' / '.join(str(v) for v in theirs_bf['requests'].values())} | "
+        f"{requests(theirs_bf) / requests(ours):.2f}× |"
+    )
+    out.append(
+        f"| rows/s | {fmt_rate(rows(ours) / ours['elapsed_s'])} | "
+        f"{fmt_rate(rows(theirs_bf) / theirs_bf['elapsed_s'])} | |"
+    )
     parity, all_equal = parity_table(ours, theirs_bf)
     out += ["", "Row parity (per symbol: same count, timestamps and values):", ""] + parity
     for side, report in reports.items():
@@ -580,25 +723,38 @@ def main() -> None:
             out.append(f"\n{side} failure: {failure}")
         for warning in report["warnings"]:
             out.append(f"\n{side} warning: {warning}")
-    out += ["", f"ccxt with its pagination defaults (BTC, the last {BACKFILL_DAYS} days up to the wall clock; "
-                f"complete = {BACKFILL_DAYS * 288 + 1} OI rows, {BACKFILL_DAYS * 24} Hyperliquid settlements; untimed):",
-            "", "| data | call | got |", "|---|---|---|"] + defaults
+    out += [
+        "",
+        f"ccxt with its pagination defaults (BTC, the last {BACKFILL_DAYS} days up to the wall clock; "
+        f"complete = {BACKFILL_DAYS * 288 + 1} OI rows, {BACKFILL_DAYS * 24} Hyperliquid settlements; untimed):",
+        "",
+        "| data | call | got |",
+        "|---|---|---|",
+    ] + defaults
 
     # 3. Rate-limit-bound speed.
     end_ms = BACKFILL_CLOCK_MS
     start_ms = end_ms - RATE_LIMITED_DAYS * DAY_MS
     expected_rows = len(SYMBOLS) * (RATE_LIMITED_DAYS * 288 + 1)
     allowed = BYBIT_REQUESTS_PER_WINDOW / BYBIT_WINDOW_S
-    out += ["", f"### Rate-limit-bound: Bybit OI 5m, 10 symbols × {RATE_LIMITED_DAYS} days, limits on "
-                f"(simulator refuses over {BYBIT_REQUESTS_PER_WINDOW} requests / {BYBIT_WINDOW_S} s "
-                f"= {allowed:.0f}/s with 403)", ""]
+    out += [
+        "",
+        f"### Rate-limit-bound: Bybit OI 5m, 10 symbols × {RATE_LIMITED_DAYS} days, limits on "
+        f"(simulator refuses over {BYBIT_REQUESTS_PER_WINDOW} requests / {BYBIT_WINDOW_S} s "
+        f"= {allowed:.0f}/s with 403)",
+        "",
+    ]
     pages = len(SYMBOLS) * math.ceil((RATE_LIMITED_DAYS * 288 + 1) / 200)
-    out += ["| client | requests served (history pages + other) | rows (expected) | wall time | requests/s "
-            "| ÷ 120/s | least time the limit allows for these requests | limit efficiency | 403 refusals | failures |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    out += [
+        "| client | requests served (history pages + other) | rows (expected) | wall time | requests/s "
+        "| ÷ 120/s | least time the limit allows for these requests | limit efficiency | 403 refusals | failures |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     timeline = ""
-    clients = [("ours (`rate_limits=True`)", "rate-limited"),
-               ("ccxt (`enableRateLimit=True`, its defaults)", "rate-limited-ccxt")]
+    clients = [
+        ("ours (`rate_limits=True`)", "rate-limited"),
+        ("ccxt (`enableRateLimit=True`, its defaults)", "rate-limited-ccxt"),
+    ]
     for side, mode in clients[:1] if args.skip_ccxt_rate_limited else clients:
         with ExchangeSimulator(seed=SIM_SEED, enforce_rate_limits=True) as sim:
             sim.server.set_clock_ms(BACKFILL_CLOCK_MS)
@@ -607,9 +763,11 @@ def main() -> None:
         elapsed = report["elapsed_s"]
         # No client may send more than 600 in any 5 s: request k*600+1 goes no earlier than k*5 s after the first.
         least = (served - 1) // BYBIT_REQUESTS_PER_WINDOW * BYBIT_WINDOW_S
-        out.append(f"| {side} | {served:,} ({pages:,} + {served - pages}) | {report['rows']:,} ({expected_rows:,}) | "
-                   f"{elapsed:.2f} s | {served / elapsed:.1f} | {served / elapsed / allowed:.2f} | {least} s | "
-                   f"{least / elapsed:.0%} | {report['refusals']} | {len(report['failures'])} |")
+        out.append(
+            f"| {side} | {served:,} ({pages:,} + {served - pages}) | {report['rows']:,} ({expected_rows:,}) | "
+            f"{elapsed:.2f} s | {served / elapsed:.1f} | {served / elapsed / allowed:.2f} | {least} s | "
+            f"{least / elapsed:.0%} | {report['refusals']} | {len(report['failures'])} |"
+        )
         for failure in report["failures"][:3]:
             out.append(f"\n{side} failure: {failure}")
         if report["page_completions_s"]:
@@ -620,19 +778,26 @@ def main() -> None:
     if not args.skip_ccxt_rate_limited:
         bybit = ccxt.bybit()
         cost = bybit.api["public"]["get"]["v5/market/open-interest"]["cost"]
-        out += ["", f"ccxt's limiter spaces Bybit requests by `rateLimit` × cost = {bybit.rateLimit} ms × {cost} "
-                    f"= {bybit.rateLimit * cost:.0f} ms (`v5/market/open-interest`), i.e. "
-                    f"{1000 / (bybit.rateLimit * cost):.0f} requests/s."]
-    out += ["", f"Ours, history pages completed per {BYBIT_WINDOW_S} s since the start: {timeline}. 403s are counted "
-                "from the client side (ours: `retrying after … HTTP 403` warnings in the `ccxt_pipeline_rs` log; ccxt: "
-                "statuses passed to its `handle_errors`); \"other\" requests are instrument lists (ours 1, ccxt 2: "
-                "`Trading` and `PreLaunch`), so no request was repeated. The simulator's per-window peak "
-                "(`SimServer::max_weight_in_window`) is not exposed to Python."]
+        out += [
+            "",
+            f"ccxt's limiter spaces Bybit requests by `rateLimit` × cost = {bybit.rateLimit} ms × {cost} "
+            f"= {bybit.rateLimit * cost:.0f} ms (`v5/market/open-interest`), i.e. "
+            f"{1000 / (bybit.rateLimit * cost):.0f} requests/s.",
+        ]
+    out += [
+        "",
+        f"Ours, history pages completed per {BYBIT_WINDOW_S} s since the start: {timeline}. 403s are counted "
+        "from the client side (ours: `retrying after … HTTP 403` warnings in the `ccxt_pipeline_rs` log; ccxt: "
+        'statuses passed to its `handle_errors`); "other" requests are instrument lists (ours 1, ccxt 2: '
+        "`Trading` and `PreLaunch`), so no request was repeated. The simulator's per-window peak "
+        "(`SimServer::max_weight_in_window`) is not exposed to Python.",
+    ]
 
     # 4. Store.
     if not args.skip_store:
-        store = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "store_bench.py")], check=True,
-                               capture_output=True, text=True)
+        store = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "store_bench.py")], check=True, capture_output=True, text=True
+        )
         out += ["", "### Store (`benchmarks/store_bench.py`)", "", "```", store.stdout.strip(), "```"]
 
     print("\n".join(out))

@@ -1,5 +1,4 @@
 import pytest
-
 from ccxt_pipeline_rs.sim import ExchangeSimulator
 
 

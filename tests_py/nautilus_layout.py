@@ -189,7 +189,7 @@ def write_reference_layout(root, table: pa.Table) -> list[Path]:
     kind = kind_of(table)
     table = table.sort_by([("ts_init", "ascending")])
     groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for i, (iid, t) in enumerate(zip(table["instrument_id"].to_pylist(), ns(table["ts_init"]))):
+    for i, (iid, t) in enumerate(zip(table["instrument_id"].to_pylist(), ns(table["ts_init"]), strict=False)):
         groups[(iid, t // NS_PER_DAY)].append(i)
     written = []
     for (iid, day), idx in sorted(groups.items()):

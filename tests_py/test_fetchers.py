@@ -4,7 +4,6 @@ import time
 
 import pyarrow as pa
 import pytest
-
 from ccxt_pipeline_rs import (
     BinanceFetcher,
     BybitFetcher,

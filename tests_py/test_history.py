@@ -2,7 +2,6 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
-
 from ccxt_pipeline_rs import (
     BinanceFetcher,
     BybitFetcher,
@@ -14,7 +13,7 @@ from ccxt_pipeline_rs import (
     UnsupportedError,
 )
 
-NOW = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture()
@@ -33,7 +32,7 @@ def test_funding_history_is_complete_and_ordered(frozen):
     ts = times_ms(table)
     assert len(ts) == 20 * 3 + 1  # every 8 h, both ends inclusive
     assert ts == sorted(set(ts))
-    assert {b - a for a, b in zip(ts, ts[1:])} == {8 * 3_600_000}
+    assert {b - a for a, b in zip(ts, ts[1:], strict=False)} == {8 * 3_600_000}
     assert set(table.column("interval_minutes").to_pylist()) == {480}
     assert table.column("ts_init").equals(table.column("ts_event"))
 
@@ -47,7 +46,9 @@ def test_dates_as_iso_strings_and_epoch_ms(frozen):
     with pytest.raises(InvalidArgumentError, match="after end"):
         fetcher.fetch_funding_rate_history("ETH", "2025-05-31", "2025-05-30")
     with pytest.raises(InvalidArgumentError, match="unknown period"):
-        BinanceFetcher(base_url=frozen.base_urls["binance"]).fetch_open_interest_history("BTCUSDT-PERP", "2025-05-30", period="7m")
+        BinanceFetcher(base_url=frozen.base_urls["binance"]).fetch_open_interest_history(
+            "BTCUSDT-PERP", "2025-05-30", period="7m"
+        )
 
 
 def test_progress_callback_reaches_one(frozen):
@@ -67,7 +68,7 @@ def test_binance_oi_beyond_30_days_warns(frozen):
         table = BinanceFetcher(base_url=frozen.base_urls["binance"]).fetch_open_interest_history(
             "BTCUSDT-PERP", NOW - dt.timedelta(days=40), NOW, period="1h"
         )
-    first = dt.datetime.fromtimestamp(times_ms(table)[0] / 1000, dt.timezone.utc)
+    first = dt.datetime.fromtimestamp(times_ms(table)[0] / 1000, dt.UTC)
     assert NOW - first <= dt.timedelta(days=30)
 
 
@@ -79,10 +80,14 @@ def test_hyperliquid_oi_history_is_unsupported(frozen):
 def test_store_resume_fetches_nothing_new(frozen, tmp_path):
     store = ParquetStore(tmp_path)
     orchestrator = Orchestrator(base_urls=frozen.base_urls)
-    first = orchestrator.fetch_funding_rate_history(["BTCUSDT-PERP", "ETHUSDT-PERP"], NOW - dt.timedelta(days=5), NOW, store=store)
+    first = orchestrator.fetch_funding_rate_history(
+        ["BTCUSDT-PERP", "ETHUSDT-PERP"], NOW - dt.timedelta(days=5), NOW, store=store
+    )
     assert first.failures == []
     assert store.read("funding_rate").num_rows == first.table.num_rows > 0
-    again = orchestrator.fetch_funding_rate_history(["BTCUSDT-PERP", "ETHUSDT-PERP"], NOW - dt.timedelta(days=5), NOW, store=store)
+    again = orchestrator.fetch_funding_rate_history(
+        ["BTCUSDT-PERP", "ETHUSDT-PERP"], NOW - dt.timedelta(days=5), NOW, store=store
+    )
     assert again.table.num_rows == 0
     assert store.read("funding_rate").num_rows == first.table.num_rows
 

@@ -3,7 +3,6 @@
 import duckdb
 import polars as pl
 import pyarrow as pa
-
 from ccxt_pipeline_rs import Orchestrator
 
 

@@ -19,18 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-from nautilus_trader.backtest.node import BacktestNode
-from nautilus_trader.common.actor import Actor
-from nautilus_trader.config import ActorConfig, LoggingConfig
-from nautilus_trader.model.currencies import USDT
-from nautilus_trader.model.data import DataType, FundingRateUpdate
-from nautilus_trader.model.enums import AccountType, OmsType
-from nautilus_trader.model.identifiers import ClientId, InstrumentId, Venue
-from nautilus_trader.model.objects import Money
-from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
-from nautilus_trader.test_kit.providers import TestInstrumentProvider
-
 from ccxt_pipeline_rs import ParquetStore
 from ccxt_pipeline_rs.nautilus import DATA_CLASSES, Liquidation, OpenInterest, catalog, data_config
 from nautilus_layout import (
@@ -48,6 +36,17 @@ from nautilus_layout import (
     table_from_rows,
     write_reference_layout,
 )
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.backtest.node import BacktestNode
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig, LoggingConfig
+from nautilus_trader.model.currencies import USDT
+from nautilus_trader.model.data import DataType, FundingRateUpdate
+from nautilus_trader.model.enums import AccountType, OmsType
+from nautilus_trader.model.identifiers import ClientId, InstrumentId, Venue
+from nautilus_trader.model.objects import Money
+from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
+from nautilus_trader.test_kit.providers import TestInstrumentProvider
 
 BINANCE, BYBIT, HYPERLIQUID = "BTCUSDT-PERP.BINANCE", "BTCUSDT-LINEAR.BYBIT", "BTC-USD-PERP.HYPERLIQUID"
 DAY0 = 1_735_689_600_000_000_000  # 2025-01-01T00:00:00Z
@@ -338,14 +337,15 @@ def test_files_follow_the_catalog_layout(written, kind):
             assert table["open_interest_value"].null_count == 0  # absent values are NaN, not null
     for intervals in by_folder.values():
         intervals.sort()
-        assert all(a[1] < b[0] for a, b in zip(intervals, intervals[1:])), f"overlapping files: {intervals}"
+        pairs = zip(intervals, intervals[1:], strict=False)
+        assert all(a[1] < b[0] for a, b in pairs), f"overlapping files: {intervals}"
 
 
 @pytest.mark.parametrize("kind", list(INPUTS))
 def test_one_file_per_instrument_per_utc_day(written, kind):
     root, tables = written
     names = {(p.parent.name, p.name) for p in _files(root, kind) if p.is_file()}
-    rows = zip(tables[kind]["instrument_id"].to_pylist(), ns(tables[kind]["ts_init"]))
+    rows = zip(tables[kind]["instrument_id"].to_pylist(), ns(tables[kind]["ts_init"]), strict=False)
     days = {(i, t // NS_PER_DAY * NS_PER_DAY) for i, t in rows}
     assert names == {(i, day_file_name(d)) for i, d in days}
 
@@ -420,7 +420,7 @@ def test_later_writes_merge_into_readable_files(tmp_path, kind):
     cat = catalog(tmp_path)
     for instrument_id in (BINANCE, BYBIT, HYPERLIQUID):
         intervals = cat.get_intervals(DATA_CLASSES[kind], instrument_id)
-        assert intervals and all(a[1] < b[0] for a, b in zip(intervals, intervals[1:]))
+        assert intervals and all(a[1] < b[0] for a, b in zip(intervals, intervals[1:], strict=False))
 
 
 # -- our codec and NautilusTrader's own writer agree -------------------------------------------------------------------

@@ -2,7 +2,6 @@ import socket
 import time
 
 import pyarrow as pa
-
 from ccxt_pipeline_rs import NetworkError, Orchestrator, SymbolNotFoundError
 
 

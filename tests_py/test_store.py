@@ -10,10 +10,9 @@ import textwrap
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from ccxt_pipeline_rs import InvalidArgumentError, Orchestrator, ParquetStore, StoreError
 
-DAY0 = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+DAY0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 NS = 1_000_000_000
 
 
@@ -47,7 +46,9 @@ def test_fetched_tables_round_trip(sim, tmp_path):
     assert back.schema.equals(oi.schema)
     assert back.to_pylist() == oi.sort_by("venue").to_pylist()
     funding_back = store.read("funding_rate", symbol="ETHUSDT-PERP").sort_by("venue")
-    assert funding_back.column("funding_rate").to_pylist() == funding.sort_by("venue").column("funding_rate").to_pylist()
+    assert (
+        funding_back.column("funding_rate").to_pylist() == funding.sort_by("venue").column("funding_rate").to_pylist()
+    )
     assert funding_back.column("interval_minutes").to_pylist() == [480, 480, 60]
     # NautilusTrader's FundingRateUpdate has no mark/index price: the store does not keep them.
     assert funding_back.column("mark_price").null_count == 3
@@ -69,7 +70,10 @@ def test_filters_by_symbol_venue_and_range(tmp_path):
     for start, end in [
         (DAY0 + dt.timedelta(days=1), DAY0 + dt.timedelta(days=1, hours=5)),
         ("2025-01-02", "2025-01-02T05:00:00Z"),
-        (int((DAY0 + dt.timedelta(days=1)).timestamp() * 1000), int((DAY0 + dt.timedelta(days=1, hours=5)).timestamp() * 1000)),
+        (
+            int((DAY0 + dt.timedelta(days=1)).timestamp() * 1000),
+            int((DAY0 + dt.timedelta(days=1, hours=5)).timestamp() * 1000),
+        ),
         (dt.datetime(2025, 1, 2), dt.datetime(2025, 1, 2, 5)),  # naive = UTC
     ]:
         table = store.read("open_interest", symbol="ETHUSDT-PERP", start=start, end=end)

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import click
 import pyarrow as pa
@@ -60,7 +60,7 @@ class BadInput(click.ClickException):
 def iso_utc(ns: int) -> str:
     """ISO-8601 UTC with as many fractional digits as the value needs (none, ms, µs or ns)."""
     seconds, frac = divmod(ns, 1_000_000_000)
-    text = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    text = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     for digits in (0, 3, 6, 9):
         unit = 10 ** (9 - digits)
         if frac % unit == 0:
@@ -128,7 +128,9 @@ def parse_exchanges(value: str | None) -> list[str]:
     names = [v.strip().lower() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in VENUES]
     if unknown or not names:
-        raise BadInput(f"unknown exchange {', '.join(unknown) or value!r}: expected a comma list of {', '.join(VENUES)}")
+        raise BadInput(
+            f"unknown exchange {', '.join(unknown) or value!r}: expected a comma list of {', '.join(VENUES)}"
+        )
     return names
 
 
@@ -223,7 +225,9 @@ def cli(ctx: click.Context, sim: bool, seed: int, sim_time: str | None, verbose:
 
 
 history_options = [
-    click.option("--from", "start", help="Fetch history from this date (ISO-8601 or epoch ms) instead of the current value."),
+    click.option(
+        "--from", "start", help="Fetch history from this date (ISO-8601 or epoch ms) instead of the current value."
+    ),
     click.option("--to", "end", help="End of the history range (default: now)."),
 ]
 
@@ -256,7 +260,7 @@ class HistoryProgress:
             transient=False,
         )
 
-    def __enter__(self) -> "HistoryProgress":
+    def __enter__(self) -> HistoryProgress:
         self._bars.start()
         return self
 
@@ -271,7 +275,7 @@ class HistoryProgress:
         self._bars.update(self._tasks[key], completed=fraction, rows=rows)
 
 
-def fetch_history(state: "Context", kind: str, symbol: str, exchanges, start, end, period, fmt, store, data_dir) -> None:
+def fetch_history(state: Context, kind: str, symbol: str, exchanges, start, end, period, fmt, store, data_dir) -> None:
     """History mode of fetch-oi / fetch-funding: progress bars, pages stored as they arrive, Ctrl+C keeps them."""
     import warnings
 
@@ -306,7 +310,9 @@ def fetch_history(state: "Context", kind: str, symbol: str, exchanges, start, en
 @store_option
 @data_dir_option
 @click.pass_obj
-def fetch_oi(state: Context, symbol: str, exchanges, start, end, period: str, fmt: str, store: bool, data_dir: str) -> None:
+def fetch_oi(
+    state: Context, symbol: str, exchanges, start, end, period: str, fmt: str, store: bool, data_dir: str
+) -> None:
     """Open interest of SYMBOL (e.g. BTCUSDT-PERP) on each venue: current, or history with --from."""
     if start is not None:
         fetch_history(state, "open_interest", symbol, exchanges, start, end, period, fmt, store, data_dir)
@@ -397,7 +403,9 @@ def render_summary(datasets: list[dict], fmt: str) -> None:
         for name in ("kind", "instrument_id", "files", "rows", "first (UTC)", "last (UTC)"):
             out.add_column(name, no_wrap=True)
         for r in rows:
-            out.add_row(r["kind"], r["instrument_id"], str(r["files"]), str(r["rows"]), r["first"] or "—", r["last"] or "—")
+            out.add_row(
+                r["kind"], r["instrument_id"], str(r["files"]), str(r["rows"]), r["first"] or "—", r["last"] or "—"
+            )
         (Console() if sys.stdout.isatty() else Console(width=240)).print(out)
 
 

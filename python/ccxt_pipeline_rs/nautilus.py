@@ -84,10 +84,7 @@ def _decode_rows(cls, table) -> list:
         cls(
             ts_event=ts_event[i],
             ts_init=ts_init[i],
-            **{
-                name: math.nan if name in floats and columns[name][i] is None else columns[name][i]
-                for name in fields
-            },
+            **{name: math.nan if name in floats and columns[name][i] is None else columns[name][i] for name in fields},
         )
         for i in range(table.num_rows)
     ]
@@ -261,9 +258,7 @@ def _query_per_instrument_folder(original):
             folders.setdefault(os.path.dirname(path), []).append(path)
         data = []
         for folder_files in folders.values():
-            data.extend(
-                original(self, data_cls, None, start, end, filter_expr=filter_expr, files=folder_files, **kw)
-            )
+            data.extend(original(self, data_cls, None, start, end, filter_expr=filter_expr, files=folder_files, **kw))
         if len(folders) > 1:
             data.sort(key=lambda d: d.ts_init)  # stable: each folder's order is kept within equal timestamps
         return data

@@ -1,7 +1,7 @@
 """The local exchange simulator (DESIGN §8): Binance, Bybit and Hyperliquid REST on one loopback port.
 
-    with ExchangeSimulator(seed=0) as sim:
-        BinanceFetcher(base_url=sim.base_urls["binance"]).fetch_open_interest("BTCUSDT-PERP")
+with ExchangeSimulator(seed=0) as sim:
+    BinanceFetcher(base_url=sim.base_urls["binance"]).fetch_open_interest("BTCUSDT-PERP")
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class ExchangeSimulator:
         self._enforce_rate_limits = enforce_rate_limits
         self._server: SimServer | None = None
 
-    def start(self) -> "ExchangeSimulator":
+    def start(self) -> ExchangeSimulator:
         if self._server is None:
             self._server = SimServer(self._seed, self._port, self._enforce_rate_limits)
         return self
@@ -29,7 +29,7 @@ class ExchangeSimulator:
             self._server.shutdown()
             self._server = None
 
-    def __enter__(self) -> "ExchangeSimulator":
+    def __enter__(self) -> ExchangeSimulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
