@@ -7,6 +7,6 @@ pub mod time;
 pub mod venue;
 
 pub use error::{PipelineError, Result};
-pub use records::{FundingRate, Liquidation, OpenInterest, Side};
+pub use records::{FundingRate, GapReason, Liquidation, OpenInterest, Side, StreamGap};
 pub use symbol::{InstrumentRef, UnifiedSymbol};
 pub use venue::Venue;

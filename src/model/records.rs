@@ -114,7 +114,74 @@ macro_rules! row {
         }
     )*};
 }
-row!(OpenInterest, FundingRate, Liquidation);
+/// An interval in which a subscribed liquidation stream was not delivering, so events of it may be missing.
+/// `ts_event` is the first instant not covered (the last sign of life of the old connection), `ts_init` the instant
+/// delivery resumed (the new subscription was acknowledged) or, for `shutdown`, when the stream was closed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamGap {
+    pub venue: Venue,
+    /// The unified symbol of the stream, or [`ALL_MARKET_SYMBOL`] for a whole-market stream.
+    pub symbol: String,
+    pub instrument_id: String,
+    pub ts_event: i64,
+    pub ts_init: i64,
+    /// The venue's stream or topic name (`btcusdt@forceOrder`, `allLiquidation.BTCUSDT`, `userFillsByTime 0x…`).
+    pub stream: String,
+    pub reason: GapReason,
+}
+
+/// The `symbol` of gap rows of a whole-market stream (Binance `!forceOrder@arr`); its instrument id is
+/// `ALL.<VENUE>`.
+pub const ALL_MARKET_SYMBOL: &str = "ALL";
+
+/// Why a stream was not delivering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GapReason {
+    /// Before the first subscription was acknowledged (only recorded when a start was attempted and failed).
+    ConnectFailure,
+    /// Neither data nor a pong arrived within the idle timeout: the connection was presumed dead and replaced.
+    IdleTimeout,
+    /// The venue (or the network) closed the connection.
+    ServerClose,
+    /// The venue refused or did not acknowledge a subscription.
+    Resubscribe,
+    /// The consumer fell behind and the oldest undelivered events were dropped from its queue.
+    Overflow,
+    /// The stream was closed by the user: from the last event seen to the close.
+    Shutdown,
+    /// A poll (Hyperliquid `userFillsByTime`) failed; the next successful poll covers the interval again.
+    PollFailure,
+}
+
+impl GapReason {
+    pub const ALL: [GapReason; 7] = [
+        GapReason::ConnectFailure,
+        GapReason::IdleTimeout,
+        GapReason::ServerClose,
+        GapReason::Resubscribe,
+        GapReason::Overflow,
+        GapReason::Shutdown,
+        GapReason::PollFailure,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GapReason::ConnectFailure => "connect_failure",
+            GapReason::IdleTimeout => "idle_timeout",
+            GapReason::ServerClose => "server_close",
+            GapReason::Resubscribe => "resubscribe",
+            GapReason::Overflow => "overflow",
+            GapReason::Shutdown => "shutdown",
+            GapReason::PollFailure => "poll_failure",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<GapReason> {
+        GapReason::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+row!(OpenInterest, FundingRate, Liquidation, StreamGap);
 
 impl InstrumentRef {
     /// A funding row of this instrument; interval, next funding time and prices are filled by the caller where the
@@ -198,6 +265,13 @@ pub fn liquidation_schema() -> SchemaRef {
     ])
 }
 
+pub fn stream_gap_schema() -> SchemaRef {
+    schema_with(vec![
+        Field::new("stream", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+    ])
+}
+
 fn identity_columns<R: Row>(rows: &[R]) -> Vec<ArrayRef> {
     let mut venue = StringBuilder::with_capacity(rows.len(), rows.len() * 8);
     let mut symbol = StringBuilder::with_capacity(rows.len(), rows.len() * 12);
@@ -272,6 +346,19 @@ pub fn liquidation_batch(rows: &[Liquidation]) -> RecordBatch {
         rows.iter().map(|r| r.quantity).collect::<Float64Array>(),
     ));
     batch(liquidation_schema(), columns)
+}
+
+pub fn stream_gap_batch(rows: &[StreamGap]) -> RecordBatch {
+    let mut columns = identity_columns(rows);
+    let mut stream = StringBuilder::with_capacity(rows.len(), rows.len() * 20);
+    let mut reason = StringBuilder::with_capacity(rows.len(), rows.len() * 12);
+    for row in rows {
+        stream.append_value(&row.stream);
+        reason.append_value(row.reason.as_str());
+    }
+    columns.push(Arc::new(stream.finish()));
+    columns.push(Arc::new(reason.finish()));
+    batch(stream_gap_schema(), columns)
 }
 
 #[cfg(test)]
@@ -354,5 +441,14 @@ mod tests {
     fn empty_batches_have_the_schema() {
         assert_eq!(open_interest_batch(&[]).schema(), open_interest_schema());
         assert_eq!(liquidation_batch(&[]).num_rows(), 0);
+        assert_eq!(stream_gap_batch(&[]).schema(), stream_gap_schema());
+    }
+
+    #[test]
+    fn gap_reasons_round_trip_by_name() {
+        for reason in GapReason::ALL {
+            assert_eq!(GapReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(GapReason::parse("timeout"), None);
     }
 }
