@@ -201,6 +201,26 @@ impl InstrumentRef {
         }
     }
 
+    pub fn liquidation(
+        &self,
+        ts_event: i64,
+        ts_init: i64,
+        side: Side,
+        price: f64,
+        quantity: f64,
+    ) -> Liquidation {
+        Liquidation {
+            venue: self.venue,
+            symbol: self.symbol.clone(),
+            instrument_id: self.instrument_id.clone(),
+            ts_event,
+            ts_init,
+            side,
+            price,
+            quantity,
+        }
+    }
+
     pub fn open_interest(
         &self,
         ts_event: i64,

@@ -151,7 +151,7 @@ impl InstrumentRef {
 
     /// The `symbol` column is a function of the instrument, so rows fetched under `BTCUSDT-PERP` and rows read
     /// back from the store agree: Hyperliquid's coin is always `<coin>USD-PERP`, whatever quote the user typed.
-    fn from_native(venue: Venue, native: &str) -> Self {
+    pub fn from_native(venue: Venue, native: &str) -> Self {
         let symbol = match venue {
             Venue::Hyperliquid => {
                 UnifiedSymbol::from_hyperliquid_coin(native).map(|u| u.to_string())

@@ -3,7 +3,6 @@
 //! [`crate::venue::error_from_status`] and the [`Request`] the venue layer built.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::Duration;
 
@@ -298,7 +297,7 @@ impl VenueHttp {
             .base_delay
             .saturating_mul(1 << (attempt - 1).min(16))
             .min(self.retry.max_delay);
-        step.mul_f64(0.5 + 0.5 * jitter_unit())
+        step.mul_f64(0.5 + 0.5 * super::backoff::jitter_unit())
     }
 }
 
@@ -311,21 +310,6 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = inner.source();
     }
     text
-}
-
-/// A number in [0, 1): splitmix64 over a counter seeded from the clock; good enough to de-synchronise retries.
-fn jitter_unit() -> f64 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let seed = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod bybit;
 pub mod hyperliquid;
 pub mod lenient;
 pub mod paging;
+pub mod stream;
 
 use crate::model::{InstrumentRef, PipelineError, Venue};
 

@@ -3,6 +3,8 @@
 //! Errors are `{"code": <negative int>, "msg": "..."}`, usually with HTTP 4xx but occasionally with 200, so
 //! parsers recognise that body before complaining about a shape mismatch.
 
+pub mod stream;
+
 use std::collections::HashMap;
 
 use serde::Deserialize;

@@ -3,6 +3,8 @@
 //! Every answer is the envelope `{"retCode","retMsg","result","retExtInfo","time"}`; errors come as HTTP 200 with
 //! `retCode != 0`, so the envelope is checked before the payload. Numbers are strings, `""` means not applicable.
 
+pub mod stream;
+
 use serde::Deserialize;
 
 use crate::model::records::ms_to_ns;

@@ -3,6 +3,8 @@
 //! `metaAndAssetCtxs` is positional (ctx i belongs to universe i) and carries no timestamp, so `ts_event` is the
 //! time the answer arrived. Funding is hourly and settles on the top of each hour.
 
+pub mod fills;
+
 use serde::Deserialize;
 
 use crate::model::records::ms_to_ns;
