@@ -10,6 +10,7 @@ pub mod model;
 pub mod net;
 pub mod sim;
 pub mod store;
+pub mod stream;
 pub mod venue;
 
 #[cfg(feature = "python")]

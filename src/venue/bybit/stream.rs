@@ -159,7 +159,11 @@ impl LiquidationProtocol for BybitLiquidations {
                 v: e.size,
                 p: e.price,
             }],
-            Some(Data::Other(_)) => return Err(malformed(format!("push of '{topic}' with 'data' of another shape"))),
+            Some(Data::Other(_)) => {
+                return Err(malformed(format!(
+                    "push of '{topic}' with 'data' of another shape"
+                )))
+            }
             None => return Err(malformed(format!("push of '{topic}' without 'data'"))),
         };
         let rows = events

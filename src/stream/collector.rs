@@ -1,0 +1,385 @@
+//! The one place rows go through: de-duplication, batching, store writes, and the bounded consumer queue.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+
+use super::{Delivery, GapLog, LiquidationSink, StreamOptions, StreamStats};
+use crate::model::records::liquidation_batch;
+use crate::model::{GapReason, Liquidation, StreamGap};
+
+/// Recognises an event seen before: identity = (instrument, time, side, price, quantity), the store's key.
+/// Bounded by age (the options' window) and by count.
+struct Dedup {
+    seen: HashSet<u64>,
+    order: VecDeque<(Instant, u64)>,
+    window: std::time::Duration,
+}
+
+impl Dedup {
+    const MAX_KEYS: usize = 1_000_000;
+
+    fn is_new(&mut self, row: &Liquidation, now: Instant) -> bool {
+        while let Some(&(at, key)) = self.order.front() {
+            if self.order.len() < Self::MAX_KEYS && now.duration_since(at) < self.window {
+                break;
+            }
+            self.seen.remove(&key);
+            self.order.pop_front();
+        }
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (
+            &row.instrument_id,
+            row.ts_event,
+            row.side.as_str(),
+            row.price.to_bits(),
+            row.quantity.to_bits(),
+        )
+            .hash(&mut hasher);
+        let key = hasher.finish();
+        let new = self.seen.insert(key);
+        if new {
+            self.order.push_back((now, key));
+        }
+        new
+    }
+}
+
+pub(crate) struct Collector {
+    inbox: mpsc::Receiver<Delivery>,
+    options: Arc<StreamOptions>,
+    sink: Option<Arc<dyn LiquidationSink>>,
+    queue: Arc<ConsumerQueue>,
+    stats: Arc<StreamStats>,
+    gaps: Arc<Mutex<GapLog>>,
+    dedup: Dedup,
+    pending: Vec<Liquidation>,
+    pending_gaps: Vec<StreamGap>,
+    /// Rows the store refused (disk full, lock held too long): retried with the next batch.
+    unstored: Vec<Liquidation>,
+}
+
+impl Collector {
+    pub(crate) fn new(
+        inbox: mpsc::Receiver<Delivery>,
+        options: Arc<StreamOptions>,
+        sink: Option<Arc<dyn LiquidationSink>>,
+        queue: Arc<ConsumerQueue>,
+        stats: Arc<StreamStats>,
+        gaps: Arc<Mutex<GapLog>>,
+    ) -> Self {
+        let dedup = Dedup {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            window: options.dedup_window,
+        };
+        Collector {
+            inbox,
+            options,
+            sink,
+            queue,
+            stats,
+            gaps,
+            dedup,
+            pending: Vec::new(),
+            pending_gaps: Vec::new(),
+            unstored: Vec::new(),
+        }
+    }
+
+    /// Runs until every producer is gone (the stream was closed), then flushes and closes the queue.
+    pub(crate) async fn run(mut self) {
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let flush_at = deadline;
+            tokio::select! {
+                delivery = self.inbox.recv() => match delivery {
+                    Some(Delivery::Rows(rows)) => {
+                        let now = Instant::now();
+                        let before = self.pending.len();
+                        for row in rows {
+                            if self.dedup.is_new(&row, now) {
+                                self.pending.push(row);
+                            } else {
+                                StreamStats::add(&self.stats.duplicates, 1);
+                            }
+                        }
+                        StreamStats::add(&self.stats.events, (self.pending.len() - before) as u64);
+                        if self.pending.len() >= self.options.batch_rows {
+                            self.flush().await;
+                            deadline = None;
+                        } else if deadline.is_none() && !self.pending.is_empty() {
+                            deadline = Some(now + self.options.batch_interval);
+                        }
+                    }
+                    Some(Delivery::Gaps(gaps)) => {
+                        self.record_gaps(gaps);
+                        if deadline.is_none() {
+                            deadline = Some(Instant::now() + self.options.batch_interval);
+                        }
+                    }
+                    None => break,
+                },
+                () = async { tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)).await }, if flush_at.is_some() => {
+                    self.flush().await;
+                    deadline = None;
+                }
+            }
+        }
+        self.flush().await;
+        if !self.unstored.is_empty() {
+            tracing::error!(
+                rows = self.unstored.len(),
+                "liquidations the store refused until the stream closed"
+            );
+        }
+        self.queue.close();
+    }
+
+    fn record_gaps(&mut self, gaps: Vec<StreamGap>) {
+        StreamStats::add(&self.stats.gaps, gaps.len() as u64);
+        let mut log = self.gaps.lock().unwrap_or_else(|p| p.into_inner());
+        for gap in &gaps {
+            tracing::warn!(
+                venue = %gap.venue,
+                stream = %gap.stream,
+                reason = gap.reason.as_str(),
+                seconds = (gap.ts_init - gap.ts_event) as f64 / 1e9,
+                "stream gap: events in this interval may be missing"
+            );
+            log.push(gap.clone());
+        }
+        drop(log);
+        self.pending_gaps.extend(gaps);
+    }
+
+    /// Hands the pending rows to the store (first) and the consumer queue.
+    async fn flush(&mut self) {
+        let rows = std::mem::take(&mut self.pending);
+        let gaps = std::mem::take(&mut self.pending_gaps);
+        if let Some(sink) = self.sink.clone() {
+            let mut to_store = std::mem::take(&mut self.unstored);
+            to_store.extend(rows.iter().cloned());
+            if !to_store.is_empty() || !gaps.is_empty() {
+                let stats = self.stats.clone();
+                let written = tokio::task::spawn_blocking(move || {
+                    let result = if to_store.is_empty() { Ok(()) } else { sink.write_liquidations(&to_store) };
+                    let gap_result = if gaps.is_empty() { Ok(()) } else { sink.write_gaps(&gaps) };
+                    match (result, gap_result) {
+                        (Ok(()), Ok(())) => {
+                            StreamStats::add(&stats.stored, to_store.len() as u64);
+                            Vec::new()
+                        }
+                        (result, gap_result) => {
+                            StreamStats::add(&stats.store_errors, 1);
+                            for error in [result.err(), gap_result.err()].into_iter().flatten() {
+                                tracing::error!(%error, "storing liquidations failed; retrying with the next batch");
+                            }
+                            to_store
+                        }
+                    }
+                })
+                .await;
+                self.unstored = written.unwrap_or_default();
+                // Bounded: a store that stays down for long loses the oldest rows, loudly, rather than all memory.
+                let excess = self.unstored.len().saturating_sub(self.options.queue_rows);
+                if excess > 0 {
+                    tracing::error!(
+                        rows = excess,
+                        "the store has been failing: dropping the oldest unstored rows"
+                    );
+                    self.unstored.drain(..excess);
+                }
+            }
+        }
+        if !rows.is_empty() {
+            self.queue.push(rows);
+        }
+    }
+}
+
+/// Batches waiting for the consumer, bounded in rows: when full, the oldest batches are dropped and an
+/// `overflow` gap per instrument says which interval the consumer misses.
+pub struct ConsumerQueue {
+    state: Mutex<QueueState>,
+    ready: Notify,
+    capacity_rows: usize,
+    stats: Arc<StreamStats>,
+    gaps: Arc<Mutex<GapLog>>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    batches: VecDeque<Vec<Liquidation>>,
+    rows: usize,
+    closed: bool,
+}
+
+impl ConsumerQueue {
+    pub(crate) fn new(
+        capacity_rows: usize,
+        stats: Arc<StreamStats>,
+        gaps: Arc<Mutex<GapLog>>,
+    ) -> Self {
+        ConsumerQueue {
+            state: Mutex::new(QueueState::default()),
+            ready: Notify::new(),
+            capacity_rows,
+            stats,
+            gaps,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, rows: Vec<Liquidation>) {
+        let mut dropped = Vec::new();
+        {
+            let mut state = self.lock();
+            while state.rows + rows.len() > self.capacity_rows {
+                let Some(oldest) = state.batches.pop_front() else {
+                    break;
+                };
+                state.rows -= oldest.len();
+                dropped.push(oldest);
+            }
+            state.rows += rows.len();
+            state.batches.push_back(rows);
+        }
+        self.ready.notify_one();
+        if !dropped.is_empty() {
+            self.record_overflow(dropped);
+        }
+    }
+
+    fn record_overflow(&self, dropped: Vec<Vec<Liquidation>>) {
+        let mut spans: HashMap<(crate::model::Venue, String), (String, i64, i64)> = HashMap::new();
+        let mut count = 0;
+        for row in dropped.iter().flatten() {
+            count += 1;
+            let span = spans
+                .entry((row.venue, row.instrument_id.clone()))
+                .or_insert_with(|| (row.symbol.clone(), row.ts_event, row.ts_event));
+            span.1 = span.1.min(row.ts_event);
+            span.2 = span.2.max(row.ts_event);
+        }
+        StreamStats::add(&self.stats.dropped, count);
+        tracing::warn!(rows = count, "the consumer fell behind: dropped the oldest queued liquidations (the store keeps them)");
+        let mut log = self.gaps.lock().unwrap_or_else(|p| p.into_inner());
+        for ((venue, instrument_id), (symbol, from, to)) in spans {
+            StreamStats::add(&self.stats.gaps, 1);
+            log.push(StreamGap {
+                venue,
+                symbol,
+                instrument_id,
+                ts_event: from,
+                ts_init: to.max(from),
+                stream: "consumer queue".into(),
+                reason: GapReason::Overflow,
+            });
+        }
+    }
+
+    /// No more batches will come; waiting consumers wake up and drain what is left.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_waiters();
+        self.ready.notify_one();
+    }
+
+    /// The oldest queued batch as Arrow, waiting for one; `None` when closed and empty.
+    pub async fn pop(&self) -> Option<RecordBatch> {
+        loop {
+            let notified = self.ready.notified();
+            {
+                let mut state = self.lock();
+                if let Some(rows) = state.batches.pop_front() {
+                    state.rows -= rows.len();
+                    let more = !state.batches.is_empty() || state.closed;
+                    drop(state);
+                    if more {
+                        // Another consumer waiting (sync and async iterators may share a stream) gets its turn.
+                        self.ready.notify_one();
+                    }
+                    return Some(liquidation_batch(&rows));
+                }
+                if state.closed {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// The oldest queued batch if there is one, without waiting.
+    pub fn try_pop(&self) -> Option<RecordBatch> {
+        let mut state = self.lock();
+        let rows = state.batches.pop_front()?;
+        state.rows -= rows.len();
+        Some(liquidation_batch(&rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{InstrumentRef, Side, UnifiedSymbol, Venue};
+
+    fn row(ts: i64, price: f64) -> Liquidation {
+        let inst = InstrumentRef::new(Venue::Bybit, &UnifiedSymbol::parse("BTCUSDT-PERP").unwrap());
+        inst.liquidation(ts, ts + 5, Side::Sell, price, 1.0)
+    }
+
+    #[test]
+    fn dedup_ignores_arrival_time_and_forgets_after_its_window() {
+        let mut dedup = Dedup {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            window: std::time::Duration::from_secs(10),
+        };
+        let start = Instant::now();
+        assert!(dedup.is_new(&row(1, 100.0), start));
+        let mut again = row(1, 100.0);
+        again.ts_init += 1_000_000;
+        assert!(
+            !dedup.is_new(&again, start),
+            "the same event received later is a duplicate"
+        );
+        assert!(
+            dedup.is_new(&row(1, 100.5), start),
+            "another price is another event"
+        );
+        assert!(
+            dedup.is_new(&row(1, 100.0), start + std::time::Duration::from_secs(11)),
+            "forgotten after the window"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_the_oldest_and_records_an_overflow_gap() {
+        let stats = Arc::new(StreamStats::default());
+        let gaps = Arc::new(Mutex::new(GapLog::default()));
+        let queue = ConsumerQueue::new(4, stats.clone(), gaps.clone());
+        queue.push(vec![row(1, 1.0), row(2, 1.0)]);
+        queue.push(vec![row(3, 1.0), row(4, 1.0)]);
+        queue.push(vec![row(5, 1.0)]);
+        assert_eq!(stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let log = gaps.lock().unwrap();
+        let gap = &log.gaps[0];
+        assert_eq!(
+            (gap.reason, gap.ts_event, gap.ts_init),
+            (GapReason::Overflow, 1, 2)
+        );
+        drop(log);
+        assert_eq!(queue.pop().await.unwrap().num_rows(), 2);
+        assert_eq!(queue.try_pop().unwrap().num_rows(), 1);
+        queue.close();
+        assert!(queue.pop().await.is_none());
+    }
+}
