@@ -162,20 +162,29 @@ def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str, store: Pa
 class Context:
     """What every command needs: where each venue lives (simulator, env override or production)."""
 
-    def __init__(self, sim: bool, seed: int, sim_time: str | None) -> None:
-        self.sim_enabled = sim or sim_time is not None
+    def __init__(self, sim: bool, seed: int, sim_time: str | None, sim_ws_drop_every: float | None = None) -> None:
+        self.sim_enabled = sim or sim_time is not None or sim_ws_drop_every is not None
         self.seed = seed
         self.sim_time_ns = to_epoch_ns(sim_time) if sim_time is not None else None
+        self.sim_ws_drop_every = sim_ws_drop_every
         self._stack = contextlib.ExitStack()
+        self._sim = None
+
+    def simulator(self):
+        if self._sim is None:
+            from ccxt_pipeline_rs.sim import ExchangeSimulator
+
+            self._sim = self._stack.enter_context(ExchangeSimulator(seed=self.seed))
+            if self.sim_time_ns is not None:
+                self._sim.server.set_clock_ms(self.sim_time_ns // 1_000_000)
+            if self.sim_ws_drop_every is not None:
+                for venue in VENUES:
+                    self._sim.inject_ws_fault(venue, "drop_every", seconds=self.sim_ws_drop_every)
+        return self._sim
 
     def base_urls(self) -> dict[str, str]:
         if self.sim_enabled:
-            from ccxt_pipeline_rs.sim import ExchangeSimulator
-
-            sim = self._stack.enter_context(ExchangeSimulator(seed=self.seed))
-            if self.sim_time_ns is not None:
-                sim.server.set_clock_ms(self.sim_time_ns // 1_000_000)
-            return sim.base_urls
+            return self.simulator().base_urls
         urls = {}
         for venue in VENUES:
             url = os.environ.get(f"CCXT_PIPELINE_{venue.upper()}_URL")
@@ -183,8 +192,12 @@ class Context:
                 urls[venue] = url
         return urls
 
+    def ws_urls(self) -> dict[str, str]:
+        """The simulator's WebSocket URLs with --sim; otherwise the core reads CCXT_PIPELINE_<VENUE>_WS_URL."""
+        return self.simulator().ws_urls if self.sim_enabled else {}
+
     def orchestrator(self, exchanges: str | None) -> Orchestrator:
-        return Orchestrator(parse_exchanges(exchanges), self.base_urls())
+        return Orchestrator(parse_exchanges(exchanges), self.base_urls(), ws_urls=self.ws_urls())
 
     def close(self) -> None:
         self._stack.close()
@@ -212,14 +225,21 @@ def open_store(data_dir: str) -> ParquetStore:
 @click.option("--sim", is_flag=True, help="Run against the built-in exchange simulator instead of the network.")
 @click.option("--seed", default=0, show_default=True, help="Simulator seed (with --sim).")
 @click.option("--sim-time", help="Freeze the simulator clock at this ISO-8601 time or epoch ms (implies --sim).")
+@click.option(
+    "--sim-ws-drop-every",
+    type=click.FloatRange(min=0.1),
+    help="Simulator WebSockets drop every connection this often, in seconds (implies --sim).",
+)
 @click.option("-v", "--verbose", count=True, help="-v: info logs, -vv: debug logs (stderr).")
 @click.version_option(package_name="ccxt_pipeline_rs")
 @click.pass_context
-def cli(ctx: click.Context, sim: bool, seed: int, sim_time: str | None, verbose: int) -> None:
+def cli(
+    ctx: click.Context, sim: bool, seed: int, sim_time: str | None, sim_ws_drop_every: float | None, verbose: int
+) -> None:
     """Open interest, funding and liquidations from Binance, Bybit and Hyperliquid."""
     level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    state = Context(sim, seed, sim_time)
+    state = Context(sim, seed, sim_time, sim_ws_drop_every)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -336,6 +356,116 @@ def fetch_funding(state: Context, symbol: str, exchanges, start, end, fmt: str, 
         return
     target = open_store(data_dir) if store else None
     report(symbol, state.orchestrator(exchanges).fetch_funding_rate(symbol), "funding_rate", fmt, target)
+
+
+HYPERLIQUID_COVERAGE = (
+    "note: Hyperliquid has no public liquidation feed; polling the fills of {addresses} every {poll:g} s. "
+    "Coverage is partial: only liquidations these addresses took part in are seen."
+)
+DEFAULT_LIQUIDATOR = "0x2e3d94f0562703b25c83308a05046ddaf9a8dd14"
+
+
+def liquidation_line(row: dict) -> str:
+    when = row["ts_event"].replace("T", " ").rstrip("Z")
+    venue, instrument, side = row["venue"], row["instrument_id"], row["side"]
+    return f"{when}  {venue:<11} {instrument:<28} {side:<4} {row['quantity']:>14g} @ {row['price']:g}"
+
+
+@cli.command("stream-liquidations")
+@click.argument("symbols", nargs=-1)
+@exchange_option
+@click.option("--all-market", is_flag=True, help="The whole market where a venue streams it (Binance !forceOrder@arr).")
+@click.option(
+    "--address",
+    "addresses",
+    multiple=True,
+    help=f"Hyperliquid address whose fills are polled (repeatable; default {DEFAULT_LIQUIDATOR}, the HLP liquidator).",
+)
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after S seconds (default: Ctrl+C).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--batch-rows", type=click.IntRange(min=1), default=1000, show_default=True, help="Store every M rows…")
+@click.option(
+    "--batch-seconds", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="…or N s."
+)
+@store_option
+@data_dir_option
+@click.pass_obj
+def stream_liquidations(
+    state: Context,
+    symbols: tuple[str, ...],
+    exchanges: str | None,
+    all_market: bool,
+    addresses: tuple[str, ...],
+    duration: float | None,
+    fmt: str,
+    batch_rows: int,
+    batch_seconds: float,
+    store: bool,
+    data_dir: str,
+) -> None:
+    """Live liquidations of SYMBOLS as they happen, until Ctrl+C or --duration; gaps and reconnects on stderr."""
+    import time
+    from collections import Counter
+
+    if not symbols and not all_market:
+        raise BadInput("name at least one SYMBOL (e.g. BTCUSDT-PERP) or use --all-market")
+    target = open_store(data_dir) if store else None
+    orchestrator = state.orchestrator(exchanges)
+    if "hyperliquid" in orchestrator.exchanges:
+        click.echo(HYPERLIQUID_COVERAGE.format(addresses=", ".join(addresses) or DEFAULT_LIQUIDATOR, poll=5), err=True)
+    stream = orchestrator.stream_liquidations(
+        list(symbols),
+        store=target,
+        all_market=all_market,
+        addresses=list(addresses) or None,
+        batch_rows=batch_rows,
+        batch_seconds=batch_seconds,
+    )
+    for failure in stream.failures:
+        click.echo(f"error: {failure}", err=True)
+    per_venue: Counter[str] = Counter()
+    shown_gaps = 0
+    connected = -1
+
+    def show(table: pa.Table) -> None:
+        for row in table_rows(table):
+            per_venue[row["venue"]] += 1
+            click.echo(json.dumps(row) if fmt == "json" else liquidation_line(row))
+
+    def report_state() -> None:
+        nonlocal shown_gaps, connected
+        if stream.connected != connected:
+            connected = stream.connected
+            click.echo(f"connections delivering: {connected}", err=True)
+        gaps = stream.gaps
+        for row in list(table_rows(gaps))[shown_gaps:]:
+            click.echo(
+                f"gap: {row['venue']} {row['stream']} {row['ts_event']} → {row['ts_init']} ({row['reason']})", err=True
+            )
+        shown_gaps = gaps.num_rows
+
+    deadline = None if duration is None else time.monotonic() + duration
+    interrupted = False
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            table = stream.get(timeout=wait) if wait > 0 else None
+            if table is not None:
+                show(table)
+            report_state()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        stream.close()
+    while (table := stream.get(timeout=0.001)) is not None:
+        show(table)
+    report_state()
+    reasons = Counter(row["reason"] for row in table_rows(stream.gaps))
+    events = ", ".join(f"{venue} {count}" for venue, count in sorted(per_venue.items())) or "none"
+    gaps = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())) or "none"
+    stored = f"; stored {stream.stored} rows in {target.root}" if target is not None else ""
+    prefix = "interrupted; " if interrupted else ""
+    click.echo(f"{prefix}events: {events}; reconnects: {stream.reconnects}; gaps: {gaps}{stored}", err=True)
 
 
 @cli.command("query")

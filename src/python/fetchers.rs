@@ -15,6 +15,7 @@ use crate::python::dates::datetime_ns;
 use crate::python::errors::{to_py_err, warn_incomplete};
 use crate::python::runtime::{awaitable, block_on_result, to_pyarrow};
 use crate::python::store::PyParquetStore;
+use crate::python::stream::{PyLiquidationStream, StreamArgs};
 use crate::venue::OiPeriod;
 
 /// `start`/`end` as users pass them (end `None` = now) to an inclusive millisecond range.
@@ -87,6 +88,7 @@ macro_rules! fetcher {
         #[pyclass(module = "ccxt_pipeline_rs", frozen)]
         pub struct $name {
             client: Arc<VenueClient>,
+            ws_url: Option<String>,
         }
 
         #[pymethods]
@@ -94,10 +96,9 @@ macro_rules! fetcher {
             #[new]
             #[pyo3(signature = (base_url=None, ws_url=None))]
             fn new(base_url: Option<&str>, ws_url: Option<&str>) -> PyResult<Self> {
-                // The WebSocket URL belongs to liquidation streams, which read it when they start.
-                let _ = ws_url;
                 Ok(Self {
                     client: client($venue, base_url)?,
+                    ws_url: ws_url.map(str::to_string),
                 })
             }
 
@@ -245,6 +246,31 @@ macro_rules! fetcher {
                 )
             }
 
+            /// Live liquidations of `symbols` (one or a list; none with `all_market=True` where the venue has a
+            /// whole-market stream) as an iterator of small pyarrow tables; see `LiquidationStream`.
+            #[pyo3(signature = (symbols=None, *, store=None, batch_rows=1000, batch_seconds=1.0, all_market=false,
+                addresses=None, queue_rows=100_000, idle_timeout=60.0, max_connection_age=None, poll_interval=5.0))]
+            #[allow(clippy::too_many_arguments)]
+            fn stream_liquidations(
+                &self,
+                py: Python<'_>,
+                symbols: Option<&Bound<'_, PyAny>>,
+                store: Option<PyRef<'_, PyParquetStore>>,
+                batch_rows: usize,
+                batch_seconds: f64,
+                all_market: bool,
+                addresses: Option<Vec<String>>,
+                queue_rows: usize,
+                idle_timeout: f64,
+                max_connection_age: Option<f64>,
+                poll_interval: f64,
+            ) -> PyResult<PyLiquidationStream> {
+                let symbols = symbols.map(symbol_list).transpose()?.unwrap_or_default();
+                StreamArgs::new(symbols, store, batch_rows, batch_seconds, all_market, addresses, queue_rows,
+                    idle_timeout, max_connection_age, poll_interval)?
+                    .start(py, vec![(self.client.clone(), self.ws_url.clone())])
+            }
+
             fn __repr__(&self) -> String {
                 format!(
                     "{}(base_url='{}')",
@@ -349,18 +375,21 @@ fn symbol_list(symbols: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 #[pyclass(name = "Orchestrator", module = "ccxt_pipeline_rs", frozen)]
 pub struct PyOrchestrator {
     inner: Orchestrator,
+    ws_urls: std::collections::HashMap<Venue, String>,
 }
 
 #[pymethods]
 impl PyOrchestrator {
     /// `exchanges`: venue names (default all three); `base_urls`: venue name → base URL overrides.
+    /// `ws_urls`: venue name → WebSocket base URL overrides (liquidation streams).
     /// `rate_limits=False` lifts the venues' documented limits: for benchmarks against a simulator only.
     #[new]
-    #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true))]
+    #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true, ws_urls=None))]
     fn new(
         exchanges: Option<Vec<String>>,
         base_urls: Option<std::collections::HashMap<String, String>>,
         rate_limits: bool,
+        ws_urls: Option<std::collections::HashMap<String, String>>,
     ) -> PyResult<Self> {
         let venues: Vec<Venue> = match exchanges {
             None => Venue::ALL.to_vec(),
@@ -380,7 +409,12 @@ impl PyOrchestrator {
         };
         let inner = Orchestrator::for_venues(&venues, |v| overrides.get(&v).cloned(), &config)
             .map_err(to_py_err)?;
-        Ok(PyOrchestrator { inner })
+        let ws_urls = ws_urls
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, url)| Ok((name.parse::<Venue>().map_err(to_py_err)?, url)))
+            .collect::<PyResult<_>>()?;
+        Ok(PyOrchestrator { inner, ws_urls })
     }
 
     #[getter]
@@ -390,6 +424,47 @@ impl PyOrchestrator {
             .iter()
             .map(|c| c.venue().as_str())
             .collect()
+    }
+
+    /// Live liquidations on every venue at once; see the fetchers' `stream_liquidations`. A venue that cannot
+    /// stream the symbols is in `.failures` of the returned stream while the others run.
+    #[pyo3(signature = (symbols=None, *, store=None, batch_rows=1000, batch_seconds=1.0, all_market=false,
+        addresses=None, queue_rows=100_000, idle_timeout=60.0, max_connection_age=None, poll_interval=5.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn stream_liquidations(
+        &self,
+        py: Python<'_>,
+        symbols: Option<&Bound<'_, PyAny>>,
+        store: Option<PyRef<'_, PyParquetStore>>,
+        batch_rows: usize,
+        batch_seconds: f64,
+        all_market: bool,
+        addresses: Option<Vec<String>>,
+        queue_rows: usize,
+        idle_timeout: f64,
+        max_connection_age: Option<f64>,
+        poll_interval: f64,
+    ) -> PyResult<PyLiquidationStream> {
+        let symbols = symbols.map(symbol_list).transpose()?.unwrap_or_default();
+        let clients = self
+            .inner
+            .clients()
+            .iter()
+            .map(|client| (client.clone(), self.ws_urls.get(&client.venue()).cloned()))
+            .collect();
+        StreamArgs::new(
+            symbols,
+            store,
+            batch_rows,
+            batch_seconds,
+            all_market,
+            addresses,
+            queue_rows,
+            idle_timeout,
+            max_connection_age,
+            poll_interval,
+        )?
+        .start(py, clients)
     }
 
     fn fetch_open_interest(&self, py: Python<'_>, symbol: &str) -> PyResult<MultiVenueResult> {

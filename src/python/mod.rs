@@ -7,6 +7,7 @@ mod logging;
 mod runtime;
 mod sim;
 mod store;
+mod stream;
 
 use pyo3::prelude::*;
 
@@ -22,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fetchers::MultiVenueResult>()?;
     m.add_class::<sim::PySimServer>()?;
     m.add_class::<store::PyParquetStore>()?;
+    m.add_class::<stream::PyLiquidationStream>()?;
     m.add_function(wrap_pyfunction!(dates::datetime_ns, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -15,6 +15,7 @@
 
 mod codec;
 mod files;
+mod sink;
 
 pub use codec::{Kind, StoredRow};
 
