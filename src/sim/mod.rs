@@ -18,6 +18,7 @@ mod binance;
 mod bybit;
 mod catalog;
 pub mod data;
+pub mod fills;
 mod history;
 mod http;
 mod hyperliquid;
