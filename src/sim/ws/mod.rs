@@ -590,3 +590,122 @@ async fn serve(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::sim::catalog::PERPETUALS;
+    use crate::sim::liquidations::Liquidation;
+
+    /// The key set and JSON types of `value`, recursively (arrays by their first item).
+    fn shape(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(key, value)| (key.clone(), shape(value)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().take(1).map(shape).collect()),
+            Value::String(_) => json!("string"),
+            Value::Number(_) => json!("number"),
+            Value::Bool(_) => json!("bool"),
+            Value::Null => json!("null"),
+        }
+    }
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).unwrap_or_else(|error| panic!("{error}: {text}"))
+    }
+
+    fn push(venue: Venue, coin: usize, count: u64) -> Push {
+        Push {
+            coin: &PERPETUALS[coin],
+            liquidations: (0..count)
+                .map(|number| {
+                    Liquidation::draw(
+                        9,
+                        venue,
+                        &PERPETUALS[coin],
+                        number,
+                        1_767_225_600_000 + number as i64,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn binance_frames_have_the_shape_of_every_fixture() {
+        let fixtures = [
+            parse(include_str!("../../../tests/data/fixtures/binance/ws_force_order__bbgo-pr-capture.json")),
+            parse(include_str!("../../../tests/data/fixtures/binance/ws_force_order__nautilus-rs.json")),
+            parse(include_str!(
+                "../../../tests/data/fixtures/binance/ws_force_order__binance-forum-capture_messages.json"
+            ))[0]
+                .clone(),
+        ];
+        for coin in 0..PERPETUALS.len() {
+            let push = push(Venue::Binance, coin, 1);
+            let frame = parse(&binance::force_order(
+                &push.liquidations[0],
+                1_767_225_600_500,
+            ));
+            for fixture in &fixtures {
+                assert_eq!(shape(&frame), shape(fixture), "{frame}");
+            }
+            let expected = [("o", "LIMIT"), ("f", "IOC"), ("X", "FILLED")];
+            for (field, value) in expected {
+                assert_eq!(frame["o"][field], value);
+            }
+            // Decimal strings as Binance prints them: fixed decimals, parse back to the ground truth.
+            let liquidation = &push.liquidations[0];
+            assert_eq!(frame["o"]["ap"], liquidation.price.fixed());
+            assert_eq!(frame["o"]["q"], liquidation.quantity.fixed());
+        }
+    }
+
+    #[test]
+    fn bybit_frames_have_the_shape_of_every_fixture() {
+        let fixtures = [
+            parse(include_str!(
+                "../../../tests/data/fixtures/bybit/ws_all_liquidation__bybit-docs.json"
+            )),
+            parse(include_str!(
+                "../../../tests/data/fixtures/bybit/ws_all_liquidation__nautilus-rs.json"
+            )),
+        ];
+        for coin in 0..PERPETUALS.len() {
+            let frame = parse(&bybit::all_liquidation(
+                &push(Venue::Bybit, coin, 3),
+                1_767_225_600_500,
+            ));
+            assert_eq!(frame["data"].as_array().map(Vec::len), Some(3));
+            for fixture in &fixtures {
+                assert_eq!(shape(&frame), shape(fixture), "{frame}");
+            }
+            assert_eq!(frame["type"], "snapshot");
+        }
+        // BTC prints its price to the tick (0.1) as the capture does ("96250.5").
+        let btc = parse(&bybit::all_liquidation(&push(Venue::Bybit, 0, 1), 0));
+        let price = btc["data"][0]["p"].as_str().unwrap_or_default().to_owned();
+        assert_eq!(price.split('.').nth(1).map(str::len), Some(1), "{price}");
+    }
+
+    #[test]
+    fn malformed_frames_are_not_json() {
+        for protocol in [
+            Protocol::open(Venue::Binance, "/market/ws", &[], 0),
+            Protocol::open(Venue::Bybit, "/v5/public/linear", &[], 0),
+            Protocol::open(Venue::Hyperliquid, "/ws", &[], 0),
+        ] {
+            let Ok(protocol) = protocol else {
+                panic!("route")
+            };
+            let text = protocol.malformed(1_767_225_600_000);
+            assert!(text.len() > 10);
+            assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+        }
+    }
+}
