@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::model::Venue;
-use crate::sim::Shared;
+use crate::sim::{ws, Shared};
 
 pub(crate) const JSON: &str = "application/json";
 pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
@@ -98,7 +98,7 @@ impl Reply {
         self
     }
 
-    fn into_response(self) -> Response<Full<Bytes>> {
+    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = Response::new(Full::new(self.body));
         *response.status_mut() = status;
@@ -145,7 +145,7 @@ pub(crate) async fn accept_loop(
 }
 
 /// Resolves once `stop` turns true or its sender is gone (the server handle was dropped).
-async fn stop_requested(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stop_requested(stop: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not `Send`; drop it here rather than hold it in the caller's select.
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
@@ -159,9 +159,12 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: watc
         let shared = Arc::clone(&shared);
         async move { Ok::<_, Infallible>(handle(&shared, request).await) }
     });
+    // With upgrades: a WebSocket handshake hands the socket to its own task (`sim::ws`), which watches `stop`
+    // itself.
     let connection = http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     tokio::select! {
         result = connection => {
             if let Err(error) = result {
@@ -173,7 +176,7 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, mut stop: watc
     }
 }
 
-async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let Some((venue, venue_path)) = split_venue(request.uri().path()) else {
         let known = Venue::ALL.map(|venue| format!("/{venue}")).join(", ");
         return Reply::text(
@@ -183,7 +186,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
         .into_response();
     };
     let venue_path = venue_path.to_owned();
-    let query = request
+    let query: Vec<(String, String)> = request
         .uri()
         .query()
         .map(|query| {
@@ -192,6 +195,9 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
                 .collect()
         })
         .unwrap_or_default();
+    if ws::is_upgrade(&request) {
+        return ws::upgrade(shared, venue, &venue_path, &query, request);
+    }
     let method = request.method().clone();
     let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
         .collect()

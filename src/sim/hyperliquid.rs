@@ -10,6 +10,10 @@
 //! ascending. Settlement times lie a few hundred milliseconds after the hour, as live ones do, so a client pages
 //! on from the last time it got plus one.
 //!
+//! `userFillsByTime` answers the first 2000 fills of `user` from `startTime` up to `endTime` (default: now),
+//! ascending, out of the address's 10 000 most recent ones; `sim::fills` states which fills exist. It weighs 20
+//! plus 1 per 20 fills returned. A `user` that is not `0x` and 40 hex digits gets 422.
+//!
 //! ccxt with its default market types (spot, swap, HIP-3) and currencies also asks for `spotMeta`,
 //! `spotMetaAndAssetCtxs` and `perpDexs`: only the first perp dex is simulated and no spot pairs, so these answer
 //! an empty spot universe whose one token is USDC (the perps' collateral token 0) and the dex list `[null]`.
@@ -21,6 +25,7 @@ use serde_json::{json, Value};
 use crate::model::Venue;
 use crate::sim::catalog::{self, Coin, Listing, HYPERLIQUID_DELISTED, PERPETUALS};
 use crate::sim::data::{self, Decimal, Quote};
+use crate::sim::fills;
 use crate::sim::history::{self, Points, DAY_MS};
 use crate::sim::http::{Reply, SimRequest};
 use crate::sim::limits::{FixedWindow, RateLimiter, Refusal};
@@ -33,6 +38,8 @@ const INFO_WEIGHT: u64 = 20;
 const ITEMS_PER_EXTRA_WEIGHT: usize = 20;
 /// The most settlements one `fundingHistory` answer holds.
 const FUNDING_HISTORY_MAX_ROWS: usize = 500;
+/// Hyperliquid: userFillsByTime "returns at most 2000 fills per response".
+const USER_FILLS_MAX_ROWS: usize = 2000;
 /// Decimals of the premium: asset contexts print 10 (`"-0.0005927453"`), funding history 8 (`"-0.00091334"`).
 const CONTEXT_PREMIUM_SCALE: u32 = 10;
 const HISTORY_PREMIUM_SCALE: u32 = 8;
@@ -61,6 +68,7 @@ pub(crate) enum InfoRequest {
         dex: String,
     },
     FundingHistory(FundingHistoryRequest),
+    UserFillsByTime(UserFillsByTimeRequest),
     SpotMeta,
     SpotMetaAndAssetCtxs,
     PerpDexs,
@@ -74,6 +82,35 @@ pub(crate) struct FundingHistoryRequest {
     start_time: u64,
     #[serde(rename = "endTime", default)]
     end_time: Option<u64>,
+}
+
+/// `{"type":"userFillsByTime","user":"0x…","startTime":ms,"endTime":ms,"aggregateByTime":bool}`; `startTime`
+/// is required, `endTime` defaults to now. The simulated fills are one per order, so aggregating by time changes
+/// nothing.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserFillsByTimeRequest {
+    user: String,
+    #[serde(rename = "startTime")]
+    start_time: u64,
+    #[serde(rename = "endTime", default)]
+    end_time: Option<u64>,
+    #[serde(rename = "aggregateByTime", default)]
+    #[allow(dead_code)]
+    aggregate_by_time: bool,
+}
+
+impl UserFillsByTimeRequest {
+    fn served(&self, market: &Market) -> Vec<fills::HyperliquidFill> {
+        let as_ms = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
+        fills::user_fills(
+            market.seed,
+            &self.user,
+            as_ms(self.start_time),
+            self.end_time.map_or(i64::MAX, as_ms),
+            market.now_ms,
+            USER_FILLS_MAX_ROWS,
+        )
+    }
 }
 
 impl FundingHistoryRequest {
@@ -111,7 +148,13 @@ impl VenueApi for Hyperliquid {
         if request.method != Method::POST {
             return Endpoint::WrongMethod;
         }
-        serde_json::from_slice(&request.body).map_or(Endpoint::Undeserializable, Endpoint::Info)
+        match serde_json::from_slice(&request.body) {
+            Ok(InfoRequest::UserFillsByTime(fills)) if !fills::is_address(&fills.user) => {
+                Endpoint::Undeserializable
+            }
+            Ok(info) => Endpoint::Info(info),
+            Err(_) => Endpoint::Undeserializable,
+        }
     }
 
     fn weight(endpoint: &Endpoint, market: &Market) -> u64 {
@@ -121,6 +164,9 @@ impl VenueApi for Hyperliquid {
                     .served(market)
                     .map_or(0, |(_, settlements)| settlements.len());
                 INFO_WEIGHT + (items / ITEMS_PER_EXTRA_WEIGHT) as u64
+            }
+            Endpoint::Info(InfoRequest::UserFillsByTime(request)) => {
+                INFO_WEIGHT + (request.served(market).len() / ITEMS_PER_EXTRA_WEIGHT) as u64
             }
             Endpoint::Info(_) | Endpoint::Undeserializable => INFO_WEIGHT,
             Endpoint::WrongMethod | Endpoint::NotFound => 1,
@@ -137,6 +183,14 @@ impl VenueApi for Hyperliquid {
             }
             Endpoint::Info(InfoRequest::FundingHistory(request)) => {
                 Reply::json(200, &funding_history(&request, market))
+            }
+            Endpoint::Info(InfoRequest::UserFillsByTime(request)) => {
+                let served: Vec<Value> = request
+                    .served(market)
+                    .iter()
+                    .map(fills::HyperliquidFill::to_json)
+                    .collect();
+                Reply::json(200, &Value::Array(served))
             }
             Endpoint::Info(InfoRequest::SpotMeta) => Reply::json(200, &spot_meta()),
             Endpoint::Info(InfoRequest::SpotMetaAndAssetCtxs) => {
@@ -495,6 +549,74 @@ mod tests {
             r#"{"type":"fundingHistory","startTime":0}"#,
         ] {
             assert_eq!(post(body).status, 422, "{body}");
+        }
+    }
+
+    #[test]
+    fn user_fills_by_time_pages_within_bounds_up_to_2000() {
+        let user = "0x360878d351f05975e25f1807a27895e1e5e004fb";
+        let ask = |body: Value| {
+            let request = SimRequest {
+                method: Method::POST,
+                path: "/info".into(),
+                query: Vec::new(),
+                body: Bytes::from(body.to_string()),
+            };
+            let endpoint = Hyperliquid::route(&request);
+            let weight = Hyperliquid::weight(&endpoint, &MARKET);
+            let reply = Hyperliquid::respond(endpoint, &MARKET);
+            let rows: Vec<Value> = serde_json::from_slice(&reply.body).unwrap_or_default();
+            (reply.status, rows, weight)
+        };
+        let start = MARKET.now_ms - 2 * HOUR_MS;
+        let (status, first, weight) =
+            ask(json!({"type": "userFillsByTime", "user": user, "startTime": start}));
+        assert_eq!((status, first.len(), weight), (200, 2000, 20 + 100));
+        let times: Vec<i64> = first
+            .iter()
+            .filter_map(|fill| fill["time"].as_i64())
+            .collect();
+        assert!(times.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(times[0] >= start);
+        let next = times[1999] + 1;
+        let (_, second, _) = ask(
+            json!({"type": "userFillsByTime", "user": user, "startTime": next, "aggregateByTime": false}),
+        );
+        let mut walked = first.clone();
+        walked.extend(second.clone());
+        let truth = fills::user_fills(
+            MARKET.seed,
+            user,
+            start,
+            i64::MAX,
+            MARKET.now_ms,
+            usize::MAX,
+        );
+        let truth: Vec<Value> = truth.iter().map(fills::HyperliquidFill::to_json).collect();
+        assert!(
+            walked == truth,
+            "{} fills walked, {} in the ground truth",
+            walked.len(),
+            truth.len()
+        );
+        assert!(second.len() < 2000 && !second.is_empty());
+        let end = start + 60_000;
+        let (_, bounded, weight) = ask(
+            json!({"type": "userFillsByTime", "user": user, "startTime": start, "endTime": end}),
+        );
+        assert!((19..=21).contains(&bounded.len()));
+        assert_eq!(weight, 21);
+        assert!(bounded.iter().all(|fill| fill["time"]
+            .as_i64()
+            .is_some_and(|t| (start..=end).contains(&t))));
+        let (_, future, _) =
+            ask(json!({"type": "userFillsByTime", "user": user, "startTime": MARKET.now_ms + 1}));
+        assert!(future.is_empty());
+        for body in [
+            json!({"type": "userFillsByTime", "user": "0x12", "startTime": start}),
+            json!({"type": "userFillsByTime", "user": user}),
+        ] {
+            assert_eq!(ask(body.clone()).0, 422, "{body}");
         }
     }
 

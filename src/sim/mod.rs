@@ -18,10 +18,13 @@ mod binance;
 mod bybit;
 mod catalog;
 pub mod data;
+pub mod fills;
 mod history;
 mod http;
 mod hyperliquid;
 mod limits;
+mod liquidations;
+mod ws;
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -35,6 +38,8 @@ use tokio::sync::watch;
 use crate::model::Venue;
 use http::{Reply, SimRequest};
 use limits::{Limits, RateLimiter, Refusal};
+pub use liquidations::EmittedLiquidation;
+pub use ws::WsFault;
 
 /// Names of the venues' rate limits, for [`SimServer::max_weight_in_window_of`] and [`SimServer::rate_limits`].
 pub mod limit_group {
@@ -109,9 +114,12 @@ impl SimServer {
     pub async fn start(config: SimConfig, port: u16) -> std::io::Result<SimServer> {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
         let port = listener.local_addr()?.port();
-        let shared = Arc::new(Shared::new(&config));
         let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared::new(&config, stopped.clone()));
         tokio::spawn(http::accept_loop(listener, Arc::clone(&shared), stopped));
+        for venue in [Venue::Binance, Venue::Bybit] {
+            tokio::spawn(ws::run_generator(Arc::clone(&shared), venue));
+        }
         tracing::info!(port, seed = config.seed, "simulator listening");
         Ok(SimServer { shared, port, stop })
     }
@@ -179,6 +187,72 @@ impl SimServer {
             .collect()
     }
 
+    /// The WebSocket base URL of `venue`, e.g. `ws://127.0.0.1:PORT/binance`; the venue's own paths follow
+    /// (`/binance/market/ws`, `/bybit/v5/public/linear`, `/hyperliquid/ws`).
+    pub fn ws_base_url(&self, venue: Venue) -> String {
+        format!("ws://127.0.0.1:{}/{}", self.port, venue.as_str())
+    }
+
+    /// Liquidations per second per symbol that `venue` generates from now on (default 2; 0 stops them). Binance
+    /// and Bybit only: Hyperliquid's liquidations are the fills `userFillsByTime` serves, which do not depend on
+    /// it.
+    pub fn set_liquidation_rate(&self, venue: Venue, per_second: f64) {
+        self.shared.ws(venue).set_rate(per_second);
+    }
+
+    /// The rate last set with [`SimServer::set_liquidation_rate`].
+    pub fn liquidation_rate(&self, venue: Venue) -> f64 {
+        self.shared.ws(venue).rate()
+    }
+
+    /// The native symbols `venue` generates liquidations for: BTC, ETH and SOL's perpetuals plus every symbol a
+    /// client subscribed to.
+    pub fn liquidation_symbols(&self, venue: Venue) -> Vec<String> {
+        self.shared.ws(venue).generation_set()
+    }
+
+    /// Every liquidation `venue` emitted (pushed in a frame, whether or not anyone was connected), oldest first;
+    /// the last million only, see [`SimServer::liquidations_evicted`].
+    pub fn liquidations_emitted(&self, venue: Venue) -> Vec<EmittedLiquidation> {
+        self.shared.ws(venue).emitted()
+    }
+
+    /// How many emitted liquidations were evicted from the ground truth to bound its memory.
+    pub fn liquidations_evicted(&self, venue: Venue) -> u64 {
+        self.shared.ws(venue).evicted()
+    }
+
+    /// Every WebSocket upgrade request to `venue` so far: (wall-clock ms, accepted). Refused ones (fault
+    /// [`WsFault::Refuse`], unknown routes or streams) are `false`.
+    pub fn ws_connection_attempts(&self, venue: Venue) -> Vec<(i64, bool)> {
+        self.shared.ws(venue).attempts()
+    }
+
+    /// WebSocket connections of `venue` open now.
+    pub fn ws_open_connections(&self, venue: Venue) -> usize {
+        self.shared.ws(venue).open_connections()
+    }
+
+    /// Injects a WebSocket fault into `venue` (see [`WsFault`]).
+    pub fn inject_ws_fault(&self, venue: Venue, fault: WsFault) {
+        self.shared.inject_ws_fault(venue, fault);
+    }
+
+    /// How often the server sends a WebSocket Ping on connections opened from now on (default 20 s).
+    pub fn set_ws_ping_interval(&self, interval: Duration) {
+        for venue in Venue::ALL {
+            self.shared.ws(venue).set_ping_interval(interval);
+        }
+    }
+
+    /// How many frames may wait for a slow reader on connections opened from now on before the server drops the
+    /// connection (default 1024).
+    pub fn set_ws_queue_capacity(&self, frames: usize) {
+        for venue in Venue::ALL {
+            self.shared.ws(venue).set_queue_capacity(frames);
+        }
+    }
+
     /// Stops accepting and closes every connection, in-flight requests included. Idempotent.
     pub fn shutdown(&self) {
         self.stop.send_replace(true);
@@ -229,6 +303,10 @@ pub(crate) trait VenueApi {
 /// State shared by the handle and every connection.
 pub(crate) struct Shared {
     seed: u64,
+    /// Turns true when the server stops; tasks watch it.
+    stop: watch::Receiver<bool>,
+    /// The runtime the server was started on, for tasks started from other threads (fault injection).
+    runtime: tokio::runtime::Handle,
     frozen_clock_ms: Mutex<Option<i64>>,
     binance: VenueState,
     bybit: VenueState,
@@ -241,10 +319,11 @@ struct VenueState {
     latency: Mutex<Duration>,
     faults: Mutex<VecDeque<Fault>>,
     limits: Mutex<Limits>,
+    ws: ws::WsVenue,
 }
 
 impl VenueState {
-    fn new<Api: VenueApi>(enforce_rate_limits: bool) -> VenueState {
+    fn new<Api: VenueApi>(venue: Venue, seed: u64, enforce_rate_limits: bool) -> VenueState {
         VenueState {
             requests: AtomicU64::new(0),
             latency: Mutex::new(Duration::ZERO),
@@ -253,19 +332,28 @@ impl VenueState {
                 Api::rate_limiter(enforce_rate_limits),
                 Api::group_rate_limiters(enforce_rate_limits),
             )),
+            ws: ws::WsVenue::new(venue, seed),
         }
     }
 }
 
 impl Shared {
-    fn new(config: &SimConfig) -> Shared {
+    /// Must run on a tokio runtime.
+    fn new(config: &SimConfig, stop: watch::Receiver<bool>) -> Shared {
         let enforce = config.enforce_rate_limits;
+        let seed = config.seed;
         Shared {
-            seed: config.seed,
+            seed,
+            stop,
+            runtime: tokio::runtime::Handle::current(),
             frozen_clock_ms: Mutex::new(None),
-            binance: VenueState::new::<binance::Binance>(enforce),
-            bybit: VenueState::new::<bybit::Bybit>(enforce),
-            hyperliquid: VenueState::new::<hyperliquid::Hyperliquid>(enforce),
+            binance: VenueState::new::<binance::Binance>(Venue::Binance, seed, enforce),
+            bybit: VenueState::new::<bybit::Bybit>(Venue::Bybit, seed, enforce),
+            hyperliquid: VenueState::new::<hyperliquid::Hyperliquid>(
+                Venue::Hyperliquid,
+                seed,
+                enforce,
+            ),
         }
     }
 
