@@ -549,17 +549,38 @@ def sim() -> None:
 @click.option("--seed", "sim_seed", default=0, show_default=True)
 @click.option("--no-rate-limits", is_flag=True, help="Do not enforce the venues' rate limits.")
 @click.option("--latency", type=float, default=0.0, show_default=True, help="Seconds before every answer.")
-def sim_serve(port: int, sim_seed: int, no_rate_limits: bool, latency: float) -> None:
-    """Serve Binance, Bybit and Hyperliquid REST under /binance, /bybit, /hyperliquid until Ctrl+C."""
+@click.option(
+    "--liquidation-rate",
+    type=click.FloatRange(min=0.0),
+    default=2.0,
+    show_default=True,
+    help="Liquidations per second per symbol on the Binance and Bybit streams (0 = none).",
+)
+@click.option(
+    "--ws-drop-every",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Drop every WebSocket connection of every venue this often (seconds).",
+)
+def sim_serve(
+    port: int, sim_seed: int, no_rate_limits: bool, latency: float, liquidation_rate: float, ws_drop_every: float | None
+) -> None:
+    """Serve Binance, Bybit and Hyperliquid REST and WebSockets under /binance, /bybit, /hyperliquid until Ctrl+C."""
     import time
 
     from ccxt_pipeline_rs.sim import ExchangeSimulator
 
-    with ExchangeSimulator(seed=sim_seed, port=port, enforce_rate_limits=not no_rate_limits) as server:
+    with ExchangeSimulator(
+        seed=sim_seed, port=port, enforce_rate_limits=not no_rate_limits, liquidation_rate=liquidation_rate
+    ) as server:
         for venue in server.base_urls:
             server.set_latency(venue, latency)
+            if ws_drop_every is not None:
+                server.inject_ws_fault(venue, "drop_every", seconds=ws_drop_every)
         for venue, url in server.base_urls.items():
             click.echo(f"{venue:12} {url}")
+        for venue, url in server.ws_urls.items():
+            click.echo(f"{venue + ' ws':12} {url}")
         click.echo("serving; Ctrl+C to stop", err=True)
         sys.stdout.flush()
         while True:

@@ -253,6 +253,24 @@ impl SimServer {
         }
     }
 
+    /// The fills `userFillsByTime` knows for `user` in [`start_ms`, `end_ms`] at the simulator clock, oldest
+    /// first, without the 2000-per-answer cap (see [`fills`]): the ground truth for Hyperliquid liquidations.
+    pub fn hyperliquid_user_fills(
+        &self,
+        user: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Vec<fills::HyperliquidFill> {
+        fills::user_fills(
+            self.shared.seed,
+            user,
+            start_ms,
+            end_ms,
+            self.now_ms(),
+            usize::MAX,
+        )
+    }
+
     /// Stops accepting and closes every connection, in-flight requests included. Idempotent.
     pub fn shutdown(&self) {
         self.stop.send_replace(true);
