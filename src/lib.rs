@@ -5,6 +5,7 @@
 //! parsers) do no I/O; `net` (HTTP, rate limits, retries) and `fetch` (plans over `net`, fan-out) do; `sim` is the
 //! local exchange simulator; `python` is PyO3 glue, compiled only with the `python` feature.
 
+pub mod daemon;
 pub mod fetch;
 pub mod model;
 pub mod net;
