@@ -14,10 +14,13 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::model::records::{
     funding_rate_batch, funding_rate_schema, liquidation_batch, liquidation_schema,
-    open_interest_batch, open_interest_schema, Row,
+    open_interest_batch, open_interest_schema, stream_gap_batch, stream_gap_schema, Row,
+    ALL_MARKET_SYMBOL,
 };
+use crate::model::time::{catalog_timestamp, NANOS_PER_DAY};
 use crate::model::{
-    FundingRate, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result, Side,
+    FundingRate, GapReason, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result, Side,
+    StreamGap, Venue,
 };
 
 /// What a dataset holds; the names are the ones users type (`query open_interest`).
@@ -26,16 +29,91 @@ pub enum Kind {
     OpenInterest,
     FundingRate,
     Liquidation,
+    /// Intervals in which a liquidation stream was not delivering ([`StreamGap`]).
+    Gaps,
+}
+
+/// First storable timestamp (ns): 1970-01-01T00:00:00Z. Catalog file names and NautilusTrader's unsigned
+/// timestamps have nothing before it.
+pub const MIN_TIMESTAMP: i64 = 0;
+/// Last storable timestamp (ns): 2262-04-10T23:59:59.999999999Z, the end of the last UTC day that ends inside
+/// `i64` nanoseconds (the next day's file name would end after 2262-04-11T23:47:16.854775807Z, the largest `i64`).
+pub const MAX_TIMESTAMP: i64 = (i64::MAX / NANOS_PER_DAY) * NANOS_PER_DAY - 1;
+
+/// ISO-8601 UTC of any `i64` nanosecond value, for messages.
+pub fn iso(ns: i64) -> String {
+    let mut text = catalog_timestamp(ns).into_bytes();
+    // `2025-01-01T00-00-00-000000000Z` → `2025-01-01T00:00:00.000000000Z` (same positions for 4-digit years).
+    if text.len() == 30 {
+        text[13] = b':';
+        text[16] = b':';
+        text[19] = b'.';
+    }
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// Refuses a timestamp outside [`MIN_TIMESTAMP`, `MAX_TIMESTAMP`], naming the column, the value and the instrument.
+pub fn check_timestamp(column: &str, ns: i64, instrument_id: &str) -> Result<()> {
+    if (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&ns) {
+        Ok(())
+    } else {
+        Err(invalid_table(format!(
+            "{column} {} ({ns} ns) of {instrument_id} is outside the storable range {} to {}",
+            iso(ns),
+            iso(MIN_TIMESTAMP),
+            iso(MAX_TIMESTAMP)
+        )))
+    }
+}
+
+/// The instrument of a store folder or of a row to store: a NautilusTrader instrument id of a supported venue, or,
+/// for stream gaps only, `ALL.<VENUE>` (a whole-market stream such as Binance `!forceOrder@arr`). Either is safe
+/// as a folder name (letters, digits, `-` and one `.`).
+pub fn parse_instrument(kind: Kind, id: &str) -> Result<InstrumentRef> {
+    if kind == Kind::Gaps {
+        if let Some(inst) = whole_market(id) {
+            return Ok(inst);
+        }
+    }
+    InstrumentRef::from_instrument_id(id)
+}
+
+/// `ALL.BINANCE` → the whole-market pseudo-instrument of Binance (symbol `ALL`).
+pub fn whole_market(id: &str) -> Option<InstrumentRef> {
+    let venue_name = id.strip_prefix(ALL_MARKET_SYMBOL)?.strip_prefix('.')?;
+    let venue = Venue::ALL
+        .into_iter()
+        .find(|v| v.as_str().to_ascii_uppercase() == venue_name)?;
+    Some(whole_market_of(venue))
+}
+
+/// The whole-market pseudo-instrument of `venue`: instrument id `ALL.<VENUE>`, symbol `ALL`.
+pub fn whole_market_of(venue: Venue) -> InstrumentRef {
+    InstrumentRef {
+        venue,
+        symbol: ALL_MARKET_SYMBOL.to_string(),
+        native: ALL_MARKET_SYMBOL.to_string(),
+        instrument_id: format!(
+            "{ALL_MARKET_SYMBOL}.{}",
+            venue.as_str().to_ascii_uppercase()
+        ),
+    }
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::OpenInterest, Kind::FundingRate, Kind::Liquidation];
+    pub const ALL: [Kind; 4] = [
+        Kind::OpenInterest,
+        Kind::FundingRate,
+        Kind::Liquidation,
+        Kind::Gaps,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
             Kind::OpenInterest => "open_interest",
             Kind::FundingRate => "funding_rate",
             Kind::Liquidation => "liquidation",
+            Kind::Gaps => "gaps",
         }
     }
 
@@ -45,6 +123,30 @@ impl Kind {
             Kind::OpenInterest => "custom_open_interest",
             Kind::FundingRate => "funding_rate_update",
             Kind::Liquidation => "custom_liquidation",
+            Kind::Gaps => "custom_stream_gap",
+        }
+    }
+
+    /// The columns every data file of this kind has (NautilusTrader reads them by name).
+    pub const fn disk_columns(self) -> &'static [&'static str] {
+        match self {
+            Kind::OpenInterest => &[
+                "instrument_id",
+                "open_interest",
+                "open_interest_value",
+                "ts_event",
+                "ts_init",
+            ],
+            Kind::FundingRate => &["rate", "interval", "next_funding_ns", "ts_event", "ts_init"],
+            Kind::Liquidation => &[
+                "instrument_id",
+                "side",
+                "price",
+                "quantity",
+                "ts_event",
+                "ts_init",
+            ],
+            Kind::Gaps => &["instrument_id", "stream", "reason", "ts_event", "ts_init"],
         }
     }
 
@@ -54,7 +156,7 @@ impl Kind {
             .find(|k| k.name() == name.trim())
             .ok_or_else(|| {
                 PipelineError::InvalidArgument(format!(
-                "unknown data kind '{name}': expected open_interest, funding_rate or liquidation"
+                "unknown data kind '{name}': expected open_interest, funding_rate, liquidation or gaps"
             ))
             })
     }
@@ -64,6 +166,7 @@ impl Kind {
             Kind::OpenInterest => open_interest_schema(),
             Kind::FundingRate => funding_rate_schema(),
             Kind::Liquidation => liquidation_schema(),
+            Kind::Gaps => stream_gap_schema(),
         }
     }
 
@@ -75,7 +178,7 @@ impl Kind {
             .find(|k| k.table_schema().fields().iter().map(|f| f.name().as_str()).eq(names.iter().copied()))
             .ok_or_else(|| {
                 PipelineError::InvalidArgument(format!(
-                    "table columns [{}] are not an open interest, funding rate or liquidation table (DESIGN §3): \
+                    "table columns [{}] are not an open interest, funding rate, liquidation or stream gap table (DESIGN §3): \
                      expected e.g. [{}]",
                     names.join(", "),
                     Kind::OpenInterest.table_schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
@@ -87,11 +190,18 @@ impl Kind {
 /// A row kind that the store can keep.
 pub trait StoredRow: Row + Clone + Send + Sync + 'static {
     const KIND: Kind;
-    /// De-duplication key: (instrument, `ts_event`) for snapshots, the whole row for liquidations. The
-    /// instrument is fixed per file, so it is not part of the key.
-    type Key: Eq + std::hash::Hash;
+    /// De-duplication key: (instrument, `ts_event`) for snapshots; (instrument, `ts_event`, side, price,
+    /// quantity) for liquidations, so one event received twice (two connections, two receive times) is kept once;
+    /// the whole row for stream gaps. The instrument is fixed per folder, so it is not part of the key.
+    type Key: Eq + std::hash::Hash + Clone + Send;
 
     fn key(&self) -> Self::Key;
+    /// Refuses a row the store must not keep (timestamps outside the storable range, impossible values), naming
+    /// the value; every row is checked before a write touches the disk.
+    fn check(&self) -> Result<()> {
+        check_timestamp("ts_event", self.ts_event(), self.instrument_id())?;
+        check_timestamp("ts_init", self.ts_init(), self.instrument_id())
+    }
     fn to_table(rows: &[Self]) -> RecordBatch;
     fn from_table(batch: &RecordBatch) -> Result<Vec<Self>>;
     fn disk_schema(instrument_id: &str) -> SchemaRef;
@@ -183,6 +293,7 @@ fn required<T>(value: Option<T>, column: &str, row: usize) -> Result<T> {
 /// The identity columns of one table row, with the instrument id checked (it becomes a folder name).
 fn table_identity(
     batch: &RecordBatch,
+    kind: Kind,
 ) -> Result<impl Fn(usize) -> Result<(InstrumentRef, i64, i64)> + '_> {
     let ids = table_strings(batch, "instrument_id")?;
     let venues = table_strings(batch, "venue")?;
@@ -194,7 +305,7 @@ fn table_identity(
             "instrument_id",
             row,
         )?;
-        let inst = InstrumentRef::from_instrument_id(id)?;
+        let inst = parse_instrument(kind, id)?;
         if venues.is_valid(row) && venues.value(row) != inst.venue.as_str() {
             return Err(invalid_table(format!(
                 "row {row}: venue '{}' does not match instrument id '{id}'",
@@ -211,13 +322,29 @@ fn table_identity(
             "ts_init",
             row,
         )?;
-        if event < 0 || init < 0 {
-            return Err(invalid_table(format!(
-                "row {row}: timestamps before 1970 cannot be stored"
-            )));
-        }
+        check_timestamp("ts_event", event, id).map_err(|e| in_row(row, e))?;
+        check_timestamp("ts_init", init, id).map_err(|e| in_row(row, e))?;
         Ok((inst, event, init))
     })
+}
+
+/// Prefixes an invalid-argument message with the table row it is about.
+fn in_row(row: usize, e: PipelineError) -> PipelineError {
+    match e {
+        PipelineError::InvalidArgument(m) => invalid_table(format!("row {row}: {m}")),
+        other => other,
+    }
+}
+
+/// A quantity that must be a finite number, not negative (open interest, prices, sizes).
+fn check_amount(column: &str, value: f64, instrument_id: &str) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid_table(format!(
+            "{column} {value} of {instrument_id} is not a finite, non-negative number"
+        )))
+    }
 }
 
 fn disk_strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
@@ -283,12 +410,21 @@ impl StoredRow for OpenInterest {
     fn key(&self) -> i64 {
         self.ts_event
     }
+    fn check(&self) -> Result<()> {
+        check_timestamp("ts_event", self.ts_event, &self.instrument_id)?;
+        check_timestamp("ts_init", self.ts_init, &self.instrument_id)?;
+        check_amount("open_interest", self.open_interest, &self.instrument_id)?;
+        match self.open_interest_value {
+            Some(v) => check_amount("open_interest_value", v, &self.instrument_id),
+            None => Ok(()),
+        }
+    }
     fn to_table(rows: &[Self]) -> RecordBatch {
         open_interest_batch(rows)
     }
 
     fn from_table(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let identity = table_identity(batch)?;
+        let identity = table_identity(batch, Self::KIND)?;
         let oi = table_f64(batch, "open_interest")?;
         let value = table_f64(batch, "open_interest_value")?;
         (0..batch.num_rows())
@@ -303,7 +439,9 @@ impl StoredRow for OpenInterest {
                     .is_valid(row)
                     .then(|| value.value(row))
                     .filter(|v| !v.is_nan());
-                Ok(inst.open_interest(ts_event, ts_init, open_interest, value))
+                let oi = inst.open_interest(ts_event, ts_init, open_interest, value);
+                oi.check().map_err(|e| in_row(row, e))?;
+                Ok(oi)
             })
             .collect()
     }
@@ -355,12 +493,23 @@ impl StoredRow for FundingRate {
     fn key(&self) -> i64 {
         self.ts_event
     }
+    fn check(&self) -> Result<()> {
+        check_timestamp("ts_event", self.ts_event, &self.instrument_id)?;
+        check_timestamp("ts_init", self.ts_init, &self.instrument_id)?;
+        if !self.funding_rate.is_finite() {
+            return Err(invalid_table(format!(
+                "funding_rate {} of {} is not a number",
+                self.funding_rate, self.instrument_id
+            )));
+        }
+        Ok(())
+    }
     fn to_table(rows: &[Self]) -> RecordBatch {
         funding_rate_batch(rows)
     }
 
     fn from_table(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let identity = table_identity(batch)?;
+        let identity = table_identity(batch, Self::KIND)?;
         let rate = table_f64(batch, "funding_rate")?;
         let interval = column(
             batch,
@@ -529,23 +678,29 @@ fn binary_values(array: &ArrayRef) -> Result<Vec<Vec<u8>>> {
 
 impl StoredRow for Liquidation {
     const KIND: Kind = Kind::Liquidation;
-    type Key = (i64, i64, &'static str, u64, u64);
+    type Key = (i64, &'static str, u64, u64);
 
+    /// Not `ts_init`: the same event received twice (two overlapping connections) has two receive times.
     fn key(&self) -> Self::Key {
         (
             self.ts_event,
-            self.ts_init,
             self.side.as_str(),
             self.price.to_bits(),
             self.quantity.to_bits(),
         )
+    }
+    fn check(&self) -> Result<()> {
+        check_timestamp("ts_event", self.ts_event, &self.instrument_id)?;
+        check_timestamp("ts_init", self.ts_init, &self.instrument_id)?;
+        check_amount("price", self.price, &self.instrument_id)?;
+        check_amount("quantity", self.quantity, &self.instrument_id)
     }
     fn to_table(rows: &[Self]) -> RecordBatch {
         liquidation_batch(rows)
     }
 
     fn from_table(batch: &RecordBatch) -> Result<Vec<Self>> {
-        let identity = table_identity(batch)?;
+        let identity = table_identity(batch, Self::KIND)?;
         let side = table_strings(batch, "side")?;
         let price = table_f64(batch, "price")?;
         let quantity = table_f64(batch, "quantity")?;
@@ -561,7 +716,7 @@ impl StoredRow for Liquidation {
                         )))
                     }
                 };
-                Ok(Liquidation {
+                let liquidation = Liquidation {
                     venue: inst.venue,
                     symbol: inst.symbol,
                     instrument_id: inst.instrument_id,
@@ -574,7 +729,9 @@ impl StoredRow for Liquidation {
                         "quantity",
                         row,
                     )?,
-                })
+                };
+                liquidation.check().map_err(|e| in_row(row, e))?;
+                Ok(liquidation)
             })
             .collect()
     }
@@ -629,6 +786,131 @@ impl StoredRow for Liquidation {
                     side,
                     price: price.value(i),
                     quantity: quantity.value(i),
+                })
+            })
+            .collect()
+    }
+}
+
+impl StoredRow for StreamGap {
+    const KIND: Kind = Kind::Gaps;
+    type Key = (i64, i64, String, &'static str);
+
+    /// The whole row: two gaps of one stream never share both ends and the reason unless they are one gap.
+    fn key(&self) -> Self::Key {
+        (
+            self.ts_event,
+            self.ts_init,
+            self.stream.clone(),
+            self.reason.as_str(),
+        )
+    }
+    fn check(&self) -> Result<()> {
+        check_timestamp("ts_event", self.ts_event, &self.instrument_id)?;
+        check_timestamp("ts_init", self.ts_init, &self.instrument_id)?;
+        if self.ts_event > self.ts_init {
+            return Err(invalid_table(format!(
+                "stream gap of {} on '{}' ends ({}) before it starts ({})",
+                self.instrument_id,
+                self.stream,
+                iso(self.ts_init),
+                iso(self.ts_event)
+            )));
+        }
+        Ok(())
+    }
+    fn to_table(rows: &[Self]) -> RecordBatch {
+        stream_gap_batch(rows)
+    }
+
+    fn from_table(batch: &RecordBatch) -> Result<Vec<Self>> {
+        let identity = table_identity(batch, Self::KIND)?;
+        let stream = table_strings(batch, "stream")?;
+        let reason = table_strings(batch, "reason")?;
+        (0..batch.num_rows())
+            .map(|row| {
+                let (inst, ts_event, ts_init) = identity(row)?;
+                let stream = required(
+                    stream.is_valid(row).then(|| stream.value(row)),
+                    "stream",
+                    row,
+                )?;
+                let reason = required(
+                    reason.is_valid(row).then(|| reason.value(row)),
+                    "reason",
+                    row,
+                )?;
+                let reason = GapReason::parse(reason).ok_or_else(|| {
+                    invalid_table(format!(
+                        "row {row}: reason '{reason}' is not one of {}",
+                        GapReason::ALL.map(GapReason::as_str).join(", ")
+                    ))
+                })?;
+                let gap = StreamGap {
+                    venue: inst.venue,
+                    symbol: inst.symbol,
+                    instrument_id: inst.instrument_id,
+                    ts_event,
+                    ts_init,
+                    stream: stream.to_string(),
+                    reason,
+                };
+                gap.check().map_err(|e| in_row(row, e))?;
+                Ok(gap)
+            })
+            .collect()
+    }
+
+    fn disk_schema(_: &str) -> SchemaRef {
+        custom_schema(vec![
+            Field::new("stream", DataType::Utf8, true),
+            Field::new("reason", DataType::Utf8, true),
+        ])
+    }
+
+    fn to_disk(rows: &[Self], instrument_id: &str) -> RecordBatch {
+        let mut stream = StringBuilder::with_capacity(rows.len(), rows.len() * 20);
+        let mut reason = StringBuilder::with_capacity(rows.len(), rows.len() * 12);
+        for r in rows {
+            stream.append_value(&r.stream);
+            reason.append_value(r.reason.as_str());
+        }
+        disk_batch(
+            Self::disk_schema(instrument_id),
+            vec![
+                repeated(instrument_id, rows.len()),
+                Arc::new(stream.finish()),
+                Arc::new(reason.finish()),
+                repeated("StreamGap", rows.len()),
+                i64_column(rows, |r| r.ts_event),
+                i64_column(rows, |r| r.ts_init),
+            ],
+        )
+    }
+
+    fn from_disk(batch: &RecordBatch, inst: &InstrumentRef) -> Result<Vec<Self>> {
+        let (stream, reason) = (
+            disk_strings(batch, "stream")?,
+            disk_strings(batch, "reason")?,
+        );
+        let (ts_event, ts_init) = (disk_i64(batch, "ts_event")?, disk_i64(batch, "ts_init")?);
+        (0..batch.num_rows())
+            .map(|i| {
+                let reason = GapReason::parse(reason.value(i)).ok_or_else(|| {
+                    store_error(format!(
+                        "stored gap reason '{}' of {} is not one this version knows",
+                        reason.value(i),
+                        inst.instrument_id
+                    ))
+                })?;
+                Ok(StreamGap {
+                    venue: inst.venue,
+                    symbol: inst.symbol.clone(),
+                    instrument_id: inst.instrument_id.clone(),
+                    ts_event: ts_event.value(i),
+                    ts_init: ts_init.value(i),
+                    stream: stream.value(i).to_string(),
+                    reason,
                 })
             })
             .collect()

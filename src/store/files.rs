@@ -1,9 +1,10 @@
 //! File-level mechanics of the store: catalog file names, atomic replacement, the writer lock, footer reads.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -13,11 +14,15 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 
-use crate::model::time::{catalog_timestamp, parse_catalog_timestamp};
+use crate::model::time::{catalog_timestamp, parse_catalog_timestamp, NANOS_PER_DAY};
 use crate::model::{InstrumentRef, PipelineError, Result};
-use crate::store::{StoredRow, TimeRange};
+use crate::store::codec::{check_timestamp, iso};
+use crate::store::{Kind, StoredRow, TimeRange};
 
-const LOCK_FILE: &str = ".ccxt_pipeline.lock";
+pub const LOCK_FILE: &str = ".ccxt_pipeline.lock";
+/// Where unreadable data files are moved, mirroring their place under `data/` (outside it, so no catalog reader
+/// ever lists them).
+pub const QUARANTINE: &str = "quarantine";
 /// Temporary files are hidden and do not end in `.parquet`, so no catalog reader ever lists them.
 const TEMP_MARKER: &str = ".tmp-";
 
@@ -25,12 +30,50 @@ fn io_error(action: &str, path: &Path, e: io::Error) -> PipelineError {
     PipelineError::Store(format!("cannot {action} {}: {e}", path.display()))
 }
 
-pub fn file_name(start: i64, end: i64) -> String {
-    format!(
+/// The catalog file name of an interval; both ends must be storable timestamps (so the name reads back as the
+/// same interval, start before end).
+pub fn file_name(start: i64, end: i64) -> Result<String> {
+    check_timestamp("file interval start", start, "the file")?;
+    check_timestamp("file interval end", end, "the file")?;
+    if start > end {
+        return Err(PipelineError::Store(format!(
+            "file interval {} to {} ends before it starts",
+            iso(start),
+            iso(end)
+        )));
+    }
+    Ok(format!(
         "{}_{}.parquet",
         catalog_timestamp(start),
         catalog_timestamp(end)
-    )
+    ))
+}
+
+/// First and last nanosecond of the UTC day holding `ns`, checked: a day whose end is not an `i64` is an error
+/// naming the value, never a wrapped-around interval.
+pub fn day_bounds(ns: i64) -> Result<(i64, i64)> {
+    let out_of_range = || {
+        PipelineError::InvalidArgument(format!(
+            "timestamp {ns} ns is in a UTC day that does not fit in the storable time range"
+        ))
+    };
+    let start = ns
+        .div_euclid(NANOS_PER_DAY)
+        .checked_mul(NANOS_PER_DAY)
+        .ok_or_else(out_of_range)?;
+    let end = start
+        .checked_add(NANOS_PER_DAY - 1)
+        .ok_or_else(out_of_range)?;
+    Ok((start, end))
+}
+
+/// Why a data file could not be used: the disk failed us (`Io`: the store errs), or the file itself is not a
+/// readable catalog file of its kind (`Corrupt`: zero bytes, truncated, not Parquet, foreign schema), which is
+/// skipped by readers and quarantined by writers.
+#[derive(Debug)]
+pub enum FileError {
+    Io(PipelineError),
+    Corrupt(String),
 }
 
 pub fn create_dir_all(dir: &Path) -> Result<()> {
@@ -91,11 +134,13 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
 /// file in the same folder, fsync, rename over the target, fsync the folder (so the rename survives a crash).
 pub fn write_atomically(target: &Path, batch: &RecordBatch) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = target.parent().expect("data files live in a folder");
-    let final_name = target
-        .file_name()
-        .expect("data files have a name")
-        .to_string_lossy();
+    let (Some(dir), Some(final_name)) = (target.parent(), target.file_name()) else {
+        return Err(PipelineError::Store(format!(
+            "{} is not a file path in a folder",
+            target.display()
+        )));
+    };
+    let final_name = final_name.to_string_lossy();
     let temp = dir.join(format!(
         ".{final_name}{TEMP_MARKER}{}-{}",
         std::process::id(),
@@ -125,23 +170,140 @@ pub fn write_atomically(target: &Path, batch: &RecordBatch) -> Result<()> {
     result
 }
 
-/// The exclusive writer lock of a store; released on drop (and by the OS if the process dies).
+/// How long a writer waits for the lock before it says who holds it.
+pub const LOCK_WAIT_NOTICE: Duration = Duration::from_secs(2);
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// Called while a writer waits for the lock, every few tens of milliseconds; an error ends the wait with it (the
+/// Python glue uses it to let Ctrl+C through).
+pub type WaitCheck = dyn Fn() -> Result<()> + Send + Sync;
+
+/// The exclusive writer lock of a store; released on drop (and by the OS if the process dies). The holder writes
+/// its PID into the file so a waiting writer can say who holds it. Readers never take it.
 pub struct StoreLock {
     _file: File,
 }
 
 impl StoreLock {
-    pub fn acquire(root: &Path) -> Result<Self> {
+    /// Waits for the lock: after [`LOCK_WAIT_NOTICE`] logs who holds it, and gives up after `timeout` (if any)
+    /// with a `Store` error naming the holder.
+    pub fn acquire(
+        root: &Path,
+        timeout: Option<Duration>,
+        check: Option<&WaitCheck>,
+    ) -> Result<Self> {
         let path = root.join(LOCK_FILE);
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| io_error("open lock", &path, e))?;
-        file.lock().map_err(|e| io_error("lock", &path, e))?;
+            .map_err(|e| {
+                PipelineError::Store(format!(
+                    "cannot write to the store at {} (is it read-only? reading needs no lock): cannot open lock {}: {e}",
+                    root.display(),
+                    path.display()
+                ))
+            })?;
+        let started = Instant::now();
+        let mut noticed = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(e)) => return Err(io_error("lock", &path, e)),
+            }
+            let waited = started.elapsed();
+            if let Some(timeout) = timeout {
+                if waited >= timeout {
+                    return Err(PipelineError::Store(format!(
+                        "gave up after {:.1} s waiting for the store lock {}, held by {}",
+                        waited.as_secs_f64(),
+                        path.display(),
+                        holder(&mut file)
+                    )));
+                }
+            }
+            if !noticed && waited >= LOCK_WAIT_NOTICE {
+                noticed = true;
+                tracing::warn!(
+                    "waiting for the store lock {}, held by {}{}",
+                    path.display(),
+                    holder(&mut file),
+                    match timeout {
+                        Some(t) => format!(" (giving up after {:.1} s)", t.as_secs_f64()),
+                        None => " (no timeout; Ctrl+C to stop)".to_string(),
+                    }
+                );
+            }
+            if let Some(check) = check {
+                check()?;
+            }
+            let sleep = match timeout {
+                Some(t) => LOCK_POLL.min(t.saturating_sub(waited)),
+                None => LOCK_POLL,
+            };
+            std::thread::sleep(sleep.max(Duration::from_millis(1)));
+        }
+        // Ours now: say who holds it (best effort; the lock works without it).
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .and_then(|()| file.flush());
         Ok(StoreLock { _file: file })
     }
+}
+
+/// "process 1234" from the lock file, or "another process (PID unknown)".
+fn holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let read = file
+        .rewind()
+        .and_then(|()| file.take(64).read_to_string(&mut text));
+    match read.ok().and_then(|_| text.trim().parse::<u32>().ok()) {
+        Some(pid) => format!("process {pid}"),
+        None => "another process (PID unknown)".to_string(),
+    }
+}
+
+/// Moves an unreadable data file to `<root>/quarantine/<its path under data/>` (a numbered name if that exists)
+/// and returns where it went.
+pub fn quarantine(root: &Path, path: &Path) -> Result<PathBuf> {
+    let relative = path
+        .strip_prefix(root.join("data"))
+        .unwrap_or_else(|_| Path::new(path.file_name().unwrap_or_default()));
+    let mut target = root.join(QUARANTINE).join(relative);
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(|e| io_error("create folder", parent, e))?;
+    }
+    let base = target.clone();
+    let mut n = 1;
+    while target.exists() {
+        let mut name = base.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".{n}"));
+        target = base.with_file_name(name);
+        n += 1;
+    }
+    fs::rename(path, &target).map_err(|e| io_error("move to quarantine", path, e))?;
+    Ok(target)
+}
+
+/// Files under `<root>/quarantine/<folder>/<instrument>/`, sorted.
+pub fn quarantined(root: &Path, folder: &str, instrument_id: &str) -> Vec<PathBuf> {
+    let dir = root.join(QUARANTINE).join(folder).join(instrument_id);
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
 }
 
 /// One catalog data file and the `ts_init` interval its name declares.
@@ -157,77 +319,105 @@ pub struct FooterStats {
     pub rows: u64,
     pub min_ts_init: Option<i64>,
     pub max_ts_init: Option<i64>,
+    pub min_ts_event: Option<i64>,
+    pub max_ts_event: Option<i64>,
 }
 
 impl DataFile {
-    /// Data files of a folder sorted by interval; other files (temporaries, foreign names) are ignored.
+    /// Data files of a folder sorted by interval. Hidden files (our temporaries) are skipped; anything else that
+    /// is not `<start>_<end>.parquet` with a valid interval (a `README.txt`, a sub-folder, a name whose end
+    /// precedes its start) is ignored with a warning naming it.
     pub fn list(dir: &Path) -> Result<Vec<DataFile>> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io_error("list", dir, e)),
         };
-        let mut files: Vec<DataFile> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let (start, end) = name.strip_suffix(".parquet")?.split_once('_')?;
-                let (start, end) = (
-                    parse_catalog_timestamp(start)?,
-                    parse_catalog_timestamp(end)?,
-                );
-                (start <= end).then(|| DataFile {
-                    path: e.path(),
-                    start,
-                    end,
+        let mut files = Vec::new();
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            let interval = name
+                .strip_suffix(".parquet")
+                .and_then(|stem| stem.split_once('_'))
+                .and_then(|(start, end)| {
+                    Some((
+                        parse_catalog_timestamp(start)?,
+                        parse_catalog_timestamp(end)?,
+                    ))
                 })
-            })
-            .collect();
+                .filter(|(start, end)| start <= end);
+            match interval {
+                Some((start, end)) if entry.file_type().is_ok_and(|t| t.is_file()) => {
+                    files.push(DataFile {
+                        path: entry.path(),
+                        start,
+                        end,
+                    })
+                }
+                _ => tracing::warn!(
+                    "ignoring {}: not a catalog data file (<start>_<end>.parquet)",
+                    entry.path().display()
+                ),
+            }
+        }
         files.sort_by_key(|f| (f.start, f.end));
         Ok(files)
     }
 
-    fn open(&self) -> Result<ParquetRecordBatchReaderBuilder<File>> {
-        let file = File::open(&self.path).map_err(|e| io_error("open", &self.path, e))?;
+    fn open(&self) -> Result<ParquetRecordBatchReaderBuilder<File>, FileError> {
+        let file =
+            File::open(&self.path).map_err(|e| FileError::Io(io_error("open", &self.path, e)))?;
         ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| PipelineError::Store(format!("cannot read {}: {e}", self.path.display())))
+            .map_err(|e| FileError::Corrupt(e.to_string()))
     }
 
     /// Rows of the file with `ts_init` in `range`.
-    pub fn read<R: StoredRow>(&self, inst: &InstrumentRef, range: &TimeRange) -> Result<Vec<R>> {
-        let reader = self.open()?.build().map_err(|e| {
-            PipelineError::Store(format!("cannot read {}: {e}", self.path.display()))
-        })?;
+    pub fn read<R: StoredRow>(
+        &self,
+        inst: &InstrumentRef,
+        range: &TimeRange,
+    ) -> Result<Vec<R>, FileError> {
+        let reader = self
+            .open()?
+            .build()
+            .map_err(|e| FileError::Corrupt(e.to_string()))?;
         let mut rows = Vec::new();
         for batch in reader {
-            let batch = batch.map_err(|e| {
-                PipelineError::Store(format!("cannot read {}: {e}", self.path.display()))
-            })?;
-            rows.extend(
-                R::from_disk(&batch, inst)?
-                    .into_iter()
-                    .filter(|r| range.contains(r.ts_init())),
-            );
+            let batch = batch.map_err(|e| FileError::Corrupt(e.to_string()))?;
+            let decoded =
+                R::from_disk(&batch, inst).map_err(|e| FileError::Corrupt(e.to_string()))?;
+            rows.extend(decoded.into_iter().filter(|r| range.contains(r.ts_init())));
         }
         Ok(rows)
     }
 
-    fn metadata(&self) -> Result<std::sync::Arc<ParquetMetaData>> {
+    fn metadata(&self) -> Result<std::sync::Arc<ParquetMetaData>, FileError> {
         Ok(self.open()?.metadata().clone())
     }
 
-    /// Row count and `ts_init` bounds from the footer alone.
-    pub fn footer_stats(&self) -> Result<FooterStats> {
+    /// Row count and `ts_init` / `ts_event` bounds from the footer alone; a file without the columns of `kind`
+    /// is corrupt.
+    pub fn footer_stats(&self, kind: Kind) -> Result<FooterStats, FileError> {
         let metadata = self.metadata()?;
+        let columns = metadata.file_metadata().schema_descr();
+        let columns: Vec<&str> = columns.columns().iter().map(|c| c.name()).collect();
+        if let Some(missing) = kind.disk_columns().iter().find(|c| !columns.contains(c)) {
+            return Err(FileError::Corrupt(format!(
+                "no column '{missing}': not a {} file",
+                kind.name()
+            )));
+        }
         Ok(FooterStats {
             rows: metadata.file_metadata().num_rows().max(0) as u64,
             min_ts_init: column_bound(&metadata, "ts_init", false),
             max_ts_init: column_bound(&metadata, "ts_init", true),
+            min_ts_event: column_bound(&metadata, "ts_event", false),
+            max_ts_event: column_bound(&metadata, "ts_event", true),
         })
-    }
-
-    pub fn max_ts_event(&self) -> Result<Option<i64>> {
-        Ok(column_bound(&*self.metadata()?, "ts_event", true))
     }
 }
 
@@ -257,5 +447,80 @@ fn column_bound(metadata: &ParquetMetaData, name: &str, max: bool) -> Option<i64
         values.max()
     } else {
         values.min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MAX_TIMESTAMP, MIN_TIMESTAMP};
+
+    #[test]
+    fn day_arithmetic_is_checked_at_both_ends() {
+        assert_eq!(day_bounds(0).unwrap(), (0, NANOS_PER_DAY - 1));
+        assert_eq!(day_bounds(-1).unwrap(), (-NANOS_PER_DAY, -1));
+        assert_eq!(day_bounds(MAX_TIMESTAMP).unwrap().1, MAX_TIMESTAMP);
+        for ns in [MAX_TIMESTAMP + 1, i64::MAX - 1, i64::MAX] {
+            assert!(
+                matches!(day_bounds(ns), Err(PipelineError::InvalidArgument(_))),
+                "{ns}"
+            );
+        }
+        // The day of i64::MIN starts before i64::MIN.
+        assert!(day_bounds(i64::MIN).is_err());
+        assert!(day_bounds(i64::MIN + NANOS_PER_DAY).is_ok());
+    }
+
+    #[test]
+    fn file_names_only_for_storable_intervals() {
+        assert_eq!(
+            file_name(MIN_TIMESTAMP, MAX_TIMESTAMP).unwrap(),
+            "1970-01-01T00-00-00-000000000Z_2262-04-10T23-59-59-999999999Z.parquet"
+        );
+        for (start, end) in [
+            (-1, 5),
+            (0, MAX_TIMESTAMP + 1),
+            (i64::MIN, i64::MAX),
+            (10, 9),
+        ] {
+            assert!(file_name(start, end).is_err(), "{start} {end}");
+        }
+        // Every name we make reads back as its interval.
+        for (start, end) in [(0, 0), (1_735_689_600_000_000_000, MAX_TIMESTAMP)] {
+            let name = file_name(start, end).unwrap();
+            let (a, b) = name
+                .strip_suffix(".parquet")
+                .unwrap()
+                .split_once('_')
+                .unwrap();
+            assert_eq!(
+                (parse_catalog_timestamp(a), parse_catalog_timestamp(b)),
+                (Some(start), Some(end))
+            );
+        }
+    }
+
+    #[test]
+    fn listing_ignores_what_is_not_a_data_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = file_name(0, NANOS_PER_DAY - 1).unwrap();
+        for name in [
+            good.as_str(),
+            "README.txt",
+            "x_y.parquet",
+            ".hidden.parquet.tmp-1-2",
+            "2262-04-11T00-00-00-000000000Z_1677-09-21T00-12-43-145224192Z.parquet",
+            "1970-01-02T00-00-00-000000000Z_1970-01-01T00-00-00-000000000Z.parquet",
+        ] {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        fs::create_dir(
+            dir.path()
+                .join("1970-01-03T00-00-00-000000000Z_1970-01-03T00-00-00-000000001Z.parquet"),
+        )
+        .unwrap();
+        let listed = DataFile::list(dir.path()).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].path, dir.path().join(good));
     }
 }
