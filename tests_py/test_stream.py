@@ -219,7 +219,7 @@ def served():
 def test_cli_stores_exactly_what_arrived_and_query_gaps_covers_the_rest(served, tmp_path):
     sim, env = served
     for venue in ("binance", "bybit"):
-        sim.set_liquidation_rate(venue, 5.0)
+        sim.set_liquidation_rate(venue, 10.0)
         sim.inject_ws_fault(venue, "drop_every", seconds=1.5)
     start = now_ms()
     data = str(tmp_path / "store")
@@ -234,7 +234,7 @@ def test_cli_stores_exactly_what_arrived_and_query_gaps_covers_the_rest(served, 
             "--data-dir",
             data,
             "--duration",
-            "6",
+            "8",
             "--format",
             "json",
             "--batch-seconds",
@@ -259,7 +259,7 @@ def test_cli_stores_exactly_what_arrived_and_query_gaps_covers_the_rest(served, 
         {"BTCUSDT", "ETHUSDT"},
         received_keys([store.read("liquidation")]),
         gaps_of(store.read("gaps")),
-        (start + 2500, end - 2500),
+        (start + 3000, end - 2000),
     )
     assert checked > 20
     assert len(json.loads(gaps_out.stdout)) == store.read("gaps").num_rows >= 2

@@ -48,6 +48,8 @@ TABLE_COLUMNS = {
         "index_price",
     ],
     "liquidation": ["venue", "instrument_id", "ts_event", "side", "price", "quantity"],
+    # A gap row's ts_event is where the gap starts and ts_init where it ends.
+    "gaps": ["venue", "instrument_id", "stream", "reason", "ts_event", "ts_init"],
 }
 # The table format shows the head and tail of long results; csv, json and parquet carry every row.
 TABLE_MAX_ROWS = 40
@@ -491,7 +493,7 @@ def query(
     summary: bool,
     data_dir: str,
 ) -> None:
-    """Rows of KIND (open_interest, funding_rate, liquidation) from the store, optionally for one SYMBOL."""
+    """Rows of KIND (open_interest, funding_rate, liquidation, gaps) from the store, optionally for one SYMBOL."""
     if not os.path.isdir(os.path.join(data_dir, "data")):
         raise BadInput(f"no store at {data_dir}: fetch with --store first, or pass --data-dir")
     store = open_store(data_dir)

@@ -212,14 +212,15 @@ impl DaemonRunner {
         status.update(|s| s.state = "running".into());
 
         // Writes the status every few seconds until asked to stop (SIGTERM counts as a stop request).
-        let mut terminate = terminate_signal();
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut last_size_ms = 0;
         loop {
             publish(&status, &stream_slot, &config.data_dir, &mut last_size_ms);
             tokio::select! {
                 () = tokio::time::sleep(STATUS_EVERY) => {}
                 _ = stop.wait_for(|stopped| *stopped) => break,
-                () = terminate.recv() => break,
+                () = terminated(&mut terminate) => break,
             }
         }
         tracing::info!("daemon stopping: finishing in-flight work");
@@ -248,38 +249,13 @@ impl DaemonRunner {
     }
 }
 
-/// Resolves once SIGTERM arrives (never, where signals cannot be installed).
-fn terminate_signal() -> impl SignalStream {
-    #[cfg(unix)]
-    {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
-    }
-    #[cfg(not(unix))]
-    {
-        None::<()>
-    }
-}
-
-trait SignalStream {
-    async fn recv(&mut self);
-}
-
-#[cfg(unix)]
-impl SignalStream for Option<tokio::signal::unix::Signal> {
-    async fn recv(&mut self) {
-        match self {
-            Some(signal) => {
-                signal.recv().await;
-            }
-            None => std::future::pending().await,
+/// Resolves once SIGTERM arrives; never where the handler cannot be installed.
+async fn terminated(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
         }
-    }
-}
-
-#[cfg(not(unix))]
-impl SignalStream for Option<()> {
-    async fn recv(&mut self) {
-        std::future::pending().await
+        None => std::future::pending().await,
     }
 }
 
