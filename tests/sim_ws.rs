@@ -220,20 +220,31 @@ async fn binance_acks_lists_and_rejects_like_binance() {
     assert!(server
         .liquidation_symbols(Venue::Binance)
         .contains(&"XRPUSDT".to_owned()));
-    // A stream name in the URL that Binance does not serve is refused at the handshake.
+    // A name in the URL that is not a stream is ignored, as ccxt's `/market/ws/0` needs.
+    let mut numbered = connect(&server, Venue::Binance, "/market/ws/0").await;
+    send(
+        &mut numbered,
+        json!({"method": "LIST_SUBSCRIPTIONS", "id": 1}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut numbered, Duration::from_secs(2)).await,
+        json!({"result": [], "id": 1})
+    );
+    // Unknown routes are refused at the handshake and logged as refused attempts.
     let refused = tokio_tungstenite::connect_async(format!(
-        "{}/market/ws/nopeusdt@forceOrder",
+        "{}/private/ws",
         server.ws_base_url(Venue::Binance)
     ))
     .await;
-    assert!(matches!(refused, Err(WsError::Http(response)) if response.status() == 400));
+    assert!(matches!(refused, Err(WsError::Http(response)) if response.status() == 404));
     let attempts = server.ws_connection_attempts(Venue::Binance);
     assert_eq!(
         attempts
             .iter()
             .map(|(_, accepted)| *accepted)
             .collect::<Vec<_>>(),
-        [true, false]
+        [true, true, false]
     );
 }
 

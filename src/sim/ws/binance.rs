@@ -13,7 +13,8 @@
 //! Errors follow Binance's documented codes: 3 `Invalid JSON: …` for text that is not JSON, 2 `Invalid request: …`
 //! for JSON that is not a request, an unknown stream, or more than 200 streams on the connection (Binance's cap;
 //! its exact wording for these two is not documented, so it is the simulator's).
-//! A stream name in the URL that is unknown gets HTTP 400 at the handshake.
+//! A name in the URL that is not a served stream is ignored (ccxt connects to `/market/ws/0` and subscribes by
+//! message); other paths get HTTP 404.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -83,7 +84,7 @@ fn result(result: Value, id: &Value) -> String {
 }
 
 impl Session {
-    /// The session a request for `path` opens, or HTTP 404 (unknown route) / 400 (unknown stream in the URL).
+    /// The session a request for `path` opens, or HTTP 404 for a route Binance does not have.
     pub(crate) fn open(path: &str, query: &[(String, String)]) -> Result<Session, Reply> {
         let (tier, rest) = match path.strip_prefix("/market") {
             Some(rest) => (true, rest),
@@ -106,18 +107,13 @@ impl Session {
         } else {
             return Err(Reply::empty(404));
         };
-        if let Some(unknown) = streams.iter().find(|name| parse_stream(name).is_none()) {
-            return Err(Reply::json(
-                400,
-                &json!({"code": -1121, "msg": format!("Invalid stream name: {unknown}")}),
-            ));
-        }
-        if streams.len() > MAX_STREAMS {
-            return Err(Reply::json(
-                400,
-                &json!({"code": -1101, "msg": format!("Too many streams; a connection listens to at most {MAX_STREAMS}")}),
-            ));
-        }
+        // Names that are not streams (ccxt connects to `/ws/0`, `/ws/1`, … and subscribes by message) are ignored,
+        // as Binance ignores them.
+        let streams: Vec<String> = streams
+            .into_iter()
+            .filter(|name| parse_stream(name).is_some())
+            .take(MAX_STREAMS)
+            .collect();
         let mut session = Session {
             combined,
             silent,
@@ -306,11 +302,13 @@ mod tests {
         assert!(session("/ws", &[]).is_ok_and(|s| s.silent));
         assert!(session("/public/ws", &[]).is_ok_and(|s| s.silent));
         assert!(session("/ws/btcusdt@forceOrder", &[]).is_ok_and(|s| s.silent));
-        assert_eq!(
-            session("/market/ws/BTCUSDT@forceOrder", &[]).err(),
-            Some(400)
-        );
-        assert_eq!(session("/market/ws/btcusdt@depth", &[]).err(), Some(400));
+        assert!(session("/market/ws/BTCUSDT@forceOrder", &[]).is_ok_and(|s| s.streams.is_empty()));
+        assert!(session("/market/ws/0", &[]).is_ok_and(|s| s.streams.is_empty() && !s.silent));
+        assert!(session(
+            "/market/stream",
+            &[("streams", "btcusdt@depth/ethusdt@forceOrder")]
+        )
+        .is_ok_and(|s| s.streams == ["ethusdt@forceOrder"]));
         assert_eq!(session("/fapi/v1/ping", &[]).err(), Some(404));
     }
 
