@@ -271,7 +271,8 @@ impl Generator {
     }
 
     /// `count` extra liquidations at `now_ms`. Bybit: spread round-robin over the generation set, all in the next
-    /// batch. Binance: spread round-robin over every listed perpetual (generation set first), each taking one
+    /// batch, with trade times in the milliseconds up to `now_ms` (a symbol's share larger than the time since its
+    /// last liquidation runs into the following milliseconds, up to `share` ms past `now_ms`). Binance: spread round-robin over every listed perpetual (generation set first), each taking one
     /// push slot of its symbol, so `count` up to the number of perpetuals goes out at once and more take further
     /// seconds.
     pub(crate) fn burst(&mut self, count: u64, now_ms: i64) {
@@ -290,8 +291,12 @@ impl Generator {
             _ => {
                 let order: Vec<usize> = self.generating.iter().copied().collect();
                 for (&index, share) in order.iter().zip(shares(count, order.len())) {
-                    for _ in 0..share {
-                        let liquidation = self.draw(index, now_ms);
+                    // Trade times are strictly increasing per symbol, one millisecond apart: they end at `now_ms`
+                    // where the symbol's last liquidation leaves room, otherwise they run past it.
+                    let first_ms =
+                        now_ms.saturating_sub(i64::try_from(share).unwrap_or(i64::MAX) - 1);
+                    for offset in 0..share {
+                        let liquidation = self.draw(index, first_ms.saturating_add(offset as i64));
                         self.symbols[index].batch.push(liquidation);
                     }
                 }
@@ -567,6 +572,8 @@ mod tests {
             .map(|push| (push.coin.base, push.liquidations.len()))
             .collect();
         assert_eq!(sizes, [("BTC", 3), ("ETH", 3), ("SOL", 2), ("XRP", 2)]);
+        let btc: Vec<i64> = pushes[0].liquidations.iter().map(|l| l.time_ms).collect();
+        assert_eq!(btc, [T0 + 98, T0 + 99, T0 + 100]);
     }
 
     #[test]
