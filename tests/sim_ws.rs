@@ -351,7 +351,7 @@ async fn binance_legacy_routes_ack_but_stay_silent() {
 
 #[tokio::test]
 async fn bybit_acks_pings_and_batches_every_500_ms() {
-    let server = start(10.0).await;
+    let server = start(20.0).await;
     let mut client = connect(&server, Venue::Bybit, "/v5/public/linear").await;
     send(&mut client, json!({"op": "subscribe", "args": ["allLiquidation.BTCUSDT", "allLiquidation.ETHUSDT"], "req_id": "7"})).await;
     let ack = next_json(&mut client, Duration::from_secs(2)).await;
@@ -452,7 +452,7 @@ async fn bybit_acks_pings_and_batches_every_500_ms() {
             "{topic}: two pushes in one 500 ms slot"
         );
     }
-    // 10 a second on each of 2 symbols, for about 3 s.
+    // 20 a second on each of 2 symbols, for about 3 s.
     assert!(items >= 40, "{items}");
     // Every event of the subscribed symbols sent while we listened reached us: none is missing.
     let first = frames
@@ -476,7 +476,7 @@ async fn bybit_acks_pings_and_batches_every_500_ms() {
 
 #[tokio::test]
 async fn delivery_counts_follow_the_connections() {
-    let server = start(10.0).await;
+    let server = start(20.0).await;
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let before = server.liquidations_emitted(Venue::Bybit);
     assert!(before.len() >= 10, "{}", before.len());
@@ -508,7 +508,12 @@ async fn delivery_counts_follow_the_connections() {
     let after = |frames: Vec<Value>| -> Vec<Value> {
         frames
             .into_iter()
-            .filter(|frame| frame["ts"].as_i64().is_some_and(|ts| ts > subscribed_at))
+            // Frames sent near the end may have reached one client in time and not the other.
+            .filter(|frame| {
+                frame["ts"]
+                    .as_i64()
+                    .is_some_and(|ts| ts > subscribed_at && ts < subscribed_at + 1_100)
+            })
             .collect()
     };
     let (first, second) = (after(first), after(second));
@@ -684,7 +689,7 @@ async fn stall_sends_nothing_then_resumes() {
     assert!(!collect(&mut client, Duration::from_millis(700))
         .await
         .is_empty());
-    server.inject_ws_fault(Venue::Bybit, WsFault::Stall(Duration::from_millis(1_500)));
+    server.inject_ws_fault(Venue::Bybit, WsFault::Stall(Duration::from_millis(2_500)));
     let stalled_at = ccxt_now_ms();
     send(&mut client, json!({"op": "ping", "req_id": "during"})).await;
     client
@@ -697,13 +702,13 @@ async fn stall_sends_nothing_then_resumes() {
         while client.next().await.is_some() {}
     })
     .await;
-    let quiet = tokio::time::timeout(Duration::from_millis(1_100), client.next()).await;
+    let quiet = tokio::time::timeout(Duration::from_millis(1_500), client.next()).await;
     assert!(quiet.is_err(), "got {quiet:?} during the stall");
     assert_eq!(server.ws_open_connections(Venue::Bybit), 1);
     // Afterwards the pong comes and events flow again.
     let mut pong = None;
     let mut events_after = 0;
-    let deadline = Instant::now() + Duration::from_millis(2_500);
+    let deadline = Instant::now() + Duration::from_millis(3_500);
     while Instant::now() < deadline {
         match next_text(&mut client, Duration::from_millis(200)).await {
             Got::Text(text) => {
@@ -728,7 +733,7 @@ async fn stall_sends_nothing_then_resumes() {
         .liquidations_emitted(Venue::Bybit)
         .into_iter()
         .filter(|event| event.symbol == "BTCUSDT")
-        .filter(|event| (stalled_at + 50..stalled_at + 1_400).contains(&event.sent_at_ms))
+        .filter(|event| (stalled_at + 50..stalled_at + 2_400).contains(&event.sent_at_ms))
         .collect();
     assert!(during.len() >= 5);
     assert!(
@@ -870,7 +875,7 @@ async fn a_client_that_does_not_read_is_dropped() {
         true
     );
     // From now on the client reads nothing; the bursts fill its window and then its queue.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while server.ws_open_connections(Venue::Bybit) > 0 {
         assert!(
             Instant::now() < deadline,
