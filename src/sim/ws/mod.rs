@@ -227,7 +227,7 @@ impl WsVenue {
     }
 
     pub(crate) fn emitted(&self) -> Vec<EmittedLiquidation> {
-        lock(&self.truth).events()
+        lock(&self.truth).events(self.venue)
     }
 
     pub(crate) fn evicted(&self) -> u64 {
@@ -280,7 +280,7 @@ impl WsVenue {
             let mut truth = lock(&self.truth);
             push.liquidations
                 .iter()
-                .map(|liquidation| truth.record(self.venue, liquidation, now_ms))
+                .map(|liquidation| truth.record(liquidation, now_ms))
                 .collect()
         };
         for connection in self.open() {
