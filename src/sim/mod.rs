@@ -213,8 +213,13 @@ impl SimServer {
     }
 
     /// The native symbols `venue` generates liquidations for: BTC, ETH and SOL's perpetuals plus every symbol a
-    /// client subscribed to.
+    /// client subscribed to (Hyperliquid: none). Liquidation prices follow the mark price at their wall-clock
+    /// trade time, whatever [`SimServer::set_clock_ms`] says.
     pub fn liquidation_symbols(&self, venue: Venue) -> Vec<String> {
+        if venue == Venue::Hyperliquid {
+            // No liquidation stream: its liquidations are the fills `userFillsByTime` serves for any address.
+            return Vec::new();
+        }
         self.shared.ws(venue).generation_set()
     }
 
