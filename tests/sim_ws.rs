@@ -249,6 +249,35 @@ async fn binance_acks_lists_and_rejects_like_binance() {
 }
 
 #[tokio::test]
+async fn binance_drops_a_connection_sending_more_than_10_messages_a_second() {
+    let server = start(0.0).await;
+    let mut client = connect(&server, Venue::Binance, "/market/ws").await;
+    // Start just after a second boundary so all twelve fall into one second.
+    let wait = 1_000 - ccxt_now_ms().rem_euclid(1_000);
+    tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0) + 20)).await;
+    for id in 0..12 {
+        send(
+            &mut client,
+            json!({"method": "LIST_SUBSCRIPTIONS", "id": id}),
+        )
+        .await;
+    }
+    let mut answered = 0;
+    loop {
+        match next_text(&mut client, Duration::from_secs(2)).await {
+            Got::Text(_) => answered += 1,
+            Got::Closed(close_frame) => {
+                assert!(!close_frame);
+                break;
+            }
+            Got::Timeout => panic!("still open after 12 messages in a second"),
+        }
+    }
+    assert_eq!(answered, 10);
+    assert_eq!(server.ws_open_connections(Venue::Binance), 0);
+}
+
+#[tokio::test]
 async fn binance_pushes_the_ground_truth_at_most_once_per_symbol_per_second() {
     let server = start(8.0).await;
     let mut client = connect(&server, Venue::Binance, "/market/ws").await;
