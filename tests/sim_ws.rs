@@ -220,21 +220,61 @@ async fn binance_acks_lists_and_rejects_like_binance() {
     assert!(server
         .liquidation_symbols(Venue::Binance)
         .contains(&"XRPUSDT".to_owned()));
-    // A stream name in the URL that Binance does not serve is refused at the handshake.
+    // A name in the URL that is not a stream is ignored, as ccxt's `/market/ws/0` needs.
+    let mut numbered = connect(&server, Venue::Binance, "/market/ws/0").await;
+    send(
+        &mut numbered,
+        json!({"method": "LIST_SUBSCRIPTIONS", "id": 1}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut numbered, Duration::from_secs(2)).await,
+        json!({"result": [], "id": 1})
+    );
+    // Unknown routes are refused at the handshake and logged as refused attempts.
     let refused = tokio_tungstenite::connect_async(format!(
-        "{}/market/ws/nopeusdt@forceOrder",
+        "{}/private/ws",
         server.ws_base_url(Venue::Binance)
     ))
     .await;
-    assert!(matches!(refused, Err(WsError::Http(response)) if response.status() == 400));
+    assert!(matches!(refused, Err(WsError::Http(response)) if response.status() == 404));
     let attempts = server.ws_connection_attempts(Venue::Binance);
     assert_eq!(
         attempts
             .iter()
             .map(|(_, accepted)| *accepted)
             .collect::<Vec<_>>(),
-        [true, false]
+        [true, true, false]
     );
+}
+
+#[tokio::test]
+async fn binance_drops_a_connection_sending_more_than_10_messages_a_second() {
+    let server = start(0.0).await;
+    let mut client = connect(&server, Venue::Binance, "/market/ws").await;
+    // Start just after a second boundary so all twelve fall into one second.
+    let wait = 1_000 - ccxt_now_ms().rem_euclid(1_000);
+    tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0) + 20)).await;
+    for id in 0..12 {
+        send(
+            &mut client,
+            json!({"method": "LIST_SUBSCRIPTIONS", "id": id}),
+        )
+        .await;
+    }
+    let mut answered = 0;
+    loop {
+        match next_text(&mut client, Duration::from_secs(2)).await {
+            Got::Text(_) => answered += 1,
+            Got::Closed(close_frame) => {
+                assert!(!close_frame);
+                break;
+            }
+            Got::Timeout => panic!("still open after 12 messages in a second"),
+        }
+    }
+    assert_eq!(answered, 10);
+    assert_eq!(server.ws_open_connections(Venue::Binance), 0);
 }
 
 #[tokio::test]
@@ -340,7 +380,7 @@ async fn binance_legacy_routes_ack_but_stay_silent() {
 
 #[tokio::test]
 async fn bybit_acks_pings_and_batches_every_500_ms() {
-    let server = start(10.0).await;
+    let server = start(20.0).await;
     let mut client = connect(&server, Venue::Bybit, "/v5/public/linear").await;
     send(&mut client, json!({"op": "subscribe", "args": ["allLiquidation.BTCUSDT", "allLiquidation.ETHUSDT"], "req_id": "7"})).await;
     let ack = next_json(&mut client, Duration::from_secs(2)).await;
@@ -441,7 +481,7 @@ async fn bybit_acks_pings_and_batches_every_500_ms() {
             "{topic}: two pushes in one 500 ms slot"
         );
     }
-    // 10 a second on each of 2 symbols, for about 3 s.
+    // 20 a second on each of 2 symbols, for about 3 s.
     assert!(items >= 40, "{items}");
     // Every event of the subscribed symbols sent while we listened reached us: none is missing.
     let first = frames
@@ -465,7 +505,7 @@ async fn bybit_acks_pings_and_batches_every_500_ms() {
 
 #[tokio::test]
 async fn delivery_counts_follow_the_connections() {
-    let server = start(10.0).await;
+    let server = start(20.0).await;
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let before = server.liquidations_emitted(Venue::Bybit);
     assert!(before.len() >= 10, "{}", before.len());
@@ -497,7 +537,12 @@ async fn delivery_counts_follow_the_connections() {
     let after = |frames: Vec<Value>| -> Vec<Value> {
         frames
             .into_iter()
-            .filter(|frame| frame["ts"].as_i64().is_some_and(|ts| ts > subscribed_at))
+            // Frames sent near the end may have reached one client in time and not the other.
+            .filter(|frame| {
+                frame["ts"]
+                    .as_i64()
+                    .is_some_and(|ts| ts > subscribed_at && ts < subscribed_at + 1_100)
+            })
             .collect()
     };
     let (first, second) = (after(first), after(second));
@@ -673,7 +718,7 @@ async fn stall_sends_nothing_then_resumes() {
     assert!(!collect(&mut client, Duration::from_millis(700))
         .await
         .is_empty());
-    server.inject_ws_fault(Venue::Bybit, WsFault::Stall(Duration::from_millis(1_500)));
+    server.inject_ws_fault(Venue::Bybit, WsFault::Stall(Duration::from_millis(2_500)));
     let stalled_at = ccxt_now_ms();
     send(&mut client, json!({"op": "ping", "req_id": "during"})).await;
     client
@@ -686,13 +731,13 @@ async fn stall_sends_nothing_then_resumes() {
         while client.next().await.is_some() {}
     })
     .await;
-    let quiet = tokio::time::timeout(Duration::from_millis(1_100), client.next()).await;
+    let quiet = tokio::time::timeout(Duration::from_millis(1_500), client.next()).await;
     assert!(quiet.is_err(), "got {quiet:?} during the stall");
     assert_eq!(server.ws_open_connections(Venue::Bybit), 1);
     // Afterwards the pong comes and events flow again.
     let mut pong = None;
     let mut events_after = 0;
-    let deadline = Instant::now() + Duration::from_millis(2_500);
+    let deadline = Instant::now() + Duration::from_millis(3_500);
     while Instant::now() < deadline {
         match next_text(&mut client, Duration::from_millis(200)).await {
             Got::Text(text) => {
@@ -717,7 +762,7 @@ async fn stall_sends_nothing_then_resumes() {
         .liquidations_emitted(Venue::Bybit)
         .into_iter()
         .filter(|event| event.symbol == "BTCUSDT")
-        .filter(|event| (stalled_at + 50..stalled_at + 1_400).contains(&event.sent_at_ms))
+        .filter(|event| (stalled_at + 50..stalled_at + 2_400).contains(&event.sent_at_ms))
         .collect();
     assert!(during.len() >= 5);
     assert!(
@@ -859,7 +904,7 @@ async fn a_client_that_does_not_read_is_dropped() {
         true
     );
     // From now on the client reads nothing; the bursts fill its window and then its queue.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while server.ws_open_connections(Venue::Bybit) > 0 {
         assert!(
             Instant::now() < deadline,

@@ -580,9 +580,9 @@ def sim_serve(
             if ws_drop_every is not None:
                 server.inject_ws_fault(venue, "drop_every", seconds=ws_drop_every)
         for venue, url in server.base_urls.items():
-            click.echo(f"{venue:12} {url}")
+            click.echo(f"{venue:15} {url}")
         for venue, url in server.ws_urls.items():
-            click.echo(f"{venue + ' ws':12} {url}")
+            click.echo(f"{venue + ' ws':15} {url}")
         click.echo("serving; Ctrl+C to stop", err=True)
         sys.stdout.flush()
         while True:

@@ -117,6 +117,10 @@ class ExchangeSimulator:
         """Seconds between server Pings on connections opened from now on (default 20)."""
         self.server.set_ws_ping_interval(seconds)
 
+    def set_ws_queue_capacity(self, frames: int) -> None:
+        """Frames a slow reader may have queued before the server drops it, for connections opened from now on."""
+        self.server.set_ws_queue_capacity(frames)
+
     def hyperliquid_user_fills(self, user: str, start_ms: int, end_ms: int | None = None) -> list[dict[str, Any]]:
         """The ground truth of ``userFillsByTime``: every fill of ``user`` in [start_ms, end_ms], uncapped."""
         fills: list[dict[str, Any]] = json.loads(self.server.hyperliquid_user_fills_json(user, start_ms, end_ms))

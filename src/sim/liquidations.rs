@@ -271,7 +271,8 @@ impl Generator {
     }
 
     /// `count` extra liquidations at `now_ms`. Bybit: spread round-robin over the generation set, all in the next
-    /// batch. Binance: spread round-robin over every listed perpetual (generation set first), each taking one
+    /// batch, with trade times in the milliseconds up to `now_ms` (a symbol's share larger than the time since its
+    /// last liquidation runs into the following milliseconds, up to `share` ms past `now_ms`). Binance: spread round-robin over every listed perpetual (generation set first), each taking one
     /// push slot of its symbol, so `count` up to the number of perpetuals goes out at once and more take further
     /// seconds.
     pub(crate) fn burst(&mut self, count: u64, now_ms: i64) {
@@ -290,8 +291,12 @@ impl Generator {
             _ => {
                 let order: Vec<usize> = self.generating.iter().copied().collect();
                 for (&index, share) in order.iter().zip(shares(count, order.len())) {
-                    for _ in 0..share {
-                        let liquidation = self.draw(index, now_ms);
+                    // Trade times are strictly increasing per symbol, one millisecond apart: they end at `now_ms`
+                    // where the symbol's last liquidation leaves room, otherwise they run past it.
+                    let first_ms =
+                        now_ms.saturating_sub(i64::try_from(share).unwrap_or(i64::MAX) - 1);
+                    for offset in 0..share {
+                        let liquidation = self.draw(index, first_ms.saturating_add(offset as i64));
                         self.symbols[index].batch.push(liquidation);
                     }
                 }
@@ -379,29 +384,52 @@ fn shares(total: u64, parts: usize) -> impl Iterator<Item = u64> {
     (0..parts).map(move |part| total / parts + u64::from(part < total % parts))
 }
 
-/// The emitted liquidations of one venue, oldest first, bounded.
-#[derive(Debug, Default)]
+/// The emitted liquidations of one venue, oldest first, bounded: the last `capacity` are kept (about 64 bytes
+/// each), older ones are evicted and counted.
+#[derive(Debug)]
 pub(crate) struct GroundTruth {
+    capacity: usize,
     /// The id of `events[0]`; ids count every liquidation ever recorded.
     first_id: u64,
-    events: VecDeque<EmittedLiquidation>,
+    events: VecDeque<Recorded>,
+}
+
+/// An emitted liquidation as stored: [`EmittedLiquidation`] without its owned strings.
+#[derive(Debug, Clone)]
+struct Recorded {
+    coin: &'static Coin,
+    time_ms: i64,
+    side: Side,
+    price: f64,
+    quantity: f64,
+    order_price: Option<f64>,
+    sent_at_ms: i64,
+    delivered: u32,
+}
+
+impl Default for GroundTruth {
+    fn default() -> Self {
+        GroundTruth::with_capacity(GROUND_TRUTH_CAPACITY)
+    }
 }
 
 impl GroundTruth {
+    pub(crate) fn with_capacity(capacity: usize) -> GroundTruth {
+        GroundTruth {
+            capacity: capacity.max(1),
+            first_id: 0,
+            events: VecDeque::new(),
+        }
+    }
+
     /// Records `liquidation` as sent at `sent_at_ms`, delivered to nobody yet; returns its id.
-    pub(crate) fn record(
-        &mut self,
-        venue: Venue,
-        liquidation: &Liquidation,
-        sent_at_ms: i64,
-    ) -> u64 {
-        if self.events.len() >= GROUND_TRUTH_CAPACITY {
+    pub(crate) fn record(&mut self, liquidation: &Liquidation, sent_at_ms: i64) -> u64 {
+        if self.events.len() >= self.capacity {
             self.events.pop_front();
             self.first_id += 1;
         }
-        self.events.push_back(EmittedLiquidation {
-            venue,
-            symbol: liquidation.symbol(),
+        self.events.push_back(Recorded {
+            coin: liquidation.coin,
             time_ms: liquidation.time_ms,
             side: liquidation.side,
             price: liquidation.price.value,
@@ -425,8 +453,21 @@ impl GroundTruth {
         }
     }
 
-    pub(crate) fn events(&self) -> Vec<EmittedLiquidation> {
-        self.events.iter().cloned().collect()
+    pub(crate) fn events(&self, venue: Venue) -> Vec<EmittedLiquidation> {
+        self.events
+            .iter()
+            .map(|event| EmittedLiquidation {
+                venue,
+                symbol: event.coin.usdt_symbol(),
+                time_ms: event.time_ms,
+                side: event.side,
+                price: event.price,
+                quantity: event.quantity,
+                order_price: event.order_price,
+                sent_at_ms: event.sent_at_ms,
+                delivered: event.delivered,
+            })
+            .collect()
     }
 
     /// How many were evicted to bound memory.
@@ -567,20 +608,46 @@ mod tests {
             .map(|push| (push.coin.base, push.liquidations.len()))
             .collect();
         assert_eq!(sizes, [("BTC", 3), ("ETH", 3), ("SOL", 2), ("XRP", 2)]);
+        let btc: Vec<i64> = pushes[0].liquidations.iter().map(|l| l.time_ms).collect();
+        assert_eq!(btc, [T0 + 98, T0 + 99, T0 + 100]);
     }
 
     #[test]
     fn ground_truth_counts_deliveries_and_evictions() {
-        let mut truth = GroundTruth::default();
+        let mut truth = GroundTruth::with_capacity(3);
         let liquidation = Liquidation::draw(0, Venue::Bybit, &PERPETUALS[0], 0, T0);
-        let first = truth.record(Venue::Bybit, &liquidation, T0 + 5);
-        let second = truth.record(Venue::Bybit, &liquidation, T0 + 6);
+        let first = truth.record(&liquidation, T0 + 5);
+        let second = truth.record(&liquidation, T0 + 6);
         truth.mark_delivered(&[first, second]);
         truth.mark_delivered(&[second]);
-        let delivered: Vec<u32> = truth.events().iter().map(|event| event.delivered).collect();
+        let delivered: Vec<u32> = truth
+            .events(Venue::Bybit)
+            .iter()
+            .map(|event| event.delivered)
+            .collect();
         assert_eq!(delivered, [1, 2]);
         assert_eq!(truth.evicted(), 0);
-        assert_eq!(truth.events()[0].symbol, "BTCUSDT");
-        assert_eq!(truth.events()[0].price, liquidation.price.value);
+        let event = &truth.events(Venue::Bybit)[0];
+        assert_eq!(
+            (
+                event.venue,
+                event.symbol.as_str(),
+                event.price,
+                event.sent_at_ms
+            ),
+            (Venue::Bybit, "BTCUSDT", liquidation.price.value, T0 + 5)
+        );
+        // Past the capacity the oldest go; their ids no longer count deliveries.
+        let third = truth.record(&liquidation, T0 + 7);
+        let fourth = truth.record(&liquidation, T0 + 8);
+        assert_eq!((third, fourth), (2, 3));
+        truth.mark_delivered(&[first, fourth]);
+        let kept: Vec<(i64, u32)> = truth
+            .events(Venue::Bybit)
+            .iter()
+            .map(|event| (event.sent_at_ms, event.delivered))
+            .collect();
+        assert_eq!(kept, [(T0 + 6, 2), (T0 + 7, 0), (T0 + 8, 1)]);
+        assert_eq!(truth.evicted(), 1);
     }
 }

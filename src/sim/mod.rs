@@ -1,4 +1,4 @@
-//! Local simulator of the three venues' REST APIs (DESIGN §8).
+//! Local simulator of the three venues' REST and WebSocket APIs (DESIGN §8).
 //!
 //! One port serves all venues, each under its prefix: `http://127.0.0.1:N/binance/fapi/v1/openInterest`,
 //! `…/bybit/v5/market/tickers`, `…/hyperliquid/info`. Bodies follow the wire formats of `tests/data/fixtures`
@@ -8,11 +8,18 @@
 //!
 //! Besides snapshots, each venue serves its history endpoints with the venue's own paging: Binance
 //! `/futures/data/openInterestHist` and `/fapi/v1/fundingRate`, Bybit `/v5/market/open-interest` (cursor pages,
-//! newest first) and `/v5/market/funding/history`, Hyperliquid `fundingHistory`. [`data`] states exactly which
-//! points each history holds.
+//! newest first) and `/v5/market/funding/history`, Hyperliquid `fundingHistory` and `userFillsByTime` (whose
+//! fills, liquidations among them, [`fills`] states). [`data`] states exactly which points each history holds.
 //!
 //! Every request passes, in order: the request counter, the venue's latency, the next injected [`Fault`], the
 //! venue's rate limits, and finally the venue's handler.
+//!
+//! WebSocket upgrades on the same port (`ws://127.0.0.1:N/<venue>/…`) serve liquidation streams: Binance
+//! `forceOrder` on `/binance/market/ws[/<stream>]` and `/binance/market/stream?streams=…`, Bybit
+//! `allLiquidation.<SYMBOL>` on `/bybit/v5/public/linear`, and a data-less `/hyperliquid/ws`. Liquidations are
+//! generated on the wall clock at [`SimServer::set_liquidation_rate`] whether or not anyone listens;
+//! [`SimServer::liquidations_emitted`] is the ground truth of what each venue pushed, with how many connections
+//! each frame was written to. [`WsFault`]s drop, stall, refuse, corrupt or flood the connections.
 
 mod binance;
 mod bybit;
@@ -206,8 +213,13 @@ impl SimServer {
     }
 
     /// The native symbols `venue` generates liquidations for: BTC, ETH and SOL's perpetuals plus every symbol a
-    /// client subscribed to.
+    /// client subscribed to (Hyperliquid: none). Liquidation prices follow the mark price at their wall-clock
+    /// trade time, whatever [`SimServer::set_clock_ms`] says.
     pub fn liquidation_symbols(&self, venue: Venue) -> Vec<String> {
+        if venue == Venue::Hyperliquid {
+            // No liquidation stream: its liquidations are the fills `userFillsByTime` serves for any address.
+            return Vec::new();
+        }
         self.shared.ws(venue).generation_set()
     }
 

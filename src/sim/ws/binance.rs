@@ -13,7 +13,9 @@
 //! Errors follow Binance's documented codes: 3 `Invalid JSON: …` for text that is not JSON, 2 `Invalid request: …`
 //! for JSON that is not a request, an unknown stream, or more than 200 streams on the connection (Binance's cap;
 //! its exact wording for these two is not documented, so it is the simulator's).
-//! A stream name in the URL that is unknown gets HTTP 400 at the handshake.
+//! More than 10 incoming messages in one second drop the connection, as Binance does.
+//! A name in the URL that is not a served stream is ignored (ccxt connects to `/market/ws/0` and subscribes by
+//! message); other paths get HTTP 404.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -25,6 +27,9 @@ use crate::sim::ws::Answer;
 
 /// Binance: "A single connection can listen to a maximum of 200 streams."
 pub(crate) const MAX_STREAMS: usize = 200;
+/// Binance: "WebSocket connections have a limit of 10 incoming messages per second. A connection that goes beyond
+/// the limit will be disconnected." Counted per wall-clock second, text frames only.
+pub(crate) const MAX_INCOMING_PER_SECOND: u32 = 10;
 const ALL_MARKET: &str = "!forceOrder@arr";
 const SYMBOL_SUFFIX: &str = "@forceOrder";
 
@@ -36,6 +41,8 @@ pub(crate) struct Session {
     silent: bool,
     /// Subscribed streams in subscription order.
     streams: Vec<String>,
+    /// (wall-clock second, messages received in it).
+    incoming: (i64, u32),
 }
 
 /// A stream this simulator serves.
@@ -83,7 +90,7 @@ fn result(result: Value, id: &Value) -> String {
 }
 
 impl Session {
-    /// The session a request for `path` opens, or HTTP 404 (unknown route) / 400 (unknown stream in the URL).
+    /// The session a request for `path` opens, or HTTP 404 for a route Binance does not have.
     pub(crate) fn open(path: &str, query: &[(String, String)]) -> Result<Session, Reply> {
         let (tier, rest) = match path.strip_prefix("/market") {
             Some(rest) => (true, rest),
@@ -106,22 +113,18 @@ impl Session {
         } else {
             return Err(Reply::empty(404));
         };
-        if let Some(unknown) = streams.iter().find(|name| parse_stream(name).is_none()) {
-            return Err(Reply::json(
-                400,
-                &json!({"code": -1121, "msg": format!("Invalid stream name: {unknown}")}),
-            ));
-        }
-        if streams.len() > MAX_STREAMS {
-            return Err(Reply::json(
-                400,
-                &json!({"code": -1101, "msg": format!("Too many streams; a connection listens to at most {MAX_STREAMS}")}),
-            ));
-        }
+        // Names that are not streams (ccxt connects to `/ws/0`, `/ws/1`, … and subscribes by message) are ignored,
+        // as Binance ignores them.
+        let streams: Vec<String> = streams
+            .into_iter()
+            .filter(|name| parse_stream(name).is_some())
+            .take(MAX_STREAMS)
+            .collect();
         let mut session = Session {
             combined,
             silent,
             streams: Vec::new(),
+            incoming: (i64::MIN, 0),
         };
         for stream in streams {
             if !session.streams.contains(&stream) {
@@ -140,6 +143,17 @@ impl Session {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Counts one incoming message at `now_ms`; false once the connection exceeds Binance's 10 per second (the
+    /// caller then drops it).
+    pub(crate) fn admit_incoming(&mut self, now_ms: i64) -> bool {
+        let second = now_ms.div_euclid(1000);
+        if self.incoming.0 != second {
+            self.incoming = (second, 0);
+        }
+        self.incoming.1 += 1;
+        self.incoming.1 <= MAX_INCOMING_PER_SECOND
     }
 
     pub(crate) fn on_text(&mut self, text: &str) -> Answer {
@@ -306,11 +320,13 @@ mod tests {
         assert!(session("/ws", &[]).is_ok_and(|s| s.silent));
         assert!(session("/public/ws", &[]).is_ok_and(|s| s.silent));
         assert!(session("/ws/btcusdt@forceOrder", &[]).is_ok_and(|s| s.silent));
-        assert_eq!(
-            session("/market/ws/BTCUSDT@forceOrder", &[]).err(),
-            Some(400)
-        );
-        assert_eq!(session("/market/ws/btcusdt@depth", &[]).err(), Some(400));
+        assert!(session("/market/ws/BTCUSDT@forceOrder", &[]).is_ok_and(|s| s.streams.is_empty()));
+        assert!(session("/market/ws/0", &[]).is_ok_and(|s| s.streams.is_empty() && !s.silent));
+        assert!(session(
+            "/market/stream",
+            &[("streams", "btcusdt@depth/ethusdt@forceOrder")]
+        )
+        .is_ok_and(|s| s.streams == ["ethusdt@forceOrder"]));
         assert_eq!(session("/fapi/v1/ping", &[]).err(), Some(404));
     }
 
@@ -367,6 +383,17 @@ mod tests {
         );
         let names: Vec<String> = (0..MAX_STREAMS).map(|n| format!("s{n}")).collect();
         assert_eq!(names.len(), 200);
+    }
+
+    #[test]
+    fn more_than_10_messages_a_second_are_refused() {
+        let Ok(mut session) = session("/market/ws", &[]) else {
+            panic!("route")
+        };
+        let t0 = 1_767_225_600_000;
+        assert!((0..10).all(|n| session.admit_incoming(t0 + n * 99)));
+        assert!(!session.admit_incoming(t0 + 999));
+        assert!(session.admit_incoming(t0 + 1000));
     }
 
     #[test]

@@ -123,6 +123,14 @@ impl Protocol {
         }
     }
 
+    /// Whether one more incoming message at `now_ms` is within the venue's limit (Binance: 10 a second).
+    fn admit_incoming(&mut self, now_ms: i64) -> bool {
+        match self {
+            Protocol::Binance(session) => session.admit_incoming(now_ms),
+            Protocol::Bybit(_) | Protocol::Hyperliquid(_) => true,
+        }
+    }
+
     fn on_text(&mut self, text: &str) -> Answer {
         match self {
             Protocol::Binance(session) => session.on_text(text),
@@ -227,7 +235,7 @@ impl WsVenue {
     }
 
     pub(crate) fn emitted(&self) -> Vec<EmittedLiquidation> {
-        lock(&self.truth).events()
+        lock(&self.truth).events(self.venue)
     }
 
     pub(crate) fn evicted(&self) -> u64 {
@@ -280,7 +288,7 @@ impl WsVenue {
             let mut truth = lock(&self.truth);
             push.liquidations
                 .iter()
-                .map(|liquidation| truth.record(self.venue, liquidation, now_ms))
+                .map(|liquidation| truth.record(liquidation, now_ms))
                 .collect()
         };
         for connection in self.open() {
@@ -563,7 +571,14 @@ async fn serve(
             }
             incoming = socket.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    let answer = lock(&connection.protocol).on_text(text.as_str());
+                    let answer = {
+                        let mut protocol = lock(&connection.protocol);
+                        if !protocol.admit_incoming(wall_clock_ms()) {
+                            tracing::debug!(%venue, id = connection.id, "simulator: WebSocket message limit exceeded, dropped");
+                            return;
+                        }
+                        protocol.on_text(text.as_str())
+                    };
                     if !answer.subscribed.is_empty() {
                         let mut generator = lock(&ws.generator);
                         for index in answer.subscribed {
