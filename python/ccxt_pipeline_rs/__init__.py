@@ -25,7 +25,7 @@ from ccxt_pipeline_rs._core import (
 )
 
 VENUES = ("binance", "bybit", "hyperliquid")
-KINDS = ("open_interest", "funding_rate", "liquidation")
+KINDS = ("open_interest", "funding_rate", "liquidation", "gaps")
 
 __all__ = [
     "VENUES",
