@@ -163,9 +163,18 @@ class SimServer:
     def shutdown(self) -> None: ...
 
 class ParquetStore:
-    def __init__(self, root: str | PathLike[str]) -> None: ...
+    """The Parquet store in NautilusTrader's catalog layout. Kinds: ``open_interest``, ``funding_rate``,
+    ``liquidation`` and ``gaps`` (liquidation-stream gap records).
+
+    ``lock_timeout``: seconds a write (or ``compact``) waits for another process's lock before raising
+    ``StoreError`` naming the holder's PID; ``None`` waits as long as it takes, logging who holds the lock after a
+    moment (Ctrl+C interrupts). Readers never take the lock, so a read-only store is readable."""
+
+    def __init__(self, root: str | PathLike[str], lock_timeout: float | None = None) -> None: ...
     @property
     def root(self) -> str: ...
+    @property
+    def lock_timeout(self) -> float | None: ...
     def write(self, table: pa.Table) -> dict[str, int]: ...
     def read(
         self,
@@ -176,8 +185,12 @@ class ParquetStore:
         end: DateLike | None = None,
     ) -> pa.Table: ...
     def get_last_timestamp(self, kind: str, venue: str, symbol: str) -> datetime.datetime | None: ...
-    def compact(self) -> dict[str, int]: ...
-    def summary(self) -> list[dict[str, Any]]: ...
+    def compact(self) -> dict[str, Any]:
+        """``files_before``, ``files_after``, ``stale_temp_files_removed``, ``duplicates_removed`` and
+        ``quarantined`` (new paths of unreadable files moved to ``<root>/quarantine/``)."""
+    def summary(self) -> list[dict[str, Any]]:
+        """One dict per dataset: ``kind``, ``instrument_id``, ``files``, ``rows``, ``first``, ``last``,
+        ``corrupt`` (unreadable data files, skipped by reads) and ``quarantined`` (files already moved aside)."""
 
 def to_epoch_ns(value: DateLike) -> int:
     """A date as epoch nanoseconds: datetime (naive = UTC), ISO-8601 string or epoch milliseconds."""

@@ -48,7 +48,7 @@ TABLE_COLUMNS = {
         "index_price",
     ],
     "liquidation": ["venue", "instrument_id", "ts_event", "side", "price", "quantity"],
-    # A gap row's ts_event is where the gap starts and ts_init where it ends.
+    # A gap runs from ts_event (last sign of life) to ts_init (delivery resumed).
     "gaps": ["venue", "instrument_id", "stream", "reason", "ts_event", "ts_init"],
 }
 # The table format shows the head and tail of long results; csv, json and parquet carry every row.
@@ -219,7 +219,20 @@ data_dir_option = click.option(
 )
 
 
+def show_store_warnings() -> None:
+    """The store's warnings (a skipped unreadable file, a wait for another writer's lock) reach stderr even without
+    -v: they explain missing rows and a silent wait."""
+    logger = logging.getLogger("ccxt_pipeline_rs.store")
+    if logger.getEffectiveLevel() > logging.WARNING and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
 def open_store(data_dir: str) -> ParquetStore:
+    show_store_warnings()
     return ParquetStore(data_dir)
 
 
@@ -493,7 +506,8 @@ def query(
     summary: bool,
     data_dir: str,
 ) -> None:
-    """Rows of KIND (open_interest, funding_rate, liquidation, gaps) from the store, optionally for one SYMBOL."""
+    """Rows of KIND (open_interest, funding_rate, liquidation, gaps) from the store, optionally for one SYMBOL
+    (for gaps, ALL selects the whole-market streams). Reads take no lock: a read-only store is fine."""
     if not os.path.isdir(os.path.join(data_dir, "data")):
         raise BadInput(f"no store at {data_dir}: fetch with --store first, or pass --data-dir")
     store = open_store(data_dir)
@@ -514,31 +528,51 @@ def query(
         render(table, kind, fmt)
 
 
+SUMMARY_COLUMNS = ["kind", "instrument_id", "files", "rows", "first", "last"]
+
+
 def render_summary(datasets: list[dict], fmt: str) -> None:
+    """One row per dataset; unreadable and quarantined files are named on stderr in every format (csv and json keep
+    their columns) and counted in the table."""
     rows = [
-        {**d, "first": d["first"] and d["first"].isoformat(), "last": d["last"] and d["last"].isoformat()}
+        {
+            **{k: d[k] for k in SUMMARY_COLUMNS},
+            "first": d["first"] and d["first"].isoformat(),
+            "last": d["last"] and d["last"].isoformat(),
+        }
         for d in datasets
     ]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
     elif fmt == "csv":
-        writer = csv.DictWriter(
-            sys.stdout, fieldnames=["kind", "instrument_id", "files", "rows", "first", "last"], lineterminator="\n"
-        )
+        writer = csv.DictWriter(sys.stdout, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     else:
         from rich.console import Console
         from rich.table import Table
 
+        problems = any(d.get("corrupt") or d.get("quarantined") for d in datasets)
         out = Table(show_header=True, header_style="bold")
-        for name in ("kind", "instrument_id", "files", "rows", "first (UTC)", "last (UTC)"):
+        names = ["kind", "instrument_id", "files", "rows", "first (UTC)", "last (UTC)"]
+        for name in names + (["corrupt", "quarantined"] if problems else []):
             out.add_column(name, no_wrap=True)
-        for r in rows:
-            out.add_row(
-                r["kind"], r["instrument_id"], str(r["files"]), str(r["rows"]), r["first"] or "—", r["last"] or "—"
-            )
+        for r, d in zip(rows, datasets, strict=True):
+            cells = [r["kind"], r["instrument_id"], str(r["files"]), str(r["rows"])]
+            cells += [r["first"] or "—", r["last"] or "—"]
+            if problems:
+                cells += [str(len(d.get("corrupt", []))), str(len(d.get("quarantined", [])))]
+            out.add_row(*cells)
         (Console() if sys.stdout.isatty() else Console(width=240)).print(out)
+    for d in datasets:
+        for path in d.get("corrupt", []):
+            click.echo(
+                f"corrupt: {path} cannot be read and is skipped; the next write into its day or compact() moves it "
+                "to the quarantine folder",
+                err=True,
+            )
+        for path in d.get("quarantined", []):
+            click.echo(f"quarantined: {path}", err=True)
 
 
 @cli.group()

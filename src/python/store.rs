@@ -1,6 +1,8 @@
 //! `ParquetStore` for Python (DESIGN §5). Disk work runs with the GIL released.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -23,17 +25,72 @@ fn venues(venue: Option<&str>) -> PyResult<Option<Vec<Venue>>> {
         .map_err(to_py_err)
 }
 
+fn paths(paths: &[PathBuf]) -> Vec<String> {
+    paths.iter().map(|p| p.display().to_string()).collect()
+}
+
+/// A Python exception (Ctrl+C) raised while a writer waited for the lock, handed back after the wait ends.
+type Pending = Arc<Mutex<Option<PyErr>>>;
+
 #[pyclass(name = "ParquetStore", module = "ccxt_pipeline_rs", frozen)]
 pub struct PyParquetStore {
     pub(crate) store: ParquetStore,
+    interrupted: Pending,
+}
+
+impl PyParquetStore {
+    /// Runs disk work without the GIL; if Ctrl+C ended a wait for the lock, raises `KeyboardInterrupt` rather than
+    /// the store error that carried it out.
+    fn run<T: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce() -> Result<T, PipelineError> + Send,
+    ) -> PyResult<T> {
+        let result = py.detach(work);
+        let pending = self
+            .interrupted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match (result, pending) {
+            (Err(_), Some(interrupt)) => Err(interrupt),
+            (result, _) => result.map_err(to_py_err),
+        }
+    }
 }
 
 #[pymethods]
 impl PyParquetStore {
+    /// `lock_timeout`: seconds a write waits for another process's lock before raising `StoreError` naming the
+    /// holder (default: wait, logging after a moment who holds it; Ctrl+C interrupts the wait).
     #[new]
-    fn new(py: Python<'_>, root: PathBuf) -> PyResult<Self> {
-        let store = py.detach(|| ParquetStore::open(root)).map_err(to_py_err)?;
-        Ok(PyParquetStore { store })
+    #[pyo3(signature = (root, lock_timeout=None))]
+    fn new(py: Python<'_>, root: PathBuf, lock_timeout: Option<f64>) -> PyResult<Self> {
+        let timeout = lock_timeout
+            .map(|t| {
+                if (0.0..=1e9).contains(&t) {
+                    Ok(Duration::from_secs_f64(t))
+                } else {
+                    Err(to_py_err(PipelineError::InvalidArgument(format!(
+                        "lock_timeout must be a number of seconds from 0 to 1e9, not {t}"
+                    ))))
+                }
+            })
+            .transpose()?;
+        let interrupted: Pending = Arc::default();
+        let pending = interrupted.clone();
+        let check = move || {
+            Python::attach(|py| py.check_signals()).map_err(|e| {
+                *pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                PipelineError::Store("interrupted while waiting for the store lock".into())
+            })
+        };
+        let store = py
+            .detach(|| ParquetStore::open(root))
+            .map_err(to_py_err)?
+            .with_lock_timeout(timeout)
+            .with_wait_check(Arc::new(check));
+        Ok(PyParquetStore { store, interrupted })
     }
 
     #[getter]
@@ -45,9 +102,7 @@ impl PyParquetStore {
     /// "files_written"}`.
     fn write<'py>(&self, py: Python<'py>, table: PyTable) -> PyResult<Bound<'py, PyDict>> {
         let (batches, _) = table.into_inner();
-        let summary = py
-            .detach(|| self.store.write_batches(&batches))
-            .map_err(to_py_err)?;
+        let summary = self.run(py, || self.store.write_batches(&batches))?;
         let out = PyDict::new(py);
         out.set_item("rows_added", summary.rows_added)?;
         out.set_item("rows_duplicate", summary.rows_duplicate)?;
@@ -55,7 +110,7 @@ impl PyParquetStore {
         Ok(out)
     }
 
-    /// Rows of `kind` (`open_interest`, `funding_rate`, `liquidation`), optionally for one symbol (any form), a
+    /// Rows of `kind` (`open_interest`, `funding_rate`, `liquidation`, `gaps`), optionally for one symbol (any form), a
     /// comma list of venues, and an inclusive `ts_init` range; a `pyarrow.Table` in DESIGN §3 form.
     #[pyo3(signature = (kind, symbol=None, venue=None, start=None, end=None))]
     fn read(
@@ -105,17 +160,21 @@ impl PyParquetStore {
         last.map(|ns| py_datetime(py, ns)).transpose()
     }
 
-    /// Merges files that share a day, removes temporaries of killed writers; returns the file counts.
+    /// Quarantines unreadable files, removes rows stored twice, merges files that share a day, removes
+    /// temporaries of killed writers; returns the counts and the quarantined files' new paths.
     fn compact<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let summary = py.detach(|| self.store.compact()).map_err(to_py_err)?;
+        let summary = self.run(py, || self.store.compact())?;
         let out = PyDict::new(py);
         out.set_item("files_before", summary.files_before)?;
         out.set_item("files_after", summary.files_after)?;
         out.set_item("stale_temp_files_removed", summary.stale_temp_files_removed)?;
+        out.set_item("duplicates_removed", summary.duplicates_removed)?;
+        out.set_item("quarantined", paths(&summary.quarantined))?;
         Ok(out)
     }
 
-    /// One dict per dataset: kind, instrument_id, files, rows, first/last `ts_init` as UTC datetimes.
+    /// One dict per dataset: kind, instrument_id, files, rows, first/last `ts_init` as UTC datetimes, `corrupt`
+    /// (unreadable data files, skipped by reads) and `quarantined` (files moved to `<root>/quarantine/`).
     fn summary(&self, py: Python<'_>) -> PyResult<Vec<Py<PyDict>>> {
         let datasets = py.detach(|| self.store.summary()).map_err(to_py_err)?;
         datasets
@@ -131,9 +190,17 @@ impl PyParquetStore {
                     d.first_ts.map(|ns| py_datetime(py, ns)).transpose()?,
                 )?;
                 out.set_item("last", d.last_ts.map(|ns| py_datetime(py, ns)).transpose()?)?;
+                out.set_item("corrupt", paths(&d.corrupt))?;
+                out.set_item("quarantined", paths(&d.quarantined))?;
                 Ok(out.unbind())
             })
             .collect()
+    }
+
+    /// Seconds a write waits for another process's lock, or `None` (no limit).
+    #[getter]
+    fn lock_timeout(&self) -> Option<f64> {
+        self.store.lock_timeout().map(|t| t.as_secs_f64())
     }
 
     fn __repr__(&self) -> String {
