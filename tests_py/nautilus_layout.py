@@ -53,6 +53,14 @@ LIQUIDATION_TABLE = pa.schema(
         pa.field("quantity", pa.float64(), nullable=False),
     ]
 )
+# The `gaps` kind: intervals in which a liquidation stream was not delivering (ts_event = start, ts_init = end).
+STREAM_GAP_TABLE = pa.schema(
+    _IDENTITY
+    + [
+        pa.field("stream", pa.utf8(), nullable=False),
+        pa.field("reason", pa.utf8(), nullable=False),
+    ]
+)
 
 # -- DESIGN §4: what lies on disk --------------------------------------------------------------------------------------
 
@@ -60,6 +68,7 @@ FOLDERS = {
     "open_interest": "custom_open_interest",
     "funding_rate": "funding_rate_update",
     "liquidation": "custom_liquidation",
+    "gaps": "custom_stream_gap",
 }
 
 FUNDING_FILE = pa.schema(
@@ -92,6 +101,16 @@ LIQUIDATION_FILE = pa.schema(
         pa.field("ts_init", pa.int64()),
     ]
 )
+STREAM_GAP_FILE = pa.schema(
+    [
+        pa.field("instrument_id", pa.string()),
+        pa.field("stream", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("type", pa.string()),
+        pa.field("ts_event", pa.int64()),
+        pa.field("ts_init", pa.int64()),
+    ]
+)
 
 # -- instruments used by the tests -------------------------------------------------------------------------------------
 
@@ -100,6 +119,7 @@ INSTRUMENTS = {
     "BTCUSDT-PERP.BINANCE": ("binance", "BTCUSDT-PERP"),
     "BTCUSDT-LINEAR.BYBIT": ("bybit", "BTCUSDT-PERP"),
     "BTC-USD-PERP.HYPERLIQUID": ("hyperliquid", "BTCUSD-PERP"),
+    "ALL.BINANCE": ("binance", "ALL"),  # the gaps of a whole-market stream (Binance `!forceOrder@arr`)
 }
 
 
@@ -167,6 +187,18 @@ def _disk_table(kind: str, rows: pa.Table, instrument_id: str) -> pa.Table:
             },
             schema=LIQUIDATION_FILE,
         )
+    if kind == "gaps":
+        return pa.table(
+            {
+                "instrument_id": pa.array([instrument_id] * rows.num_rows, pa.string()),
+                "stream": rows["stream"],
+                "reason": rows["reason"],
+                "type": pa.array(["StreamGap"] * rows.num_rows, pa.string()),
+                "ts_event": pa.array(ts_event, pa.int64()),
+                "ts_init": pa.array(ts_init, pa.int64()),
+            },
+            schema=STREAM_GAP_FILE,
+        )
     raise ValueError(kind)
 
 
@@ -175,6 +207,7 @@ def kind_of(table: pa.Table) -> str:
         ("open_interest", OPEN_INTEREST_TABLE),
         ("funding_rate", FUNDING_RATE_TABLE),
         ("liquidation", LIQUIDATION_TABLE),
+        ("gaps", STREAM_GAP_TABLE),
     ):
         if table.schema.names == schema.names:
             return kind

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from ccxt_pipeline_rs import ParquetStore
-from ccxt_pipeline_rs.nautilus import DATA_CLASSES, Liquidation, OpenInterest, catalog, data_config
+from ccxt_pipeline_rs.nautilus import DATA_CLASSES, Liquidation, OpenInterest, StreamGap, catalog, data_config
 from nautilus_layout import (
     FOLDERS,
     FUNDING_FILE,
@@ -30,6 +30,8 @@ from nautilus_layout import (
     NS_PER_DAY,
     OPEN_INTEREST_FILE,
     OPEN_INTEREST_TABLE,
+    STREAM_GAP_FILE,
+    STREAM_GAP_TABLE,
     day_file_name,
     identity,
     ns,
@@ -49,6 +51,7 @@ from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 from nautilus_trader.test_kit.providers import TestInstrumentProvider
 
 BINANCE, BYBIT, HYPERLIQUID = "BTCUSDT-PERP.BINANCE", "BTCUSDT-LINEAR.BYBIT", "BTC-USD-PERP.HYPERLIQUID"
+ALL_BINANCE = "ALL.BINANCE"  # the instrument id of a whole-market stream's gaps
 DAY0 = 1_735_689_600_000_000_000  # 2025-01-01T00:00:00Z
 DAYS = 3
 H = 3_600 * 1_000_000_000
@@ -152,6 +155,51 @@ def written(tmp_path_factory):
     return root, tables
 
 
+S = 1_000_000_000
+
+
+def stream_gap_input() -> pa.Table:
+    """Gap rows of the `gaps` kind: ts_event = start of the gap, ts_init = its end (the day of the file)."""
+    rows = []
+
+    def gap(instrument_id, start, end, stream, reason):
+        rows.append({**identity(instrument_id, start, end), "stream": stream, "reason": reason})
+
+    gap(BINANCE, DAY0 + 2 * H, DAY0 + 2 * H + 45 * S, "btcusdt@forceOrder", "idle_timeout")
+    # across midnight: the gap ends (ts_init) on day 1, so it lives in day 1's file
+    gap(BINANCE, DAY0 + NS_PER_DAY - 5 * S, DAY0 + NS_PER_DAY + 20 * S, "btcusdt@forceOrder", "server_close")
+    gap(
+        BINANCE,
+        DAY0 + 2 * NS_PER_DAY + 10 * H,
+        DAY0 + 2 * NS_PER_DAY + 10 * H + 3 * S,
+        "btcusdt@forceOrder",
+        "resubscribe",
+    )
+    gap(ALL_BINANCE, DAY0 + 5 * H, DAY0 + 5 * H + 2 * S, "!forceOrder@arr", "overflow")
+    gap(ALL_BINANCE, DAY0 + NS_PER_DAY + 9 * H, DAY0 + NS_PER_DAY + 9 * H + 7 * S, "!forceOrder@arr", "server_close")
+    gap(ALL_BINANCE, DAY0 + 2 * NS_PER_DAY + 23 * H, DAY0 + 2 * NS_PER_DAY + 23 * H + MS, "!forceOrder@arr", "shutdown")
+    gap(
+        BYBIT,
+        DAY0 + NS_PER_DAY + 7 * H,
+        DAY0 + NS_PER_DAY + 7 * H + 12 * S,
+        "allLiquidation.BTCUSDT",
+        "connect_failure",
+    )
+    poll = "userFillsByTime 0x0000000000000000000000000000000000000001"
+    gap(HYPERLIQUID, DAY0 + 3 * H, DAY0 + 3 * H + 60 * S, poll, "poll_failure")
+    return _shuffled(STREAM_GAP_TABLE, rows)
+
+
+@pytest.fixture(scope="module")
+def gaps_written(tmp_path_factory):
+    """A store root holding only `custom_stream_gap`, laid out by the reference writer exactly as the other custom
+    data folders are; returns (root, input table)."""
+    root = tmp_path_factory.mktemp("gaps")
+    table = stream_gap_input()
+    write_reference_layout(root, table)
+    return root, table
+
+
 # -- expected values, field by field -----------------------------------------------------------------------------------
 
 
@@ -184,6 +232,8 @@ def expected(kind: str, table: pa.Table, instrument_id=None, start=None, end=Non
             (r["instrument_id"], Decimal(repr(r["funding_rate"])), r["next_funding_time"], r["ts_event"], r["ts_init"])
             for r in rows
         ]
+    if kind == "gaps":
+        return [(r["instrument_id"], r["stream"], r["reason"], r["ts_event"], r["ts_init"]) for r in rows]
     return [(r["instrument_id"], r["side"], r["price"], r["quantity"], r["ts_event"], r["ts_init"]) for r in rows]
 
 
@@ -198,6 +248,9 @@ def observed(kind: str, data: list) -> list[tuple]:
             (o.instrument_id.value, o.open_interest, _nan_to_none(o.open_interest_value), o.ts_event, o.ts_init)
             for o in objs
         ]
+    if kind == "gaps":
+        assert all(type(o) is StreamGap for o in objs)
+        return [(o.instrument_id.value, o.stream, o.reason, o.ts_event, o.ts_init) for o in objs]
     assert all(type(o) is Liquidation for o in objs)
     return [(o.instrument_id.value, o.side, o.price, o.quantity, o.ts_event, o.ts_init) for o in objs]
 
@@ -391,7 +444,8 @@ def test_funding_file_columns_hold_the_table_values(written):
 
 def test_catalog_sees_exactly_the_three_types(written):
     root, _ = written
-    assert sorted(catalog(root).list_data_types()) == sorted(FOLDERS.values())  # no lock or temp file under data/
+    # no lock or temp file under data/
+    assert sorted(catalog(root).list_data_types()) == sorted(FOLDERS[kind] for kind in INPUTS)
 
 
 def test_leftovers_of_a_crash_and_the_lock_do_not_disturb_reads(written, tmp_path):
@@ -465,6 +519,7 @@ class _Recorder(Actor):
     def on_start(self):
         self.subscribe_data(DataType(OpenInterest), client_id=ClientId("BINANCE"))
         self.subscribe_data(DataType(Liquidation), client_id=ClientId("BINANCE"))
+        self.subscribe_data(DataType(StreamGap), client_id=ClientId("BINANCE"))
         self.subscribe_funding_rates(self.instrument_id)
 
     def on_data(self, data):
@@ -474,8 +529,9 @@ class _Recorder(Actor):
         self.received.append(funding_rate)
 
 
-def test_a_backtest_receives_the_stored_data_in_time_order(written):
+def test_a_backtest_receives_the_stored_data_in_time_order(written, gaps_written):
     root, tables = written
+    gaps_root, gaps = gaps_written
     instrument = TestInstrumentProvider.btcusdt_perp_binance()
     assert str(instrument.id) == BINANCE
     engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True)))
@@ -492,6 +548,9 @@ def test_a_backtest_receives_the_stored_data_in_time_order(written):
         engine.add_data(cat.query(OpenInterest, identifiers=[BINANCE]), client_id=ClientId("BINANCE"))
         engine.add_data(cat.query(Liquidation, identifiers=[BINANCE]), client_id=ClientId("BINANCE"))
         engine.add_data(cat.query(FundingRateUpdate, identifiers=[BINANCE]))
+        # the gaps of Binance's per-symbol stream and of its whole-market stream
+        stream_gaps = catalog(gaps_root).query(StreamGap, identifiers=[BINANCE, ALL_BINANCE])
+        engine.add_data(stream_gaps, client_id=ClientId("BINANCE"))
         recorder = _Recorder(instrument.id)
         engine.add_actor(recorder)
         engine.run()
@@ -502,6 +561,9 @@ def test_a_backtest_receives_the_stored_data_in_time_order(written):
     assert sum(isinstance(d, OpenInterest) for d in received) == counts["open_interest"]
     assert sum(isinstance(d, Liquidation) for d in received) == counts["liquidation"]
     assert sum(isinstance(d, FundingRateUpdate) for d in received) == counts["funding_rate"]
+    got_gaps = [(d.instrument_id.value, d.reason, d.ts_event, d.ts_init) for d in received if isinstance(d, StreamGap)]
+    want_gaps = expected("gaps", gaps, BINANCE) + expected("gaps", gaps, ALL_BINANCE)
+    assert sorted(got_gaps) == sorted((r[0], r[2], r[3], r[4]) for r in want_gaps)
     assert [d.ts_init for d in received] == sorted(d.ts_init for d in received)
 
 
@@ -561,6 +623,241 @@ def test_data_classes_map_to_the_store_folders():
     assert {kind: class_to_filename(cls) for kind, cls in DATA_CLASSES.items()} == FOLDERS
     assert OpenInterest._schema == OPEN_INTEREST_FILE
     assert Liquidation._schema == LIQUIDATION_FILE
+    assert StreamGap._schema == STREAM_GAP_FILE
     iid = InstrumentId.from_str(BINANCE)
     oi = OpenInterest(instrument_id=iid, open_interest=1.0, open_interest_value=math.nan, ts_event=1, ts_init=2)
     assert (oi.ts_event, oi.ts_init) == (1, 2)
+
+
+# -- stream gaps (folder custom_stream_gap) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("instrument_id", [BINANCE, ALL_BINANCE, BYBIT, HYPERLIQUID])
+def test_stream_gaps_read_each_instrument_field_by_field(gaps_written, instrument_id):
+    root, table = gaps_written
+    got = observed("gaps", catalog(root).query(StreamGap, identifiers=[instrument_id]))
+    want = expected("gaps", table, instrument_id)
+    assert want
+    assert_time_ordered(got)
+    assert got == want
+    assert all(r[3] < r[4] for r in got)  # a gap starts (ts_event) before it ends (ts_init)
+
+
+def test_stream_gaps_read_several_instruments_and_ranges(gaps_written, capsys):
+    root, table = gaps_written
+    assert by_time(observed("gaps", query(root, "gaps"))) == by_time(expected("gaps", table))
+    several = observed("gaps", query(root, "gaps", identifiers=[ALL_BINANCE, BYBIT]))
+    assert by_time(several) == by_time(expected("gaps", table, ALL_BINANCE) + expected("gaps", table, BYBIT))
+    # a range selects gaps by their end (ts_init): the gap across midnight belongs to day 1
+    start, end = DAY0 + NS_PER_DAY, DAY0 + 2 * NS_PER_DAY - 1
+    cat = ParquetDataCatalog(str(root), show_query_paths=True)
+    capsys.readouterr()
+    day1 = observed("gaps", cat.query(StreamGap, identifiers=[BINANCE], start=start, end=end))
+    assert [Path(p).name for p in capsys.readouterr().out.split()] == [day_file_name(DAY0 + NS_PER_DAY)]
+    assert [(r[2], r[3] < start <= r[4]) for r in day1] == [("server_close", True)]
+    iso = observed("gaps", query(root, "gaps", start="2025-01-02T00:00:00Z", end="2025-01-02T23:59:59.999999999Z"))
+    assert by_time(iso) == by_time(expected("gaps", table, None, start, end))
+    assert {r[0] for r in iso} == {BINANCE, ALL_BINANCE, BYBIT}
+
+
+def test_nautilus_writes_stream_gaps_as_the_store_lays_them_out(gaps_written, tmp_path):
+    """NautilusTrader's own writer, given StreamGap objects, produces the files of the reference layout: same
+    folders, names, columns and rows (the contract the Rust store's `gaps` kind follows)."""
+    root, table = gaps_written
+    data = query(root, "gaps")
+    catalog(tmp_path).write_data(data)
+    folder, theirs_folder = Path(root) / "data" / FOLDERS["gaps"], tmp_path / "data" / FOLDERS["gaps"]
+    ours = sorted(p.relative_to(folder) for p in folder.rglob("*.parquet"))
+    theirs = sorted(p.relative_to(theirs_folder) for p in theirs_folder.rglob("*.parquet"))
+    assert {p.parent.name for p in ours} == {BINANCE, ALL_BINANCE, BYBIT, HYPERLIQUID}
+    assert [p.parent for p in theirs] == sorted({p.parent for p in ours})  # one file per instrument from NT
+    for instrument in {p.parent for p in ours}:
+        mine = pa.concat_tables([pq.read_table(folder / p) for p in ours if p.parent == instrument])
+        (nt,) = [pq.read_table(theirs_folder / p) for p in theirs if p.parent == instrument]
+        assert [(f.name, f.type) for f in nt.schema] == [(f.name, f.type) for f in STREAM_GAP_FILE]
+        assert nt.to_pylist() == mine.to_pylist()
+        assert set(nt["type"].to_pylist()) == {"StreamGap"}
+    assert observed("gaps", catalog(tmp_path).query(StreamGap)) == observed("gaps", data)
+
+
+def test_data_config_loads_stream_gaps(gaps_written):
+    root, table = gaps_written
+    # gaps of whole-market streams have no instrument definition: load them by venue (client id) alone
+    result = BacktestNode.load_data_config(data_config(root, "gaps", client_id="BINANCE"))
+    assert result.client_id == ClientId("BINANCE")
+    assert by_time(observed("gaps", result.data)) == by_time(expected("gaps", table))
+    assert data_config(root, StreamGap, [ALL_BINANCE]).client_id == "BINANCE"  # the venue of the first id
+
+
+# -- funding rates of several instruments, Decimal rates: on every supported NautilusTrader version --------------------
+
+
+def _funding_files(root) -> list[str]:
+    return sorted(str(p) for p in (Path(root) / "data" / FOLDERS["funding_rate"]).rglob("*.parquet"))
+
+
+@pytest.mark.parametrize(
+    "identifiers",
+    [[BINANCE, BYBIT], [BYBIT, BINANCE], [HYPERLIQUID, BINANCE, BYBIT], [BYBIT, HYPERLIQUID], None],
+)
+def test_a_funding_query_labels_each_row_with_its_own_instrument(written, identifiers):
+    """pyarrow keeps only the first file's schema metadata, where the instrument id of funding data lives."""
+    root, tables = written
+    instruments = identifiers or [BINANCE, BYBIT, HYPERLIQUID]
+    for start, end in ((None, None), (DAY0 + 8 * H, DAY0 + 2 * NS_PER_DAY + 8 * H)):
+        updates = catalog(root).query(FundingRateUpdate, identifiers=identifiers, start=start, end=end)
+        got = observed("funding_rate", updates)
+        want = [r for iid in instruments for r in expected("funding_rate", tables["funding_rate"], iid, start, end)]
+        assert_time_ordered(got)
+        assert by_time(got) == by_time(want)
+        assert {u.instrument_id.value for u in updates} == set(instruments)
+
+
+def test_funding_query_of_explicit_files_across_folders(written):
+    root, tables = written
+    files = _funding_files(root)
+    random.Random(3).shuffle(files)
+    got = observed("funding_rate", catalog(root).query(FundingRateUpdate, files=files))
+    assert_time_ordered(got)
+    assert by_time(got) == by_time(expected("funding_rate", tables["funding_rate"]))
+
+
+def test_funding_rates_are_decimals_on_every_path(written):
+    root, _ = written
+    cat = catalog(root)
+    paths = {
+        "one instrument": cat.query(FundingRateUpdate, identifiers=[BYBIT]),
+        "several": cat.query(FundingRateUpdate, identifiers=[BINANCE, BYBIT]),
+        "all, in a range": cat.query(FundingRateUpdate, start=DAY0 + H, end=DAY0 + NS_PER_DAY),
+        "files=": cat.query(FundingRateUpdate, files=_funding_files(root)),
+        "BacktestNode": BacktestNode.load_data_config(data_config(root, "funding_rate")).data,
+    }
+    for name, updates in paths.items():
+        assert updates, name
+        assert all(type(u.rate) is Decimal for u in updates), name
+    bybit = paths["one instrument"]
+    assert [u.rate * 2 for u in bybit[:2]] == [Decimal("0.00020002"), Decimal("-0.0010")]  # arithmetic, not repetition
+    assert sum(u.rate for u in bybit) == sum(Decimal(repr(-0.0005 if i % 2 else 0.00010001)) for i in range(len(bybit)))
+
+
+def test_funding_files_written_by_nautilus_read_back_with_their_instruments(written, tmp_path):
+    """NautilusTrader's own writer (its codec from 1.223, ours before) and its own files, read back several
+    instruments at a time."""
+    root, tables = written
+    cat = catalog(tmp_path)
+    cat.write_data(catalog(root).query(FundingRateUpdate))
+    folder = tmp_path / "data" / FOLDERS["funding_rate"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([BINANCE, BYBIT, HYPERLIQUID])
+    for path in folder.rglob("*.parquet"):
+        assert pq.read_schema(path).metadata[b"instrument_id"].decode() == path.parent.name
+    for identifiers in ([HYPERLIQUID, BINANCE], None):
+        updates = cat.query(FundingRateUpdate, identifiers=identifiers)
+        instruments = identifiers or [BINANCE, BYBIT, HYPERLIQUID]
+        want = [r for iid in instruments for r in expected("funding_rate", tables["funding_rate"], iid)]
+        assert by_time(observed("funding_rate", updates)) == by_time(want)
+        assert all(type(u.rate) is Decimal for u in updates)
+
+
+# -- which NautilusTrader: explicit version gates, loud failures -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, version",
+    [
+        ("1.221.0", (1, 221, 0)),
+        ("1.231.0", (1, 231, 0)),
+        ("1.232.0rc1", (1, 232, 0)),
+        ("1.231.1.dev20260101", (1, 231, 1)),
+        ("2.0.0", (2, 0, 0)),
+    ],
+)
+def test_nautilus_version_is_parsed(text, version):
+    from ccxt_pipeline_rs.nautilus import _parse_version
+
+    assert _parse_version(text) == version
+
+
+@pytest.mark.parametrize("text", ["", "1.231", "nightly", "v1.231.0"])
+def test_an_unparseable_nautilus_version_is_an_error(text):
+    from ccxt_pipeline_rs.nautilus import NautilusCompatibilityError, _parse_version
+
+    with pytest.raises(NautilusCompatibilityError, match="cannot parse the NautilusTrader version"):
+        _parse_version(text)
+
+
+def test_the_installed_version_selects_the_funding_codec():
+    import nautilus_trader
+    from ccxt_pipeline_rs import nautilus as glue
+    from nautilus_trader.serialization.arrow import serializer
+
+    installed = tuple(int(part) for part in nautilus_trader.__version__.split(".")[:3])
+    assert glue.NAUTILUS_VERSION == installed
+    assert glue.FUNDING_CODEC_REGISTERED is (installed < (1, 223, 0))
+    assert serializer._ARROW_DECODERS[FundingRateUpdate] is glue.decode_funding_rates  # on every version
+    encoder = serializer._ARROW_ENCODERS[FundingRateUpdate]
+    assert (encoder is glue.encode_funding_rates) is glue.FUNDING_CODEC_REGISTERED  # NT's own encoder from 1.223
+    assert hasattr(FundingRateUpdate, "interval") is (installed >= (1, 223, 0))
+    wrapped = ParquetDataCatalog._query_pyarrow
+    assert wrapped.__module__ == glue.__name__ and wrapped.__wrapped__.__module__.startswith("nautilus_trader.")
+
+
+_IMPORT_AFTER_PATCH = """
+import nautilus_trader
+from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
+installed = tuple(int(part) for part in nautilus_trader.__version__.split(".")[:3])
+{patch}
+try:
+    import ccxt_pipeline_rs.nautilus
+except Exception as exc:
+    print(f"{{type(exc).__name__}}: {{exc}}")
+else:
+    raise SystemExit("imported although NautilusTrader does not match")
+"""
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ("nautilus_trader.__version__ = '1.220.0'", "supports nautilus-trader >= 1.221.0; installed is 1.220.0"),
+        ("nautilus_trader.__version__ = 'nightly'", "cannot parse the NautilusTrader version 'nightly'"),
+        # a version on the other side of 1.223 than the installed classes: the gate and the code disagree
+        (
+            "nautilus_trader.__version__ = '1.222.0' if installed >= (1, 223, 0) else '1.223.0'",
+            "FundingRateUpdate has",
+        ),
+        # the private method that is wrapped changes its parameters: renamed, added, or a default dropped
+        (
+            "def _query_pyarrow(self, data_cls, identifiers=None, start=None, end=None, where=None, files=None,\n"
+            "                   **kwargs):\n"
+            "    return []\n"
+            "ParquetDataCatalog._query_pyarrow = _query_pyarrow",
+            "ParquetDataCatalog._query_pyarrow of nautilus-trader",
+        ),
+        (
+            "original = ParquetDataCatalog._query_pyarrow\n"
+            "def _query_pyarrow(self, data_cls, identifiers=None, start=None, end=None, filter_expr=None, files=None,\n"
+            "                   columns=None, **kwargs):\n"
+            "    return original(self, data_cls, identifiers, start, end, filter_expr, files, **kwargs)\n"
+            "ParquetDataCatalog._query_pyarrow = _query_pyarrow",
+            "columns=None",
+        ),
+        (
+            "ParquetDataCatalog._query_files = lambda self, data_cls, identifiers, start=None, end=None: []",
+            "ParquetDataCatalog._query_files of nautilus-trader",
+        ),
+        (
+            "ParquetDataCatalog._query_files = lambda self, data_cls, instrument_ids=None, start=None, end=None: []",
+            "found (self, data_cls, instrument_ids=None",
+        ),
+        (
+            "ParquetDataCatalog._query_files = lambda self, data_cls, identifiers=None, start=None, end=None, *, fs:"
+            " []",
+            "found (self, data_cls, identifiers=None, start=None, end=None, *, fs)",
+        ),
+    ],
+)
+def test_an_unexpected_nautilus_fails_loudly_at_import(patch, message):
+    done = _python(_IMPORT_AFTER_PATCH.format(patch=patch))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("NautilusCompatibilityError: "), done.stdout
+    assert message in done.stdout

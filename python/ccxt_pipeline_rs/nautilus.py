@@ -3,7 +3,7 @@
 ``ParquetStore`` writes the NautilusTrader catalog layout (DESIGN §4), so a catalog opened on the store's root
 reads it directly once this module is imported::
 
-    from ccxt_pipeline_rs.nautilus import OpenInterest, Liquidation, FundingRateUpdate, catalog
+    from ccxt_pipeline_rs.nautilus import OpenInterest, Liquidation, StreamGap, FundingRateUpdate, catalog
 
     cat = catalog("./data")                      # a ParquetDataCatalog, codecs registered
     rates = cat.query(FundingRateUpdate, identifiers=["BTCUSDT-PERP.BINANCE"], start="2025-01-01")
@@ -11,13 +11,23 @@ reads it directly once this module is imported::
 
 What importing this module does:
 
-- defines ``OpenInterest`` and ``Liquidation``, NautilusTrader custom data classes (``@customdataclass``); the
-  catalog keeps them in ``data/custom_open_interest/`` and ``data/custom_liquidation/``. Queries of custom data
-  return ``CustomData`` wrappers; the row is ``.data``.
-- on NautilusTrader versions that cannot read ``FundingRateUpdate`` from Parquet (1.221, the last release for
-  Python 3.11), registers an Arrow codec for it (schema of DESIGN §4, instrument id in the schema metadata) and
-  makes the catalog read each instrument folder on its own: pyarrow keeps only the first file's schema metadata
-  when it reads several files at once, which would otherwise label every row with one instrument.
+- defines ``OpenInterest``, ``Liquidation`` and ``StreamGap``, NautilusTrader custom data classes
+  (``@customdataclass``); the catalog keeps them in ``data/custom_open_interest/``, ``data/custom_liquidation/`` and
+  ``data/custom_stream_gap/``. Queries of custom data return ``CustomData`` wrappers; the row is ``.data``.
+- makes ``FundingRateUpdate`` queries correct on every supported NautilusTrader version, chosen by
+  ``nautilus_trader.__version__``:
+
+  - 1.221 and 1.222 have no Arrow codec for ``FundingRateUpdate``: this module registers one (schema of DESIGN §4,
+    instrument id in the schema metadata);
+  - from 1.223 NautilusTrader has its own codec, with the same file format, but its decoder returns ``rate`` as a
+    ``str``: this module replaces the decoder (NautilusTrader's encoder stays) so that ``rate`` is a ``Decimal``;
+  - on every version, the catalog reads each ``<INSTRUMENT_ID>`` folder of ``funding_rate_update`` on its own:
+    pyarrow keeps only the first file's schema metadata when it reads several files at once, which would otherwise
+    label every row of a multi-instrument query with one instrument.
+
+  The last point wraps a private method, ``ParquetDataCatalog._query_pyarrow``; its signature (and that of
+  ``_query_files``, which the wrapper calls) is checked at import, and a mismatch raises
+  ``NautilusCompatibilityError`` rather than reading wrong data.
 
 nautilus-trader is an optional dependency: ``pip install "ccxt_pipeline_rs[nautilus]"``. Importing
 ``ccxt_pipeline_rs`` never imports it; only this module does.
@@ -25,12 +35,15 @@ nautilus-trader is an optional dependency: ``pip install "ccxt_pipeline_rs[nauti
 
 # No `from __future__ import annotations` here: `@customdataclass` maps the real annotation types to Arrow types.
 
+import inspect
 import json
 import math
 import os
+import re
 from decimal import Decimal
 
 try:
+    import nautilus_trader
     import pyarrow as pa
     from nautilus_trader.core.data import Data
     from nautilus_trader.model.custom import customdataclass
@@ -48,12 +61,135 @@ __all__ = [
     "DATA_CLASSES",
     "FUNDING_RATE_SCHEMA",
     "FUNDING_CODEC_REGISTERED",
+    "NAUTILUS_VERSION",
     "FundingRateUpdate",
     "Liquidation",
+    "NautilusCompatibilityError",
     "OpenInterest",
+    "StreamGap",
     "catalog",
     "data_config",
 ]
+
+
+class NautilusCompatibilityError(RuntimeError):
+    """The installed NautilusTrader is not one this module can make read the store correctly: too old, or a private
+    method it wraps changed. Raised at import, so that a catalog never silently returns mislabelled rows."""
+
+
+# -- which NautilusTrader this is --------------------------------------------------------------------------------------
+
+#: The oldest supported release (the last one for Python 3.11).
+MIN_VERSION = (1, 221, 0)
+#: The first release with its own ``FundingRateUpdate`` Arrow codec and ``FundingRateUpdate.interval``.
+NATIVE_FUNDING_CODEC_SINCE = (1, 223, 0)
+
+
+def _parse_version(text: str) -> tuple[int, int, int]:
+    """``"1.231.0"`` -> ``(1, 231, 0)``; pre-release and local suffixes (``1.232.0rc1``, ``1.231.0.dev2``) are
+    ignored, so a pre-release counts as its release."""
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", text)
+    if match is None:
+        raise NautilusCompatibilityError(f"cannot parse the NautilusTrader version {text!r} (expected e.g. '1.231.0')")
+    major, minor, patch = (int(g) for g in match.groups())
+    return major, minor, patch
+
+
+def _version_text(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+#: The installed NautilusTrader release, as ``(major, minor, patch)``.
+NAUTILUS_VERSION = _parse_version(nautilus_trader.__version__)
+
+if NAUTILUS_VERSION < MIN_VERSION:
+    raise NautilusCompatibilityError(
+        f"ccxt_pipeline_rs.nautilus supports nautilus-trader >= {_version_text(MIN_VERSION)}; installed is "
+        f'{nautilus_trader.__version__}: pip install --upgrade "ccxt_pipeline_rs[nautilus]"'
+    )
+
+_NATIVE_FUNDING_CODEC = NAUTILUS_VERSION >= NATIVE_FUNDING_CODEC_SINCE
+
+
+_POSITIONAL = inspect.Parameter.POSITIONAL_OR_KEYWORD
+_VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
+_NO_DEFAULT = inspect.Parameter.empty
+
+
+def _expect_signature(owner: type, name: str, expected: list, *, more_optional: bool = False, role: str) -> None:
+    """Fail at import unless ``owner.name`` takes exactly the parameters ``expected`` (name, kind, default), or with
+    ``more_optional``, those first and then only parameters that need no argument. ``role`` says what this module
+    does with it, for the message."""
+    function = inspect.getattr_static(owner, name, None)
+    if function is None:
+        found = "no such method"
+    else:
+        params = [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+        head, rest = params[: len(expected)], params[len(expected) :]
+        optional = all(
+            default is not _NO_DEFAULT or kind in (inspect.Parameter.VAR_POSITIONAL, _VAR_KEYWORD)
+            for _, kind, default in rest
+        )
+        if head == expected and (not rest or (more_optional and optional)):
+            return
+        found = _describe(params)
+    raise NautilusCompatibilityError(
+        f"{owner.__qualname__}.{name} of nautilus-trader {nautilus_trader.__version__} is not the one "
+        f"ccxt_pipeline_rs.nautilus {role} (to read the funding rates of several instruments correctly): "
+        f"expected {_describe(expected)}{', then only optional parameters' if more_optional else ''}, found {found}. "
+        "Use a nautilus-trader release this ccxt_pipeline_rs "
+        "supports (see its README) or upgrade ccxt_pipeline_rs."
+    )
+
+
+def _describe(params) -> str:
+    """Parameters as (name, kind, default) -> ``"(self, data_cls, identifiers=None, *, fs, **kwargs)"``."""
+    parts = []
+    for name, kind, default in params:
+        if kind is inspect.Parameter.KEYWORD_ONLY and not any(p.startswith("*") for p in parts):
+            parts.append("*")
+        prefix = "**" if kind is _VAR_KEYWORD else "*" if kind is inspect.Parameter.VAR_POSITIONAL else ""
+        parts.append(f"{prefix}{name}" + ("" if default is _NO_DEFAULT else f"={default!r}"))
+    return "(" + ", ".join(parts) + ")"
+
+
+# ParquetDataCatalog._query_pyarrow, the same on 1.221 and 1.231 (the annotation of filter_expr differs).
+_QUERY_PYARROW_PARAMS = [
+    ("self", _POSITIONAL, _NO_DEFAULT),
+    ("data_cls", _POSITIONAL, _NO_DEFAULT),
+    ("identifiers", _POSITIONAL, None),
+    ("start", _POSITIONAL, None),
+    ("end", _POSITIONAL, None),
+    ("filter_expr", _POSITIONAL, None),
+    ("files", _POSITIONAL, None),
+    ("kwargs", _VAR_KEYWORD, _NO_DEFAULT),
+]
+# ParquetDataCatalog._query_files, which the wrapper calls as (data_cls, identifiers, start, end); 1.231 has a further
+# optional `files`, 1.221 has not.
+_QUERY_FILES_PARAMS = [
+    ("self", _POSITIONAL, _NO_DEFAULT),
+    ("data_cls", _POSITIONAL, _NO_DEFAULT),
+    ("identifiers", _POSITIONAL, None),
+    ("start", _POSITIONAL, None),
+    ("end", _POSITIONAL, None),
+]
+
+_expect_signature(ParquetDataCatalog, "_query_pyarrow", _QUERY_PYARROW_PARAMS, role="wraps")
+_expect_signature(ParquetDataCatalog, "_query_files", _QUERY_FILES_PARAMS, more_optional=True, role="calls")
+
+if not isinstance(getattr(_arrow, "_ARROW_DECODERS", None), dict):
+    raise NautilusCompatibilityError(
+        f"nautilus_trader.serialization.arrow.serializer of nautilus-trader {nautilus_trader.__version__} has no "
+        "_ARROW_DECODERS registry, which ccxt_pipeline_rs.nautilus checks before registering its FundingRateUpdate "
+        "decoder"
+    )
+if hasattr(FundingRateUpdate, "interval") != _NATIVE_FUNDING_CODEC:
+    raise NautilusCompatibilityError(
+        f"nautilus-trader {nautilus_trader.__version__}: FundingRateUpdate "
+        f"{'has no' if _NATIVE_FUNDING_CODEC else 'has an'} `interval`, unlike every release "
+        f"{'from' if _NATIVE_FUNDING_CODEC else 'before'} {_version_text(NATIVE_FUNDING_CODEC_SINCE)}: its version and "
+        "its code disagree, so ccxt_pipeline_rs.nautilus cannot tell how to read funding rates with it"
+    )
 
 
 def _instrument_ids(values) -> list:
@@ -68,7 +204,7 @@ def _instrument_ids(values) -> list:
     return out
 
 
-# -- custom data: open interest and liquidations -----------------------------------------------------------------------
+# -- custom data: open interest, liquidations, stream gaps -------------------------------------------------------------
 
 
 def _decode_rows(cls, table) -> list:
@@ -126,12 +262,33 @@ class Liquidation(Data):
         return _decode_rows(cls, table)
 
 
+@customdataclass
+class StreamGap(Data):
+    """An interval in which a liquidation stream was not delivering, so its events may be missing (folder
+    ``custom_stream_gap``, store kind ``gaps``).
+
+    ``ts_event`` is the start of the gap (the first instant not covered), ``ts_init`` its end (delivery resumed, or
+    the stream was closed), so a backtest sees the gap when it ends. ``stream`` is the venue's stream or topic name
+    (``btcusdt@forceOrder``); ``reason`` one of ``connect_failure``, ``idle_timeout``, ``server_close``,
+    ``resubscribe``, ``overflow``, ``shutdown``, ``poll_failure``. A whole-market stream's gaps carry the instrument
+    id ``ALL.<VENUE>`` (``ALL.BINANCE``).
+    """
+
+    instrument_id: InstrumentId
+    stream: str
+    reason: str
+
+    @classmethod
+    def from_arrow(cls, table) -> list:
+        return _decode_rows(cls, table)
+
+
 # Registered with the decorator's schema; the explicit registration only swaps in the decoders above.
-_arrow.register_arrow(OpenInterest, OpenInterest._schema, OpenInterest.to_arrow, OpenInterest.from_arrow)
-_arrow.register_arrow(Liquidation, Liquidation._schema, Liquidation.to_arrow, Liquidation.from_arrow)
+for _cls in (OpenInterest, Liquidation, StreamGap):
+    _arrow.register_arrow(_cls, _cls._schema, _cls.to_arrow, _cls.from_arrow)
 
 
-# -- FundingRateUpdate codec (NautilusTrader < 1.223) ------------------------------------------------------------------
+# -- FundingRateUpdate codec -------------------------------------------------------------------------------------------
 
 #: The on-disk schema of ``data/funding_rate_update/<INSTRUMENT_ID>/*.parquet`` (DESIGN §4); each file's schema
 #: metadata carries ``instrument_id``.
@@ -146,20 +303,6 @@ FUNDING_RATE_SCHEMA = pa.schema(
 )
 
 _INSTRUMENT_ID_KEY = b"instrument_id"
-
-
-def _funding_has_interval() -> bool:
-    """Whether ``FundingRateUpdate`` takes an ``interval`` (it does from NautilusTrader 1.223)."""
-    try:
-        FundingRateUpdate(
-            instrument_id=InstrumentId.from_str("X-PERP.TEST"), rate=Decimal(0), ts_event=0, ts_init=0, interval=None
-        )
-    except Exception:
-        return False
-    return True
-
-
-_FUNDING_HAS_INTERVAL = _funding_has_interval()
 
 
 def _rate_cell(rate) -> bytes:
@@ -188,9 +331,10 @@ def encode_funding_rates(data) -> pa.RecordBatch:
     instrument_id = updates[0].instrument_id
     if any(u.instrument_id != instrument_id for u in updates):
         raise ValueError("a funding rate batch holds one instrument (its id is schema metadata)")
+    intervals = [u.interval for u in updates] if _NATIVE_FUNDING_CODEC else [None] * len(updates)
     columns = [
         pa.array([_rate_cell(u.rate) for u in updates], pa.binary()),
-        pa.array([getattr(u, "interval", None) for u in updates], pa.uint16()),
+        pa.array(intervals, pa.uint16()),
         pa.array([u.next_funding_ns for u in updates], pa.uint64()),
         pa.array([u.ts_event for u in updates], pa.uint64()),
         pa.array([u.ts_init for u in updates], pa.uint64()),
@@ -200,7 +344,8 @@ def encode_funding_rates(data) -> pa.RecordBatch:
 
 
 def decode_funding_rates(table) -> list:
-    """A table in the DESIGN §4 schema (one instrument, named by its schema metadata) -> ``FundingRateUpdate``s."""
+    """A table in the DESIGN §4 schema (one instrument, named by its schema metadata) -> ``FundingRateUpdate``s
+    with ``Decimal`` rates."""
     names = table.schema.names
     if "instrument_id" in names:  # tolerated: a file that names the instrument on every row
         ids = _instrument_ids(table.column("instrument_id").to_pylist())
@@ -221,7 +366,7 @@ def decode_funding_rates(table) -> list:
     out = []
     for i in range(table.num_rows):
         kwargs = {"next_funding_ns": next_ns[i]}
-        if _FUNDING_HAS_INTERVAL:
+        if _NATIVE_FUNDING_CODEC:  # FundingRateUpdate takes an interval from 1.223
             kwargs["interval"] = intervals[i]
         out.append(
             FundingRateUpdate(instrument_id=ids[i], rate=rates[i], ts_event=ts_event[i], ts_init=ts_init[i], **kwargs)
@@ -229,16 +374,9 @@ def decode_funding_rates(table) -> list:
     return out
 
 
-def _nautilus_reads_funding_rates() -> bool:
-    """Whether the installed NautilusTrader has its own Arrow codec for ``FundingRateUpdate``."""
-    decoder = getattr(_arrow, "_ARROW_DECODERS", {}).get(FundingRateUpdate)
-    if decoder is decode_funding_rates:
-        return False  # ours, from an earlier import (reload)
-    return (
-        decoder is not None
-        or FundingRateUpdate in _arrow.list_schemas()
-        or FundingRateUpdate in getattr(_arrow, "RUST_SERIALIZERS", ())
-    )
+def _folder_of(path: str) -> str:
+    # catalog paths are fsspec paths ("/" separated on every platform), as NautilusTrader's own filter_files assumes
+    return path.rsplit("/", 1)[0]
 
 
 def _query_per_instrument_folder(original):
@@ -249,42 +387,52 @@ def _query_per_instrument_folder(original):
     instrument; the results are merged by ``ts_init``. Other data classes go straight to the original.
     """
 
-    def _query_pyarrow(self, data_cls, identifiers=None, start=None, end=None, filter_expr=None, files=None, **kw):
+    def _query_pyarrow(self, data_cls, identifiers=None, start=None, end=None, filter_expr=None, files=None, **kwargs):
         if data_cls is not FundingRateUpdate:
-            return original(self, data_cls, identifiers, start, end, filter_expr=filter_expr, files=files, **kw)
+            return original(self, data_cls, identifiers, start, end, filter_expr, files, **kwargs)
         file_list = files if files else self._query_files(data_cls, identifiers, start, end)
         folders: dict[str, list[str]] = {}
         for path in file_list:
-            folders.setdefault(os.path.dirname(path), []).append(path)
+            folders.setdefault(_folder_of(path), []).append(path)
         data = []
         for folder_files in folders.values():
-            data.extend(original(self, data_cls, None, start, end, filter_expr=filter_expr, files=folder_files, **kw))
+            data.extend(original(self, data_cls, None, start, end, filter_expr, folder_files, **kwargs))
         if len(folders) > 1:
             data.sort(key=lambda d: d.ts_init)  # stable: each folder's order is kept within equal timestamps
         return data
 
     _query_pyarrow.__wrapped__ = original
     _query_pyarrow.__doc__ = original.__doc__
-    _query_pyarrow._ccxt_pipeline_rs = True
     return _query_pyarrow
 
 
 def _register_funding_codec() -> bool:
-    if _nautilus_reads_funding_rates():
-        return False
-    _arrow.register_arrow(
-        FundingRateUpdate,
-        schema=FUNDING_RATE_SCHEMA,
-        encoder=encode_funding_rates,
-        decoder=decode_funding_rates,
-    )
-    current = ParquetDataCatalog._query_pyarrow
-    if not getattr(current, "_ccxt_pipeline_rs", False):
-        ParquetDataCatalog._query_pyarrow = _query_per_instrument_folder(current)
-    return True
+    """Make ``FundingRateUpdate`` queries right on this version; True when NautilusTrader had no codec of its own."""
+    native = FundingRateUpdate in _arrow._ARROW_DECODERS
+    if native != _NATIVE_FUNDING_CODEC:
+        raise NautilusCompatibilityError(
+            f"nautilus-trader {nautilus_trader.__version__} {'has an' if native else 'has no'} Arrow decoder for "
+            f"FundingRateUpdate, unlike every release {'before' if native else 'from'} "
+            f"{_version_text(NATIVE_FUNDING_CODEC_SINCE)}: its version and its code disagree, so "
+            "ccxt_pipeline_rs.nautilus cannot tell how to read funding rates with it"
+        )
+    if _NATIVE_FUNDING_CODEC:
+        # Same file format as ours; only the decoder is replaced (theirs leaves `rate` a str). Their schema and
+        # encoder stay, so NautilusTrader writes its own files as before.
+        _arrow.register_arrow(FundingRateUpdate, _arrow.get_schema(FundingRateUpdate), decoder=decode_funding_rates)
+    else:
+        _arrow.register_arrow(
+            FundingRateUpdate,
+            schema=FUNDING_RATE_SCHEMA,
+            encoder=encode_funding_rates,
+            decoder=decode_funding_rates,
+        )
+    ParquetDataCatalog._query_pyarrow = _query_per_instrument_folder(ParquetDataCatalog._query_pyarrow)
+    return not _NATIVE_FUNDING_CODEC
 
 
-#: True when this module registered the ``FundingRateUpdate`` codec (NautilusTrader had none).
+#: True when this module registered the whole ``FundingRateUpdate`` codec (NautilusTrader < 1.223 has none); from
+#: 1.223 only the decoder is replaced.
 FUNDING_CODEC_REGISTERED = _register_funding_codec()
 
 
@@ -295,6 +443,7 @@ DATA_CLASSES = {
     "open_interest": OpenInterest,
     "funding_rate": FundingRateUpdate,
     "liquidation": Liquidation,
+    "gaps": StreamGap,
 }
 
 
@@ -306,10 +455,12 @@ def catalog(root, **kwargs) -> ParquetDataCatalog:
 def data_config(root, kind: str, instrument_ids=None, start=None, end=None, client_id: str | None = None):
     """A ``BacktestDataConfig`` reading one kind of the store at ``root`` for a ``BacktestNode``.
 
-    ``kind`` is ``"open_interest"``, ``"funding_rate"`` or ``"liquidation"`` (or one of the classes). Custom data
-    (open interest, liquidations) reaches strategies through a data client, so it needs a ``client_id``; it defaults
-    to the venue of the first instrument id. NautilusTrader loads data for ``instrument_ids`` only if the catalog
-    also holds those instruments' definitions (``catalog(root).write_data([instrument])``).
+    ``kind`` is ``"open_interest"``, ``"funding_rate"``, ``"liquidation"`` or ``"gaps"`` (or one of the classes).
+    Custom data (open interest, liquidations, stream gaps) reaches strategies through a data client, so it needs a
+    ``client_id``; it defaults to the venue of the first instrument id. NautilusTrader loads data for
+    ``instrument_ids`` only if the catalog also holds those instruments' definitions
+    (``catalog(root).write_data([instrument])``); the gaps of a whole-market stream (``ALL.BINANCE``) have none, so
+    load gaps without ``instrument_ids`` and with ``client_id="BINANCE"``.
     """
     from nautilus_trader.config import BacktestDataConfig
 
