@@ -364,7 +364,7 @@ async fn a_hole_or_a_later_snapshot_does_not_stop_the_backfill() {
         ..full[0].clone()
     };
     store.write(&kept).unwrap();
-    store.write(&[snapshot.clone()]).unwrap();
+    store.write(std::slice::from_ref(&snapshot)).unwrap();
     let sink = HistorySink {
         store: Some(store.clone()),
         progress: None,

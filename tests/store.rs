@@ -184,7 +184,7 @@ fn range_reads_open_only_intersecting_files() {
         end: Some(day5 + 120 * MINUTE),
     };
     let (back, opened) = store
-        .read::<OpenInterest>(Some(&[btc.instrument_id.clone()]), &range)
+        .read::<OpenInterest>(Some(std::slice::from_ref(&btc.instrument_id)), &range)
         .unwrap();
     assert_eq!(opened, 1);
     assert_eq!(back.len(), 13); // 01:00 to 02:00 inclusive at 5-minute steps

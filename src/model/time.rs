@@ -52,6 +52,20 @@ pub fn catalog_timestamp(ns: i64) -> String {
     )
 }
 
+/// `2025-01-01T00:00:00.000Z`: ISO-8601 UTC of epoch milliseconds, for messages (never raw epoch numbers).
+pub fn iso_ms(ms: i64) -> String {
+    let (date, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (year, month, day) = civil_from_days(date);
+    let seconds = ms_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        ms_of_day % 1000
+    )
+}
+
 /// Inverse of [`catalog_timestamp`]; `None` for anything else.
 pub fn parse_catalog_timestamp(text: &str) -> Option<i64> {
     let b = text.as_bytes();

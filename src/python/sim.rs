@@ -24,6 +24,8 @@ impl PySimServer {
     /// Starts serving on 127.0.0.1:`port` (0 = any free port) in the background.
     #[new]
     #[pyo3(signature = (seed=0, port=0, enforce_rate_limits=true))]
+    // The update keeps this compiling when the simulator's configuration grows.
+    #[allow(clippy::needless_update)]
     fn new(py: Python<'_>, seed: u64, port: u16, enforce_rate_limits: bool) -> PyResult<Self> {
         let config = SimConfig {
             seed,
