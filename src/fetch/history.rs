@@ -20,9 +20,18 @@ pub struct HistoryRange {
 
 impl HistoryRange {
     pub fn new(start_ms: i64, end_ms: i64) -> Result<Self> {
+        for ms in [start_ms, end_ms] {
+            if ms.checked_mul(1_000_000).is_none() {
+                return Err(PipelineError::InvalidArgument(format!(
+                    "{ms} ms is outside the nanosecond timestamps (1677-09-21 to 2262-04-11)"
+                )));
+            }
+        }
         if start_ms > end_ms {
             return Err(PipelineError::InvalidArgument(format!(
-                "start {start_ms} ms is after end {end_ms} ms"
+                "start {} is after end {}",
+                crate::model::time::iso_ms(start_ms),
+                crate::model::time::iso_ms(end_ms)
             )));
         }
         Ok(HistoryRange { start_ms, end_ms })
@@ -191,7 +200,22 @@ impl VenueClient {
             rows_stored: 0,
             resumed_after_ms: None,
         };
+        let budget = pager.request_budget();
         while let Some(request) = pager.next_request() {
+            if budget > 0 && history.requests >= budget {
+                // The backstop behind the pagers' own checks: a venue that pages as documented never needs this
+                // many requests for the range.
+                return Err(PipelineError::malformed(
+                    inst.venue,
+                    request.what,
+                    format!(
+                        "{} needed more than {budget} requests for {} (at most {budget} expected for the range and \
+                         page size): the venue is not paging as documented; stopping instead of looping",
+                        pager.endpoint(),
+                        inst.instrument_id
+                    ),
+                ));
+            }
             let body = self.http().send(&request).await?;
             history.requests += 1;
             let mut rows = pager.on_page(&body)?;

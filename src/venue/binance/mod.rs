@@ -291,6 +291,8 @@ pub fn open_interest_history_pager(
         },
         move |body| parse_open_interest_history(body, &inst),
     )
+    .with_step(period.millis())
+    .with_gap_probe(period.millis())
     .warn_on_leading_gap(
         period.millis(),
         "Binance serves open interest history for the last 30 days only",
@@ -354,6 +356,9 @@ pub fn funding_rate_history_pager(
         },
         move |body| parse_funding_rate_history(body, &inst),
     )
+    // Binance funding intervals are 8 h, 4 h or 1 h.
+    .with_step(3_600_000)
+    .with_gap_probe(8 * 3_600_000 + 60_000)
 }
 
 #[cfg(test)]
