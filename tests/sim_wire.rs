@@ -819,12 +819,20 @@ async fn binance_open_interest_history_keeps_30_days_and_pages_from_either_end()
     };
     let window_start = FROZEN_MS - 30 * DAY_MS;
 
-    // Reaching back 40 days returns what exists: the daily points of the last 30 days.
-    let daily = hist(format!(
-        "period=1d&limit=500&startTime={}",
-        FROZEN_MS - 40 * DAY_MS
-    ))
-    .await;
+    // A start older than 30 days is refused as Binance refuses it (ccxt#23712, "invalid startTime").
+    let refused = sim
+        .get(
+            Venue::Binance,
+            &format!(
+                "/futures/data/openInterestHist?symbol=ETHUSDT&period=1d&startTime={}",
+                FROZEN_MS - 40 * DAY_MS
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.json()["code"], -1130);
+    // From the window's start: the daily points of the last 30 days.
+    let daily = hist(format!("period=1d&limit=500&startTime={window_start}")).await;
     assert_eq!(daily.len(), 30);
     assert_eq!(daily[0].0, (window_start / DAY_MS + 1) * DAY_MS);
     assert_eq!(daily, truth(DAY_MS, i64::MIN, i64::MAX));

@@ -10,6 +10,7 @@ from ccxt_pipeline_rs._core import (
     ExchangeError,
     HyperliquidFetcher,
     IncompleteHistoryWarning,
+    InternalError,
     InvalidArgumentError,
     MalformedResponseError,
     MultiVenueResult,
@@ -45,6 +46,7 @@ __all__ = [
     "UnsupportedError",
     "InvalidArgumentError",
     "StoreError",
+    "InternalError",
     "IncompleteHistoryWarning",
     "__version__",
 ]

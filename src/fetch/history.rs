@@ -20,9 +20,18 @@ pub struct HistoryRange {
 
 impl HistoryRange {
     pub fn new(start_ms: i64, end_ms: i64) -> Result<Self> {
+        for ms in [start_ms, end_ms] {
+            if ms.checked_mul(1_000_000).is_none() {
+                return Err(PipelineError::InvalidArgument(format!(
+                    "{ms} ms is outside the nanosecond timestamps (1677-09-21 to 2262-04-11)"
+                )));
+            }
+        }
         if start_ms > end_ms {
             return Err(PipelineError::InvalidArgument(format!(
-                "start {start_ms} ms is after end {end_ms} ms"
+                "start {} is after end {}",
+                crate::model::time::iso_ms(start_ms),
+                crate::model::time::iso_ms(end_ms)
             )));
         }
         Ok(HistoryRange { start_ms, end_ms })
@@ -60,6 +69,20 @@ pub struct History<R> {
     pub resumed_after_ms: Option<i64>,
 }
 
+impl<R> History<R> {
+    fn empty(inst: &InstrumentRef) -> Self {
+        History {
+            venue: inst.venue,
+            instrument_id: inst.instrument_id.clone(),
+            rows: Vec::new(),
+            warnings: Vec::new(),
+            requests: 0,
+            rows_stored: 0,
+            resumed_after_ms: None,
+        }
+    }
+}
+
 impl VenueClient {
     pub async fn fetch_open_interest_history(
         &self,
@@ -74,20 +97,35 @@ impl VenueClient {
         let inst = self.resolve(symbol).await?;
         let (range, resumed) = resume::<OpenInterest>(sink, &inst, range, period.millis()).await?;
         let range = (range.start_ms, range.end_ms);
+        let mut clamped_note = None;
         let history = match self.venue() {
             Venue::Binance => {
-                self.run(
-                    binance::open_interest_history_pager(
-                        inst.clone(),
-                        period,
-                        range,
-                        self.page_size(binance::OI_HISTORY_PAGE),
-                    ),
-                    &inst,
-                    sink,
-                    |_| {},
-                )
-                .await
+                // Binance refuses a start before its 30-day window, by its own clock: ask it the time.
+                let server_ms = binance::parse_server_time(
+                    &self.http().send(&binance::server_time_request()).await?,
+                )?;
+                let (served, note) = binance::clamp_open_interest_range(range, server_ms);
+                if let Some(note) = &note {
+                    tracing::warn!("{note}");
+                }
+                clamped_note = note;
+                match served {
+                    Some(range) => {
+                        self.run(
+                            binance::open_interest_history_pager(
+                                inst.clone(),
+                                period,
+                                range,
+                                self.page_size(binance::OI_HISTORY_PAGE),
+                            ),
+                            &inst,
+                            sink,
+                            |_| {},
+                        )
+                        .await
+                    }
+                    None => Ok(History::empty(&inst)),
+                }
             }
             Venue::Bybit => {
                 self.run(
@@ -105,10 +143,12 @@ impl VenueClient {
             }
             Venue::Hyperliquid => unreachable!("rejected above"),
         }?;
-        Ok(History {
+        let mut history = History {
             resumed_after_ms: resumed,
             ..history
-        })
+        };
+        history.warnings.splice(0..0, clamped_note);
+        Ok(history)
     }
 
     pub async fn fetch_funding_rate_history(
@@ -182,16 +222,23 @@ impl VenueClient {
         P: Pager,
         P::Row: StoredRow,
     {
-        let mut history = History {
-            venue: inst.venue,
-            instrument_id: inst.instrument_id.clone(),
-            rows: Vec::new(),
-            warnings: Vec::new(),
-            requests: 0,
-            rows_stored: 0,
-            resumed_after_ms: None,
-        };
+        let mut history = History::empty(inst);
+        let budget = pager.request_budget();
         while let Some(request) = pager.next_request() {
+            if budget > 0 && history.requests >= budget {
+                // The backstop behind the pagers' own checks: a venue that pages as documented never needs this
+                // many requests for the range.
+                return Err(PipelineError::malformed(
+                    inst.venue,
+                    request.what,
+                    format!(
+                        "{} needed more than {budget} requests for {} (at most {budget} expected for the range and \
+                         page size): the venue is not paging as documented; stopping instead of looping",
+                        pager.endpoint(),
+                        inst.instrument_id
+                    ),
+                ));
+            }
             let body = self.http().send(&request).await?;
             history.requests += 1;
             let mut rows = pager.on_page(&body)?;

@@ -52,6 +52,46 @@ pub fn catalog_timestamp(ns: i64) -> String {
     )
 }
 
+/// `2025-01-01T00:00:00.000Z`: ISO-8601 UTC of epoch milliseconds, for messages (never raw epoch numbers).
+pub fn iso_ms(ms: i64) -> String {
+    let (date, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (year, month, day) = civil_from_days(date);
+    let seconds = ms_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        ms_of_day % 1000
+    )
+}
+
+/// Earliest venue time accepted: 2009-01-01 (no derivatives venue existed before; anything earlier is a unit
+/// mistake or garbage).
+pub const VENUE_MIN_MS: i64 = 1_230_768_000_000;
+/// Latest venue time accepted: 2200-01-01 (past this a timestamp is in the wrong unit, e.g. microseconds).
+pub const VENUE_MAX_MS: i64 = 7_258_118_400_000;
+
+/// A venue timestamp in milliseconds, if it is plausible (2009 to 2200); else why not, in words.
+pub fn check_venue_ms(ms: i64) -> std::result::Result<i64, String> {
+    if (VENUE_MIN_MS..VENUE_MAX_MS).contains(&ms) {
+        Ok(ms)
+    } else if ms >= 100_000_000_000_000 {
+        Err(format!(
+            "timestamp {ms} is not a time in milliseconds (microseconds or nanoseconds?)"
+        ))
+    } else {
+        Err(format!(
+            "timestamp {ms} ms is outside the plausible range 2009-01-01 to 2200-01-01"
+        ))
+    }
+}
+
+/// Venue milliseconds to nanoseconds, refusing implausible times (see [`check_venue_ms`]).
+pub fn venue_ms_to_ns(ms: i64) -> std::result::Result<i64, String> {
+    check_venue_ms(ms).map(|ms| ms * 1_000_000)
+}
+
 /// Inverse of [`catalog_timestamp`]; `None` for anything else.
 pub fn parse_catalog_timestamp(text: &str) -> Option<i64> {
     let b = text.as_bytes();

@@ -98,8 +98,8 @@ impl VenueLimits {
     /// The limits of `venue` at `base_url`, one set per process: venues limit per IP, so every client, fetcher
     /// and orchestrator talking to the same host must draw from the same budget.
     pub fn shared(venue: Venue, base_url: &str) -> Arc<VenueLimits> {
-        static REGISTRY: OnceLock<Mutex<HashMap<(Venue, String), Arc<VenueLimits>>>> =
-            OnceLock::new();
+        type Registry = Mutex<HashMap<(Venue, String), Arc<VenueLimits>>>;
+        static REGISTRY: OnceLock<Registry> = OnceLock::new();
         let mut registry = REGISTRY
             .get_or_init(Default::default)
             .lock()
@@ -187,7 +187,7 @@ impl VenueHttp {
                 return Err(PipelineError::RateLimited {
                     venue: self.venue,
                     status: 0,
-                    retry_after_ms: Some(wait.as_millis() as u64),
+                    retry_after_ms: Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
                     message: "the venue's ban from an earlier answer is still running".into(),
                 });
             }
@@ -206,7 +206,7 @@ impl VenueHttp {
             if matches!(error, PipelineError::RateLimited { .. }) {
                 // The venue throttles per IP: hold back every task of this venue, not only this one, and for a
                 // ban longer than we wait out, until it ends, so other tasks do not extend it.
-                self.limits.pause_until(Instant::now() + delay);
+                self.limits.pause_until(instant_after(delay));
             }
             if retry_after.is_some_and(|wait| wait > self.retry.max_retry_after)
                 || attempt >= self.retry.max_attempts
@@ -214,7 +214,7 @@ impl VenueHttp {
                 return Err(error);
             }
             tracing::warn!(
-                venue = %self.venue, path = request.path, attempt, delay_ms = delay.as_millis() as u64,
+                venue = %self.venue, path = request.path, attempt, delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                 "retrying after: {error}"
             );
             tokio::time::sleep(delay).await;
@@ -262,9 +262,7 @@ impl VenueHttp {
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| parse_retry_after(v.as_bytes()));
         let body = match response.bytes().await {
             Ok(body) => body,
             // The connection died mid-body: as transient as a failed connect.
@@ -280,7 +278,7 @@ impl VenueHttp {
             venue,
             status,
             &body,
-            retry_after.map(|d| d.as_millis() as u64),
+            retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         );
         if is_rate_limit(venue, status, &body) || status >= 500 {
             Attempt::Retry(error, retry_after)
@@ -297,8 +295,38 @@ impl VenueHttp {
             .base_delay
             .saturating_mul(1 << (attempt - 1).min(16))
             .min(self.retry.max_delay);
-        step.mul_f64(0.5 + 0.5 * super::backoff::jitter_unit())
+        // `mul_f64` panics on overflow; through f64 seconds a policy with an absurd `max_delay` cannot.
+        Duration::try_from_secs_f64(
+            step.as_secs_f64() * (0.5 + 0.5 * super::backoff::jitter_unit()),
+        )
+        .unwrap_or(step)
     }
+}
+
+/// The longest `Retry-After` taken literally: a week. Anything longer (up to `u64::MAX` seconds) means the same to
+/// a client, which gives up long before, and keeps every later computation (instants, milliseconds) in range.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 86_400);
+
+/// A `Retry-After` header value: whole seconds (RFC 9110; clamped to [`MAX_RETRY_AFTER`]). An HTTP date, a
+/// negative or fractional number, or bytes that are not text are ignored (`None`), which leaves the wait to the
+/// backoff. Never panics, whatever the venue sends.
+pub fn parse_retry_after(value: &[u8]) -> Option<Duration> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // All digits: only overflow can fail the parse, and an overflowing number of seconds is "longer than the cap".
+    let seconds = text.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
+/// `now + delay` without the overflow panic of `Instant + Duration`: a delay beyond what the clock can represent
+/// saturates at [`MAX_RETRY_AFTER`] from now.
+pub fn instant_after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(MAX_RETRY_AFTER))
+        .unwrap_or(now)
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

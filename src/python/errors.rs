@@ -63,6 +63,12 @@ create_exception!(
 );
 create_exception!(
     _core,
+    InternalError,
+    PipelineErrorPy,
+    "A bug in ccxt_pipeline_rs (e.g. a panic in the Rust core); please report it."
+);
+create_exception!(
+    _core,
     IncompleteHistoryWarning,
     pyo3::exceptions::PyUserWarning,
     "The venue served less history than was asked (e.g. Binance keeps 30 days of open interest)."
@@ -128,9 +134,7 @@ pub fn to_py_err(error: PipelineError) -> PyErr {
             None,
         ),
         PipelineError::Store(_) => (StoreError::new_err(message), None, None, None, None),
-        PipelineError::Internal { .. } => {
-            (PipelineErrorPy::new_err(message), None, None, None, None)
-        }
+        PipelineError::Internal { .. } => (InternalError::new_err(message), None, None, None, None),
     };
     Python::attach(|py| {
         let value = err.value(py);
@@ -162,6 +166,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<InvalidArgumentError>(),
     )?;
     m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
     m.add(
         "IncompleteHistoryWarning",
         py.get_type::<IncompleteHistoryWarning>(),

@@ -1,5 +1,8 @@
 //! `BinanceFetcher`, `BybitFetcher`, `HyperliquidFetcher` and the `Orchestrator` (DESIGN §5).
 
+// The methods mirror the Python signatures, keyword arguments included.
+#![allow(clippy::too_many_arguments)]
+
 use std::sync::Arc;
 
 use pyo3::prelude::*;

@@ -25,6 +25,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyParquetStore>()?;
     m.add_class::<stream::PyLiquidationStream>()?;
     m.add_function(wrap_pyfunction!(dates::datetime_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::_panic_for_tests, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

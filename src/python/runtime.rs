@@ -2,14 +2,17 @@
 //! interruptible by Ctrl+C); `_async` calls return asyncio awaitables.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
+
+use futures_util::FutureExt;
 
 use arrow_array::RecordBatch;
 use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 
 use crate::model::Result;
-use crate::python::errors::to_py_err;
+use crate::python::errors::{to_py_err, InternalError};
 
 /// How often a blocked sync call looks for a pending KeyboardInterrupt.
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
@@ -18,15 +21,28 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     pyo3_async_runtimes::tokio::get_runtime()
 }
 
+/// A panic (a bug of ours) as the `InternalError` Python code can catch, instead of `PanicException`, which
+/// `except Exception` does not.
+pub fn panic_to_py_err(payload: Box<dyn std::any::Any + Send>) -> PyErr {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    InternalError::new_err(format!("internal error, please report it: {detail}"))
+}
+
 /// Runs `future` to completion with the GIL released. Python signal handlers run every 100 ms; if one raises
-/// (Ctrl+C → KeyboardInterrupt), the future is dropped, which cancels its requests.
+/// (Ctrl+C → KeyboardInterrupt), the future is dropped, which cancels its requests. A panic inside the future
+/// becomes an `InternalError`.
 pub fn block_on<T: Send>(py: Python<'_>, future: impl Future<Output = T> + Send) -> PyResult<T> {
     py.detach(|| {
         runtime().block_on(async {
+            let future = AssertUnwindSafe(future).catch_unwind();
             tokio::pin!(future);
             loop {
                 tokio::select! {
-                    out = &mut future => return Ok(out),
+                    out = &mut future => return out.map_err(panic_to_py_err),
                     _ = tokio::time::sleep(SIGNAL_POLL) => Python::attach(|py| py.check_signals())?,
                 }
             }
@@ -53,8 +69,15 @@ where
     R: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        let value = future.await.map_err(to_py_err)?;
-        Python::attach(|py| convert(py, value))
+        let value = AssertUnwindSafe(future)
+            .catch_unwind()
+            .await
+            .map_err(panic_to_py_err)?
+            .map_err(to_py_err)?;
+        Python::attach(|py| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| convert(py, value)))
+                .map_err(panic_to_py_err)?
+        })
     })
 }
 
@@ -64,4 +87,24 @@ pub fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>> {
     Ok(PyTable::try_new(vec![batch], schema)?
         .into_pyarrow(py)?
         .unbind())
+}
+
+/// Panics inside a sync call and inside an awaitable, so tests can prove that neither reaches Python as a
+/// `PanicException`. Not part of the API.
+#[pyfunction]
+#[pyo3(signature = (asynchronous=false))]
+pub fn _panic_for_tests(py: Python<'_>, asynchronous: bool) -> PyResult<Py<PyAny>> {
+    async fn boom() -> Result<()> {
+        let len = std::hint::black_box(0usize);
+        let v: Vec<u8> = Vec::with_capacity(len);
+        // An out-of-bounds index: the kind of bug the catch is for.
+        let _ = v[std::hint::black_box(3)];
+        Ok(())
+    }
+    if asynchronous {
+        Ok(awaitable(py, boom(), |py, ()| Ok(py.None()))?.unbind())
+    } else {
+        block_on_result(py, boom())?;
+        Ok(py.None())
+    }
 }

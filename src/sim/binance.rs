@@ -348,7 +348,10 @@ fn history_range(query: &HistoryQuery, page_limits: &PageLimits) -> Result<Histo
     })
 }
 
-/// Open-interest statistics every `period`, of the last 30 days only.
+/// How far back `openInterestHist` serves (and accepts a `startTime`).
+const OPEN_INTEREST_WINDOW_MS: i64 = 30 * DAY_MS;
+
+/// Open-interest statistics every `period`, of the last 30 days only; an older `startTime` is refused (-1130).
 fn open_interest_history(query: &HistoryQuery, market: &Market) -> Result<Reply, Reply> {
     let period = query
         .period
@@ -360,6 +363,13 @@ fn open_interest_history(query: &HistoryQuery, market: &Market) -> Result<Reply,
         .map(|(_, period_ms)| *period_ms)
         .ok_or_else(|| error(400, -1120, "Invalid interval."))?;
     let range = history_range(query, &OPEN_INTEREST_HISTORY_PAGE)?;
+    // Binance refuses a start before its 30-day window (ccxt#23712: "invalid startTime"), by its own clock.
+    if range
+        .start_ms
+        .is_some_and(|start| start < market.now_ms - OPEN_INTEREST_WINDOW_MS)
+    {
+        return Err(invalid_parameter("startTime"));
+    }
     let points = history::open_interest_points(
         Venue::Binance,
         range.coin,
@@ -741,6 +751,18 @@ mod tests {
                 limit,
             );
             let (status, body) = answer(get_owned("/futures/data/openInterestHist", &query));
+            if start.is_some_and(|start| start < now - 30 * DAY_MS) {
+                assert_eq!(
+                    (status, body["code"].as_i64()),
+                    (400, Some(-1130)),
+                    "{query:?}"
+                );
+                assert_eq!(
+                    body["msg"],
+                    "Data sent for parameter 'startTime' is not valid."
+                );
+                continue;
+            }
             assert_eq!(status, 200, "{query:?}: {body}");
             let from = start.unwrap_or(i64::MIN).max(now - 30 * DAY_MS);
             let to = end.unwrap_or(i64::MAX).min(now);

@@ -107,6 +107,17 @@ pub enum Fault {
     Stall(Duration),
     /// Answer normally, but send only the first half of the body (HTTP framing stays valid, the JSON does not).
     Truncated,
+    /// Answer as if the request lacked this parameter (a query parameter, or a key of Hyperliquid's JSON body),
+    /// e.g. `startTime`: a venue that ignores a paging parameter.
+    IgnoreParam(String),
+    /// Answer with the venue's previous answer again, whatever was asked (a stuck cache or proxy). With no
+    /// previous answer, answer normally.
+    ReplayPage,
+    /// Answer a page that overlaps the previous one by `by_ms`: `startTime` moved back by it where pages go
+    /// forward (Binance, Hyperliquid), `endTime` moved forward by it where they go newest first (Bybit).
+    OverlapPages { by_ms: i64 },
+    /// Answer normally with the rows of the page in another order (reversed, then rotated by one).
+    ShuffleRows,
 }
 
 /// A running simulator. Dropping it stops the server, like [`SimServer::shutdown`].
@@ -350,6 +361,8 @@ struct VenueState {
     faults: Mutex<VecDeque<Fault>>,
     limits: Mutex<Limits>,
     ws: ws::WsVenue,
+    /// The last answer built by the venue's handler, for [`Fault::ReplayPage`].
+    last_reply: Mutex<Option<Reply>>,
 }
 
 impl VenueState {
@@ -363,6 +376,7 @@ impl VenueState {
                 Api::group_rate_limiters(enforce_rate_limits),
             )),
             ws: ws::WsVenue::new(venue, seed),
+            last_reply: Mutex::new(None),
         }
     }
 }
@@ -410,7 +424,7 @@ impl Shared {
         }
     }
 
-    async fn answer_as<Api: VenueApi>(&self, venue: Venue, request: SimRequest) -> Reply {
+    async fn answer_as<Api: VenueApi>(&self, venue: Venue, mut request: SimRequest) -> Reply {
         let state = self.venue(venue);
         state.requests.fetch_add(1, Ordering::Relaxed);
         let latency = *lock(&state.latency);
@@ -419,6 +433,7 @@ impl Shared {
         }
         // Taken out in its own statement so the lock is released before any await.
         let fault = lock(&state.faults).pop_front();
+        let mut shuffle = false;
         let truncate = match fault {
             Some(Fault::Status {
                 status,
@@ -436,6 +451,28 @@ impl Shared {
                 false
             }
             Some(Fault::Truncated) => true,
+            Some(Fault::IgnoreParam(name)) => {
+                paging_faults::edit_param(&mut request, &name, |_| None);
+                false
+            }
+            Some(Fault::OverlapPages { by_ms }) => {
+                let (name, by) = match venue {
+                    Venue::Bybit => ("endTime", by_ms),
+                    _ => ("startTime", -by_ms),
+                };
+                paging_faults::edit_param(&mut request, name, |ms| Some(ms.saturating_add(by)));
+                false
+            }
+            Some(Fault::ReplayPage) => {
+                if let Some(previous) = lock(&state.last_reply).clone() {
+                    return previous;
+                }
+                false
+            }
+            Some(Fault::ShuffleRows) => {
+                shuffle = true;
+                false
+            }
             None => false,
         };
         let endpoint = Api::route(&request);
@@ -452,11 +489,72 @@ impl Shared {
             None => Api::respond(endpoint, &market),
         };
         let reply = Api::report_usage(reply, admission.used);
+        *lock(&state.last_reply) = Some(reply.clone());
+        let reply = if shuffle {
+            paging_faults::shuffle_rows(reply)
+        } else {
+            reply
+        };
         if truncate {
             reply.truncated()
         } else {
             reply
         }
+    }
+}
+
+/// The request and answer edits of the paging faults.
+mod paging_faults {
+    use super::http::{Reply, SimRequest};
+    use serde_json::Value;
+
+    /// Replaces the numeric parameter `name` (query, or key of a JSON body) by `edit(value)`; `None` removes it.
+    pub(super) fn edit_param(
+        request: &mut SimRequest,
+        name: &str,
+        edit: impl Fn(i64) -> Option<i64>,
+    ) {
+        request.query = std::mem::take(&mut request.query)
+            .into_iter()
+            .filter_map(|(key, value)| {
+                if key != name {
+                    return Some((key, value));
+                }
+                let edited = value.parse::<i64>().ok().and_then(&edit)?;
+                Some((key, edited.to_string()))
+            })
+            .collect();
+        if let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&request.body) {
+            if let Some(value) = body.remove(name) {
+                if let Some(edited) = value.as_i64().and_then(&edit) {
+                    body.insert(name.to_string(), edited.into());
+                }
+                request.body = Value::Object(body).to_string().into();
+            }
+        }
+    }
+
+    /// The rows of a page (a top-level array, or Bybit's `result.list`) reversed and rotated by one.
+    pub(super) fn shuffle_rows(mut reply: Reply) -> Reply {
+        let Ok(mut value) = serde_json::from_slice::<Value>(&reply.body) else {
+            return reply;
+        };
+        let rows = match &mut value {
+            Value::Array(rows) => Some(rows),
+            Value::Object(map) => map
+                .get_mut("result")
+                .and_then(|r| r.get_mut("list"))
+                .and_then(Value::as_array_mut),
+            _ => None,
+        };
+        if let Some(rows) = rows {
+            rows.reverse();
+            if !rows.is_empty() {
+                rows.rotate_left(1);
+            }
+            reply.body = value.to_string().into();
+        }
+        reply
     }
 }
 

@@ -370,13 +370,11 @@ mod tests {
         queue.push(vec![row(3, 1.0), row(4, 1.0)]);
         queue.push(vec![row(5, 1.0)]);
         assert_eq!(stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 2);
-        let log = gaps.lock().unwrap();
-        let gap = &log.gaps[0];
+        let gap = gaps.lock().unwrap().gaps[0].clone();
         assert_eq!(
             (gap.reason, gap.ts_event, gap.ts_init),
             (GapReason::Overflow, 1, 2)
         );
-        drop(log);
         assert_eq!(queue.pop().await.unwrap().num_rows(), 2);
         assert_eq!(queue.try_pop().unwrap().num_rows(), 1);
         queue.close();

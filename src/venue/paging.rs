@@ -6,8 +6,12 @@
 //!   are released oldest window first. A store written page by page then always holds a gap-free prefix of the
 //!   range, which is what resuming from the last stored timestamp relies on.
 //!
-//! Both refuse to loop: a repeated cursor, an identical page twice, or a page that ignores the requested start is a
-//! `Malformed` error, never a silent stop or an endless walk.
+//! Both refuse to loop or to truncate silently. Every page must lie inside the requested window (a row outside it
+//! means the venue ignored a paging parameter), must move the walk on (a repeated cursor, an identical page twice,
+//! a page that does not get past the last one) and the whole walk has a request budget derived from the range and
+//! the page size ([`Pager::request_budget`]). Each of these ends in a `Malformed` error naming the venue and the
+//! endpoint, never in a silent stop or an endless walk. Rows repeated from the previous page (overlapping pages)
+//! and rows out of order are harmless and are de-duplicated and sorted.
 
 use std::collections::HashSet;
 
@@ -36,6 +40,62 @@ pub trait Pager: Send {
     fn progress(&self) -> f64;
     /// Things the user must know about the result (e.g. the venue serves less than was asked).
     fn warnings(&self) -> Vec<String>;
+    /// The most requests a venue that pages as documented can need for the whole range (with slack): a walk
+    /// that needs more is stopped as misbehaving. 0 = no budget.
+    fn request_budget(&self) -> usize;
+    /// `GET /path` (or `POST /info fundingHistory`) of the requests, for messages.
+    fn endpoint(&self) -> String;
+}
+
+/// `GET /fapi/v1/fundingRate`; for Hyperliquid's single endpoint also the request type.
+pub fn endpoint_of(request: &Request) -> String {
+    let method = match request.method {
+        crate::venue::Method::Get => "GET",
+        crate::venue::Method::Post => "POST",
+    };
+    let kind = request
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string));
+    match kind {
+        Some(kind) => format!("{method} {} {kind}", request.path),
+        None => format!("{method} {}", request.path),
+    }
+}
+
+/// Pages the range needs at one row per `step_ms` and `page_limit` rows a page, doubled, plus `extra` and slack.
+fn budget(start_ms: i64, end_ms: i64, step_ms: i64, page_limit: usize, extra: u64) -> usize {
+    if start_ms > end_ms {
+        return 1;
+    }
+    let span = (end_ms as i128 - start_ms as i128).max(0) as u128;
+    let rows = span / step_ms.max(1) as u128 + 1;
+    let pages = rows.div_ceil(page_limit.max(1) as u128);
+    usize::try_from((2 * pages + u128::from(extra)).saturating_add(3)).unwrap_or(usize::MAX)
+}
+
+/// A row outside the asked window: the venue ignored a paging parameter; what it sent cannot be trusted to cover
+/// the range.
+fn outside_window(
+    venue: Venue,
+    what: &'static str,
+    endpoint: &str,
+    row_ms: i64,
+    (from, to): (i64, i64),
+) -> PipelineError {
+    use crate::model::time::iso_ms;
+    PipelineError::malformed(
+        venue,
+        what,
+        format!(
+            "{endpoint} answered a row at {} outside the requested window {} to {}: the venue ignored the paging \
+             parameters; stopping instead of returning a partial or wrong history",
+            iso_ms(row_ms),
+            iso_ms(from),
+            iso_ms(to)
+        ),
+    )
 }
 
 type Parse<R> = Box<dyn Fn(&[u8]) -> Result<Vec<R>> + Send + Sync>;
@@ -49,11 +109,17 @@ fn page_key<R: Timed>(rows: &[R]) -> Option<PageKey> {
     Some((oldest, newest, rows.len()))
 }
 
-fn repeated_page(venue: Venue, what: &'static str, key: PageKey) -> PipelineError {
+fn repeated_page(venue: Venue, what: &'static str, endpoint: &str, key: PageKey) -> PipelineError {
+    use crate::model::time::iso_ms;
     PipelineError::malformed(
         venue,
         what,
-        format!("the venue returned the same page twice ({} rows, {}..{} ms); stopping instead of looping", key.2, key.0, key.1),
+        format!(
+            "{endpoint} returned the same page twice ({} rows, {} to {}); stopping instead of looping",
+            key.2,
+            iso_ms(key.0),
+            iso_ms(key.1)
+        ),
     )
 }
 
@@ -80,6 +146,21 @@ pub struct ForwardPager<R> {
     first_row_ms: Option<i64>,
     /// When set: (step, explanation) — rows should begin within one step of the start, else say why not.
     leading_gap_note: Option<(i64, &'static str)>,
+    /// Smallest spacing of rows the venue can serve, for the request budget.
+    step_ms: i64,
+    endpoint: String,
+    /// A full page whose first row is more than this after the cursor is checked (see [`ForwardPager::with_gap_probe`]).
+    gap_probe_ms: Option<i64>,
+    /// A page held back until the venue confirms that nothing precedes it.
+    probe: Option<GapProbe<R>>,
+}
+
+/// A page that began later than expected, held while the venue is asked for the gap before it.
+struct GapProbe<R> {
+    from_ms: i64,
+    to_ms: i64,
+    rows: Vec<R>,
+    full_page: bool,
 }
 
 impl<R: Timed> ForwardPager<R> {
@@ -91,6 +172,7 @@ impl<R: Timed> ForwardPager<R> {
         build: impl Fn(i64, i64) -> Request + Send + Sync + 'static,
         parse: impl Fn(&[u8]) -> Result<Vec<R>> + Send + Sync + 'static,
     ) -> Self {
+        let endpoint = endpoint_of(&build(start_ms, end_ms));
         ForwardPager {
             venue,
             what,
@@ -104,7 +186,63 @@ impl<R: Timed> ForwardPager<R> {
             previous_page: None,
             first_row_ms: None,
             leading_gap_note: None,
+            step_ms: 60_000,
+            endpoint,
+            gap_probe_ms: None,
+            probe: None,
         }
+    }
+
+    /// The smallest spacing of rows (the period, the shortest funding interval), which sizes the request budget.
+    /// Without it a minute is assumed.
+    pub fn with_step(mut self, step_ms: i64) -> Self {
+        self.step_ms = step_ms.max(1);
+        self
+    }
+
+    /// A full page that starts more than `spacing_ms` (the widest normal spacing of rows) after the requested
+    /// start is either a real gap (the instrument listed later, the venue's window begins later, an outage) or a
+    /// venue that ignored `startTime` and answered its newest rows. One extra request for the gap tells them
+    /// apart: an honest venue answers it empty. Costs a request only where such a gap is.
+    pub fn with_gap_probe(mut self, spacing_ms: i64) -> Self {
+        self.gap_probe_ms = Some(spacing_ms.max(1));
+        self
+    }
+
+    /// Takes in the rows of an accepted page: moves the cursor past them, or ends the walk.
+    fn accept(&mut self, rows: Vec<R>, full_page: bool) -> Vec<R> {
+        match rows.last() {
+            Some(last) if full_page && last.ts_ms() < self.end_ms => {
+                self.cursor_ms = last.ts_ms() + 1
+            }
+            _ => self.finished = true,
+        }
+        if let Some(first) = rows.first() {
+            self.first_row_ms.get_or_insert(first.ts_ms());
+        }
+        rows
+    }
+
+    fn on_probe(&mut self, body: &[u8], probe: GapProbe<R>) -> Result<Vec<R>> {
+        let raw = (self.parse)(body)?;
+        if let Some(key) = page_key(&raw) {
+            use crate::model::time::iso_ms;
+            return Err(PipelineError::malformed(
+                self.venue,
+                self.what,
+                format!(
+                    "{} answered rows ({} to {}) for {} to {}, before the page it had answered for a start of {}: \
+                     the venue ignored startTime; stopping instead of returning a partial history",
+                    self.endpoint,
+                    iso_ms(key.0),
+                    iso_ms(key.1),
+                    iso_ms(probe.from_ms),
+                    iso_ms(probe.to_ms),
+                    iso_ms(probe.from_ms)
+                ),
+            ));
+        }
+        Ok(self.accept(probe.rows, probe.full_page))
     }
 
     /// Warn when the rows start more than `step_ms` after the requested start, with `explanation`.
@@ -118,43 +256,75 @@ impl<R: Timed + Send> Pager for ForwardPager<R> {
     type Row = R;
 
     fn next_request(&self) -> Option<Request> {
+        if let Some(probe) = &self.probe {
+            return Some((self.build)(probe.from_ms, probe.to_ms));
+        }
         (!self.finished).then(|| (self.build)(self.cursor_ms, self.end_ms))
     }
 
     fn on_page(&mut self, body: &[u8]) -> Result<Vec<R>> {
+        if let Some(probe) = self.probe.take() {
+            return self.on_probe(body, probe);
+        }
         let raw = (self.parse)(body)?;
         let Some(key) = page_key(&raw) else {
             self.finished = true;
             return Ok(Vec::new());
         };
         if self.previous_page == Some(key) {
-            return Err(repeated_page(self.venue, self.what, key));
+            return Err(repeated_page(self.venue, self.what, &self.endpoint, key));
         }
         self.previous_page = Some(key);
+        // Rows between the range start and the cursor repeat the previous page (an overlap): dropped below.
+        // Rows before the range or after its end mean the venue ignored `startTime`/`endTime`.
+        if let Some(outside) = [key.0, key.1]
+            .into_iter()
+            .find(|t| !(self.start_ms..=self.end_ms).contains(t))
+        {
+            return Err(outside_window(
+                self.venue,
+                self.what,
+                &self.endpoint,
+                outside,
+                (self.cursor_ms, self.end_ms),
+            ));
+        }
+        let full_page = raw.len() >= self.page_limit;
+        if key.1 < self.cursor_ms && !full_page {
+            // Only rows of the previous page again, and fewer than a page: an overlapping venue has nothing newer.
+            self.finished = true;
+            return Ok(Vec::new());
+        }
         if key.1 < self.cursor_ms {
             return Err(PipelineError::malformed(
                 self.venue,
                 self.what,
-                format!("all {} rows of the page are before the requested start {} ms: the venue ignored it", key.2, self.cursor_ms),
+                format!(
+                    "{}: all {} rows of the page are before the requested start {}: the venue ignored it",
+                    self.endpoint,
+                    key.2,
+                    crate::model::time::iso_ms(self.cursor_ms)
+                ),
             ));
         }
-        let full_page = raw.len() >= self.page_limit;
         let mut rows: Vec<R> = raw
             .into_iter()
             .filter(|r| (self.cursor_ms..=self.end_ms).contains(&r.ts_ms()))
             .collect();
         rows.sort_by_key(Timed::ts_ms);
         rows.dedup_by_key(|r| r.ts_ms());
-        match rows.last() {
-            Some(last) if full_page && last.ts_ms() < self.end_ms => {
-                self.cursor_ms = last.ts_ms() + 1
+        if let (Some(spacing), Some(first)) = (self.gap_probe_ms, rows.first()) {
+            if full_page && first.ts_ms() > self.cursor_ms.saturating_add(spacing) {
+                self.probe = Some(GapProbe {
+                    from_ms: self.cursor_ms,
+                    to_ms: first.ts_ms() - 1,
+                    rows,
+                    full_page,
+                });
+                return Ok(Vec::new());
             }
-            _ => self.finished = true,
         }
-        if let Some(first) = rows.first() {
-            self.first_row_ms.get_or_insert(first.ts_ms());
-        }
-        Ok(rows)
+        Ok(self.accept(rows, full_page))
     }
 
     fn progress(&self) -> f64 {
@@ -163,6 +333,20 @@ impl<R: Timed + Send> Pager for ForwardPager<R> {
         } else {
             fraction(self.cursor_ms, self.start_ms, self.end_ms)
         }
+    }
+
+    fn request_budget(&self) -> usize {
+        // A gap probe can follow any page.
+        let pages = budget(self.start_ms, self.end_ms, self.step_ms, self.page_limit, 0);
+        if self.gap_probe_ms.is_some() {
+            pages.saturating_mul(3) / 2
+        } else {
+            pages
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
     }
 
     fn warnings(&self) -> Vec<String> {
@@ -214,6 +398,8 @@ pub struct WindowRequest<'a> {
     pub cursor: Option<&'a str>,
 }
 
+type ParseNewestFirst<R> = Box<dyn Fn(&[u8]) -> Result<NewestFirstPage<R>> + Send + Sync>;
+
 pub struct BackwardWindowPager<R> {
     venue: Venue,
     what: &'static str,
@@ -223,7 +409,7 @@ pub struct BackwardWindowPager<R> {
     page_limit: usize,
     continuation: Continuation,
     build: Box<dyn Fn(WindowRequest<'_>) -> Request + Send + Sync>,
-    parse: Box<dyn Fn(&[u8]) -> Result<NewestFirstPage<R>> + Send + Sync>,
+    parse: ParseNewestFirst<R>,
     window_start_ms: i64,
     window_end_ms: i64,
     page_end_ms: i64,
@@ -232,6 +418,9 @@ pub struct BackwardWindowPager<R> {
     previous_page: Option<PageKey>,
     buffer: Vec<R>,
     finished: bool,
+    /// Smallest spacing of rows, for the request budget.
+    step_ms: i64,
+    endpoint: String,
 }
 
 impl<R: Timed> BackwardWindowPager<R> {
@@ -247,6 +436,11 @@ impl<R: Timed> BackwardWindowPager<R> {
         parse: impl Fn(&[u8]) -> Result<NewestFirstPage<R>> + Send + Sync + 'static,
     ) -> Self {
         let window_end_ms = end_ms.min(start_ms.saturating_add(window_ms - 1));
+        let endpoint = endpoint_of(&build(WindowRequest {
+            window_start_ms: start_ms,
+            page_end_ms: window_end_ms,
+            cursor: None,
+        }));
         BackwardWindowPager {
             venue,
             what,
@@ -265,7 +459,15 @@ impl<R: Timed> BackwardWindowPager<R> {
             previous_page: None,
             buffer: Vec::new(),
             finished: start_ms > end_ms,
+            step_ms: 60_000,
+            endpoint,
         }
+    }
+
+    /// The smallest spacing of rows (the period, the shortest funding interval), which sizes the request budget.
+    pub fn with_step(mut self, step_ms: i64) -> Self {
+        self.step_ms = step_ms.max(1);
+        self
     }
 
     /// The window is walked: release its rows, oldest first, and move to the next window.
@@ -305,17 +507,45 @@ impl<R: Timed + Send> Pager for BackwardWindowPager<R> {
     fn on_page(&mut self, body: &[u8]) -> Result<Vec<R>> {
         let page = (self.parse)(body)?;
         let key = page_key(&page.rows);
-        if key.is_some() && key == self.previous_page {
-            return Err(repeated_page(self.venue, self.what, key.expect("checked")));
+        if let Some(key) = key {
+            if Some(key) == self.previous_page {
+                return Err(repeated_page(self.venue, self.what, &self.endpoint, key));
+            }
+            // Every row inside the asked window, else the venue ignored `startTime`/`endTime` (and walking its
+            // cursor would visit its whole history, or the same page for every window).
+            if let Some(outside) = [key.0, key.1]
+                .into_iter()
+                .find(|t| !(self.window_start_ms..=self.page_end_ms).contains(t))
+            {
+                return Err(outside_window(
+                    self.venue,
+                    self.what,
+                    &self.endpoint,
+                    outside,
+                    (self.window_start_ms, self.page_end_ms),
+                ));
+            }
+            // Newest first: each further page of a window must reach back past the newest row of the last one.
+            if let Some(previous) = self.previous_page {
+                if key.1 >= previous.1 {
+                    return Err(PipelineError::malformed(
+                        self.venue,
+                        self.what,
+                        format!(
+                            "{}: a page reaching {} does not move back from the previous one ({} to {}); \
+                             stopping instead of looping",
+                            self.endpoint,
+                            crate::model::time::iso_ms(key.1),
+                            crate::model::time::iso_ms(previous.0),
+                            crate::model::time::iso_ms(previous.1)
+                        ),
+                    ));
+                }
+            }
         }
         self.previous_page = key;
         let full_page = page.rows.len() >= self.page_limit;
-        let window = self.window_start_ms..=self.page_end_ms;
-        self.buffer.extend(
-            page.rows
-                .into_iter()
-                .filter(|r| window.contains(&r.ts_ms())),
-        );
+        self.buffer.extend(page.rows);
         let window_done = match self.continuation {
             Continuation::Cursor => {
                 match page.next_cursor.filter(|c| !c.is_empty()) {
@@ -336,13 +566,6 @@ impl<R: Timed + Send> Pager for BackwardWindowPager<R> {
             }
             Continuation::EndTime => match key {
                 Some((oldest, _, _)) if full_page && oldest > self.window_start_ms => {
-                    if oldest > self.page_end_ms {
-                        return Err(PipelineError::malformed(
-                            self.venue,
-                            self.what,
-                            format!("a full page entirely after the requested end {} ms: the venue ignored it", self.page_end_ms),
-                        ));
-                    }
                     self.page_end_ms = oldest - 1;
                     false
                 }
@@ -366,6 +589,24 @@ impl<R: Timed + Send> Pager for BackwardWindowPager<R> {
 
     fn warnings(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    fn request_budget(&self) -> usize {
+        let windows = (i128::from(self.end_ms) - i128::from(self.start_ms))
+            .max(0)
+            .div_euclid(i128::from(self.window_ms.max(1)))
+            + 1;
+        budget(
+            self.start_ms,
+            self.end_ms,
+            self.step_ms,
+            self.page_limit,
+            u64::try_from(2 * windows).unwrap_or(u64::MAX),
+        )
+    }
+
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
     }
 }
 
@@ -449,7 +690,7 @@ mod tests {
     fn forward_stops_at_the_end_and_on_empty_pages() {
         let mut pager = forward((0, 25), 3);
         assert_eq!(pager.on_page(b"[0, 10, 20]").unwrap().len(), 3);
-        assert_eq!(pager.on_page(b"[21, 25, 30]").unwrap().len(), 2);
+        assert_eq!(pager.on_page(b"[21, 23, 25]").unwrap().len(), 3);
         assert!(pager.next_request().is_none());
         let mut pager = forward((0, 100), 3);
         assert!(pager.on_page(b"[]").unwrap().is_empty());
@@ -597,6 +838,267 @@ mod tests {
             vec![700, 800, 900]
         );
         assert!(pager.next_request().is_none());
+    }
+
+    #[test]
+    fn forward_refuses_rows_outside_the_window_and_tolerates_overlap_and_order() {
+        // Rows after the end: the venue ignored endTime.
+        let err = forward((0, 100), 3).on_page(b"[90, 100, 110]").unwrap_err();
+        assert!(
+            err.to_string().contains("outside the requested window")
+                && err.to_string().contains("1970-01-01T00:00:00.110Z"),
+            "{err}"
+        );
+        // A row before the range start: the venue ignored startTime (the silent 2025-rows-for-2024 case).
+        let err = forward((50, 1_000), 3)
+            .on_page(b"[40, 60, 70]")
+            .unwrap_err();
+        assert!(err.to_string().contains("ignored the paging"), "{err}");
+        // Overlap with the previous page and rows out of order: dropped and sorted, not an error.
+        let mut pager = forward((0, 1_000), 3);
+        assert_eq!(pager.on_page(b"[20, 0, 10]").unwrap().len(), 3);
+        let rows = pager.on_page(b"[10, 30, 20]").unwrap();
+        assert_eq!(rows.iter().map(Timed::ts_ms).collect::<Vec<_>>(), vec![30]);
+        assert_eq!(start_of(&pager.next_request().unwrap()), "31");
+    }
+
+    #[test]
+    fn backward_refuses_ignored_windows_and_pages_that_do_not_move_back() {
+        // The same (first-window) page answered for the second window: an error, not 0 rows.
+        let mut pager = backward((0, 199), 100, 2, Continuation::Cursor);
+        pager.on_page(br#"[[90, 80], ""]"#).unwrap();
+        let err = pager.on_page(br#"[[90, 80], ""]"#).unwrap_err();
+        assert!(
+            err.to_string().contains("outside the requested window"),
+            "{err}"
+        );
+        // Rows newer than the window: the window was ignored.
+        let mut pager = backward((0, 1_000), 100, 2, Continuation::Cursor);
+        let err = pager.on_page(br#"[[900, 800], "c1"]"#).unwrap_err();
+        assert!(err.to_string().contains("ignored the paging"), "{err}");
+        // A next page that is not older than the last one.
+        let mut pager = backward((0, 1_000), 1_001, 2, Continuation::Cursor);
+        pager.on_page(br#"[[900, 800], "c1"]"#).unwrap();
+        let err = pager.on_page(br#"[[950, 700], "c2"]"#).unwrap_err();
+        assert!(err.to_string().contains("does not move back"), "{err}");
+    }
+
+    #[test]
+    fn request_budgets_follow_range_and_page_size() {
+        // 1001 rows at 1 ms, 10 a page: 101 pages, doubled plus slack.
+        let pager = forward((0, 1_000), 10).with_step(1);
+        assert_eq!(pager.request_budget(), 2 * 101 + 3);
+        assert_eq!(forward((10, 5), 10).request_budget(), 1);
+        let pager = backward((0, 999), 100, 10, Continuation::Cursor).with_step(1);
+        // 10 windows, 100 pages.
+        assert_eq!(pager.request_budget(), 2 * 100 + 2 * 10 + 3);
+        assert!(
+            forward((i64::MIN / 1_000_000, i64::MAX / 1_000_000), 1)
+                .with_step(1)
+                .request_budget()
+                > 1_000
+        );
+        assert_eq!(pager.endpoint(), "GET /x");
+    }
+
+    /// Property tests of both pagers against toy venues that misbehave per request in the ways real ones do.
+    mod misbehaving_venues {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone, Copy)]
+        enum Fault {
+            Honest,
+            IgnoreStart,
+            IgnoreEnd,
+            IgnoreBoth,
+            /// No start: the newest rows up to the end (what Binance does without `startTime`).
+            Newest,
+            Replay,
+            Overlap(i64),
+            Shuffle,
+        }
+
+        fn fault() -> impl Strategy<Value = Fault> {
+            prop_oneof![
+                4 => Just(Fault::Honest),
+                1 => Just(Fault::IgnoreStart),
+                1 => Just(Fault::IgnoreEnd),
+                1 => Just(Fault::IgnoreBoth),
+                1 => Just(Fault::Newest),
+                1 => Just(Fault::Replay),
+                1 => (1i64..500).prop_map(Fault::Overlap),
+                1 => Just(Fault::Shuffle),
+            ]
+        }
+
+        fn harmless(f: &Fault) -> bool {
+            matches!(f, Fault::Honest | Fault::Overlap(_) | Fault::Shuffle)
+        }
+
+        /// Drives `pager` like `fetch::history` does (budget included) against `answer`.
+        fn drive<P: Pager<Row = OpenInterest>>(
+            mut pager: P,
+            mut answer: impl FnMut(&Request) -> Vec<u8>,
+        ) -> (Result<Vec<i64>>, usize) {
+            let budget = pager.request_budget();
+            let mut rows = Vec::new();
+            let mut requests = 0;
+            while let Some(request) = pager.next_request() {
+                if requests >= budget {
+                    return (
+                        Err(PipelineError::malformed(Venue::Bybit, "x", "budget")),
+                        requests,
+                    );
+                }
+                requests += 1;
+                match pager.on_page(&answer(&request)) {
+                    Ok(page) => rows.extend(page.iter().map(Timed::ts_ms)),
+                    Err(e) => return (Err(e), requests),
+                }
+            }
+            (Ok(rows), requests)
+        }
+
+        fn param(r: &Request, key: &str) -> Option<i64> {
+            query(r, key).map(|v| v.parse().unwrap())
+        }
+
+        fn shuffled(mut rows: Vec<i64>) -> Vec<i64> {
+            rows.reverse();
+            if !rows.is_empty() {
+                rows.rotate_left(1);
+            }
+            rows
+        }
+
+        fn truth(first: i64, n: usize, step: i64) -> Vec<i64> {
+            (0..n as i64).map(|i| first + i * step).collect()
+        }
+
+        proptest! {
+            #![proptest_config(proptest::test_runner::Config {
+                cases: 200,
+                failure_persistence: None,
+                ..Default::default()
+            })]
+
+            /// Ascending pages from a start time (Binance, Hyperliquid): either exactly the rows of the range,
+            /// in order, each once, or an error; never a silent subset, never more requests than the budget.
+            #[test]
+            fn forward_pager_is_exact_or_fails(
+                n in 0usize..300,
+                step in prop_oneof![Just(1i64), Just(7), Just(60)],
+                from in -60i64..400,
+                len in 0i64..400,
+                limit in 1usize..25,
+                faults in proptest::collection::vec(fault(), 1..8),
+            ) {
+                let data = truth(0, n, step);
+                let (start, end) = (from * step, (from + len) * step);
+                let expected: Vec<i64> = data.iter().copied().filter(|t| (start..=end).contains(t)).collect();
+                let mut previous: Option<Vec<u8>> = None;
+                let mut i = 0;
+                let pager = || forward((start, end), limit).with_step(step).with_gap_probe(step);
+                let (result, requests) = drive(pager(), |r| {
+                    let f = faults[i % faults.len()];
+                    i += 1;
+                    let (mut s, mut e) = (param(r, "startTime").unwrap(), param(r, "endTime").unwrap());
+                    match f {
+                        Fault::IgnoreStart => s = i64::MIN,
+                        Fault::IgnoreEnd => e = i64::MAX,
+                        Fault::IgnoreBoth => (s, e) = (i64::MIN, i64::MAX),
+                        // Back into the previous page, not before the range (that would be an ignored start).
+                        Fault::Overlap(k) => s = (s - k).max(start),
+                        Fault::Replay => if let Some(p) = &previous { return p.clone() },
+                        _ => {}
+                    }
+                    let mut page: Vec<i64> = data.iter().copied().filter(|t| (s..=e).contains(t)).take(limit).collect();
+                    if matches!(f, Fault::Newest) {
+                        let upto: Vec<i64> = data.iter().copied().filter(|t| *t <= e).collect();
+                        page = upto[upto.len().saturating_sub(limit)..].to_vec();
+                    }
+                    let empty = page.is_empty();
+                    if matches!(f, Fault::Shuffle) { page = shuffled(page) }
+                    let body = serde_json::to_vec(&page).unwrap();
+                    // As below: an empty page replayed is an honest-looking "nothing here".
+                    if !empty {
+                        previous = Some(body.clone());
+                    }
+                    body
+                });
+                match result {
+                    Ok(rows) => prop_assert_eq!(rows, expected),
+                    Err(e) => {
+                        // An overlap of a whole page or more never moves on: refusing it is right.
+                        let harmless = faults.iter().all(|f| match f {
+                            Fault::Overlap(k) => (k + step - 1) / step < limit as i64,
+                            f => harmless(f),
+                        });
+                        prop_assert!(!harmless, "a harmless venue failed: {}", e);
+                    }
+                }
+                prop_assert!(requests <= pager().request_budget());
+            }
+
+            /// Newest-first pages in windows (Bybit), by cursor and by moving `endTime`.
+            #[test]
+            fn backward_pager_is_exact_or_fails(
+                n in 0usize..300,
+                step in prop_oneof![Just(1i64), Just(7), Just(60)],
+                from in -60i64..400,
+                len in 0i64..400,
+                limit in 1usize..25,
+                by_cursor in any::<bool>(),
+                faults in proptest::collection::vec(fault(), 1..8),
+            ) {
+                let data = truth(0, n, step);
+                let (start, end) = (from * step, (from + len) * step);
+                let expected: Vec<i64> = data.iter().copied().filter(|t| (start..=end).contains(t)).collect();
+                let continuation = if by_cursor { Continuation::Cursor } else { Continuation::EndTime };
+                let window = limit as i64 * step;
+                let mut previous: Option<Vec<u8>> = None;
+                let mut i = 0;
+                let pager = backward((start, end), window, limit, continuation).with_step(step);
+                let budget = pager.request_budget();
+                let (result, requests) = drive(pager, |r| {
+                    let f = faults[i % faults.len()];
+                    i += 1;
+                    let (mut s, mut e) = (param(r, "startTime").unwrap(), param(r, "endTime").unwrap());
+                    let offset: usize = query(r, "cursor").map_or(0, |c| c.parse().unwrap());
+                    match f {
+                        Fault::IgnoreStart => s = i64::MIN,
+                        Fault::IgnoreEnd => e = i64::MAX,
+                        Fault::IgnoreBoth => (s, e) = (i64::MIN, i64::MAX),
+                        Fault::Overlap(k) => e += k,
+                        // Replaying an empty page is indistinguishable from an honest "nothing here": only
+                        // non-empty pages are replayed (previous is kept only for those).
+                        Fault::Replay => if let Some(p) = &previous { return p.clone() },
+                        _ => {}
+                    }
+                    let all: Vec<i64> = data.iter().rev().copied().filter(|t| (s..=e).contains(t)).collect();
+                    let mut page: Vec<i64> = all.iter().copied().skip(offset).take(limit).collect();
+                    let more = offset + page.len() < all.len();
+                    let cursor = if more && by_cursor { (offset + limit).to_string() } else { String::new() };
+                    let empty = page.is_empty();
+                    if matches!(f, Fault::Shuffle) { page = shuffled(page) }
+                    let body = serde_json::to_vec(&(page, cursor)).unwrap();
+                    if !empty {
+                        previous = Some(body.clone());
+                    }
+                    body
+                });
+                match result {
+                    Ok(rows) => prop_assert_eq!(rows, expected),
+                    Err(e) => {
+                        // An overlap on newest-first pages asks past the window end: refused like an ignored end.
+                        let harmless = faults.iter().all(|f| matches!(f, Fault::Honest | Fault::Shuffle));
+                        prop_assert!(!harmless, "a harmless venue failed: {}", e);
+                    }
+                }
+                prop_assert!(requests <= budget);
+            }
+        }
     }
 
     #[test]

@@ -229,6 +229,61 @@ pub fn parse_funding_info(body: &[u8]) -> Result<HashMap<String, u16>> {
 
 /// Binance keeps open interest history for 30 days only.
 pub const OI_HISTORY_DAYS: i64 = 30;
+/// Kept clear of the window's edge, which moves on while a request travels: a start this much inside the window.
+pub const OI_HISTORY_EDGE_MARGIN_MS: i64 = 10_000;
+
+/// `GET /fapi/v1/time`: the venue's clock, which its 30-day window follows.
+pub fn server_time_request() -> Request {
+    get("/fapi/v1/time", vec![], 1, "server time")
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServerTime {
+    server_time: LooseI64,
+}
+
+/// The venue's time in epoch milliseconds.
+pub fn parse_server_time(body: &[u8]) -> Result<i64> {
+    let what = "server time";
+    let time: ServerTime = decode(body, what)?;
+    let ms = time
+        .server_time
+        .required("serverTime")
+        .map_err(|e| PipelineError::malformed(VENUE, what, e))?;
+    crate::model::time::check_venue_ms(ms).map_err(|e| PipelineError::malformed(VENUE, what, e))
+}
+
+/// The range Binance can serve open interest history for, by its clock `server_ms`: the start moved into the
+/// 30-day window, or `None` when the whole range is older. The message says what is missing, in ISO time.
+pub fn clamp_open_interest_range(
+    (start_ms, end_ms): (i64, i64),
+    server_ms: i64,
+) -> (Option<(i64, i64)>, Option<String>) {
+    use crate::model::time::iso_ms;
+    let earliest = server_ms - OI_HISTORY_DAYS * 86_400_000 + OI_HISTORY_EDGE_MARGIN_MS;
+    if start_ms >= earliest {
+        return (Some((start_ms, end_ms)), None);
+    }
+    let note = |served: &str| {
+        format!(
+            "binance: open interest history from {} to {} is not available: Binance serves the last \
+             {OI_HISTORY_DAYS} days only (its clock: {}, so from {}); {served}",
+            iso_ms(start_ms),
+            iso_ms(end_ms.min(earliest - 1)),
+            iso_ms(server_ms),
+            iso_ms(earliest)
+        )
+    };
+    if end_ms < earliest {
+        (None, Some(note("nothing of the range was fetched")))
+    } else {
+        (
+            Some((earliest, end_ms)),
+            Some(note(&format!("fetched from {}", iso_ms(earliest)))),
+        )
+    }
+}
 /// Largest page each history endpoint serves.
 pub const OI_HISTORY_PAGE: usize = 500;
 pub const FUNDING_HISTORY_PAGE: usize = 1000;
@@ -293,6 +348,8 @@ pub fn open_interest_history_pager(
         },
         move |body| parse_open_interest_history(body, &inst),
     )
+    .with_step(period.millis())
+    .with_gap_probe(period.millis())
     .warn_on_leading_gap(
         period.millis(),
         "Binance serves open interest history for the last 30 days only",
@@ -356,6 +413,9 @@ pub fn funding_rate_history_pager(
         },
         move |body| parse_funding_rate_history(body, &inst),
     )
+    // Binance funding intervals are 8 h, 4 h or 1 h.
+    .with_step(3_600_000)
+    .with_gap_probe(8 * 3_600_000 + 60_000)
 }
 
 #[cfg(test)]

@@ -326,7 +326,8 @@ pub fn open_interest_history_pager(
             get("/v5/market/open-interest", query, "open interest history")
         },
         move |body| parse_open_interest_history(body, &inst),
-    ))
+    )
+    .with_step(period.millis()))
 }
 
 #[derive(Deserialize)]
@@ -401,6 +402,8 @@ pub fn funding_rate_history_pager(
         },
         move |body| parse_funding_rate_history(body, &inst),
     )
+    // Bybit funding intervals go down to 1 h.
+    .with_step(3_600_000)
 }
 
 #[cfg(test)]

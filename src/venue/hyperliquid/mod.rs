@@ -203,6 +203,9 @@ pub fn funding_rate_history_pager(
         },
         move |body| parse_funding_rate_history(body, &inst),
     )
+    .with_step(i64::from(FUNDING_INTERVAL_MINUTES) * 60_000)
+    // Hourly settlements, a few ms after the hour.
+    .with_gap_probe(i64::from(FUNDING_INTERVAL_MINUTES) * 60_000 + 60_000)
 }
 
 /// Hyperliquid publishes no open interest history.
