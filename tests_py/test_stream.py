@@ -35,9 +35,8 @@ def received_keys(tables):
     for table in tables:
         ts = table.column("ts_event").cast(pa.int64()).to_pylist()
         for row, ns in zip(table.to_pylist(), ts, strict=True):
-            keys.append(
-                event_key(row["venue"], row["instrument_id"], ns // 1_000_000, row["side"], row["price"], row["quantity"])
-            )
+            ms = ns // 1_000_000
+            keys.append(event_key(row["venue"], row["instrument_id"], ms, row["side"], row["price"], row["quantity"]))
     return keys
 
 
@@ -74,9 +73,9 @@ def assert_once_or_in_gap(sim, venues, natives, keys, gaps, window_ms):
         if key in set(keys):
             continue
         sent_ns = e["sent_at_ms"] * 1_000_000
-        assert any(
-            g[0] == key[0] and g[1] == key[1] and g[2] <= sent_ns + 999_999 and sent_ns <= g[3] for g in gaps
-        ), f"{key} missing outside every gap {gaps}"
+        assert any(g[0] == key[0] and g[1] == key[1] and g[2] <= sent_ns + 999_999 and sent_ns <= g[3] for g in gaps), (
+            f"{key} missing outside every gap {gaps}"
+        )
     return checked
 
 
