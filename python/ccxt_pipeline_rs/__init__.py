@@ -7,6 +7,7 @@ over through the Arrow C stream interface without copying.
 from ccxt_pipeline_rs._core import (
     BinanceFetcher,
     BybitFetcher,
+    DaemonRunner,
     ExchangeError,
     HyperliquidFetcher,
     IncompleteHistoryWarning,
@@ -36,6 +37,8 @@ __all__ = [
     "HyperliquidFetcher",
     "Orchestrator",
     "ParquetStore",
+    "LiquidationStream",
+    "DaemonRunner",
     "MultiVenueResult",
     "PipelineError",
     "NetworkError",

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -573,6 +574,245 @@ def render_summary(datasets: list[dict], fmt: str) -> None:
             )
         for path in d.get("quarantined", []):
             click.echo(f"quarantined: {path}", err=True)
+
+
+@cli.group()
+def daemon() -> None:
+    """Collect 24/7 from a config file: start, stop, status."""
+
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="TOML config (see examples/daemon.toml)."
+)
+daemon_data_dir_option = click.option(
+    "--data-dir", type=click.Path(file_okay=False), help="Overrides the config's data_dir (and CCXT_PIPELINE_DATA_DIR)."
+)
+
+# Exit codes a supervisor can use: 0 done, 1 failed or refused (e.g. already running), 2 bad config, 3 not running.
+EXIT_NOT_RUNNING = 3
+
+
+def daemon_config(
+    state: Context, config_path: str | None, data_dir: str | None, metrics_port: int | None = None, urls: bool = False
+):
+    """The config file (if any) under the environment under the flags; with --sim and `urls`, the simulator's."""
+    from ccxt_pipeline_rs import CCXTPipelineConfig
+
+    if config_path is not None and not os.path.isfile(config_path):
+        raise BadInput(f"config file {config_path} does not exist")
+    config = CCXTPipelineConfig.from_file(config_path) if config_path else CCXTPipelineConfig().with_env()
+    overrides: dict[str, object] = {"data_dir": data_dir, "metrics.port": metrics_port}
+    if state.sim_enabled and urls:
+        sim = state.simulator()
+        for venue in VENUES:
+            overrides[f"urls.{venue}"] = sim.base_urls[venue]
+            overrides[f"urls.{venue}_ws"] = sim.ws_urls[venue]
+    return config.with_overrides(overrides, origin="command line")
+
+
+def forward_global_options(state: Context) -> list[str]:
+    args = []
+    if state.sim_enabled:
+        args += ["--sim", "--seed", str(state.seed)]
+    if state.sim_ws_drop_every is not None:
+        args += ["--sim-ws-drop-every", str(state.sim_ws_drop_every)]
+    return args
+
+
+@daemon.command("start")
+@config_option
+@daemon_data_dir_option
+@click.option("--foreground", is_flag=True, help="Run in this process, logging to stderr (for systemd).")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a detached start.",
+)
+@click.pass_obj
+def daemon_start(
+    state: Context,
+    config_path: str | None,
+    data_dir: str | None,
+    foreground: bool,
+    metrics_port: int | None,
+    wait_s: float,
+) -> None:
+    """Start the collector (detached unless --foreground). A second daemon on the same data dir refuses."""
+    import json as _json
+    import subprocess
+    import time
+
+    from ccxt_pipeline_rs import DaemonRunner
+    from ccxt_pipeline_rs._core import daemon_pid
+
+    # The detached parent only needs the data dir: its child starts the simulator it runs against.
+    config = daemon_config(state, config_path, data_dir, metrics_port, urls=foreground)
+    running = daemon_pid(config.data_dir)
+    if running is not None:
+        click.echo(f"error: a daemon is already running on {config.data_dir} (PID {running})", err=True)
+        sys.exit(1)
+    if foreground:
+        configure_daemon_logging(config)
+        DaemonRunner(config).run()
+        click.echo("daemon stopped", err=True)
+        return
+    os.makedirs(config.data_dir, exist_ok=True)
+    log_path = config.log_file or os.path.join(config.data_dir, "daemon.log")
+    args = [
+        sys.executable,
+        "-m",
+        "ccxt_pipeline_rs.cli",
+        *forward_global_options(state),
+        "daemon",
+        "start",
+        "--foreground",
+    ]
+    if config_path:
+        args += ["--config", config_path]
+    if data_dir:
+        args += ["--data-dir", data_dir]
+    if metrics_port:
+        args += ["--metrics-port", str(metrics_port)]
+    with open(log_path, "ab") as log:
+        child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    status_path = os.path.join(config.data_dir, "daemon.status.json")
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            click.echo(f"error: the daemon exited at start (code {child.returncode}); see {log_path}", err=True)
+            sys.exit(1)
+        try:
+            with open(status_path) as f:
+                status = _json.load(f)
+            if status.get("pid") == child.pid and status.get("state") == "running":
+                click.echo(f"daemon started (PID {child.pid}); data in {config.data_dir}; log {log_path}")
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    click.echo(
+        f"error: the daemon (PID {child.pid}) did not report running within {wait_s:g} s; see {log_path}", err=True
+    )
+    sys.exit(1)
+
+
+def configure_daemon_logging(config) -> None:
+    """stderr for --foreground (systemd's journal), or a rotating file when the config names one."""
+    import logging.handlers
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    if config.log_file:
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            config.log_file, maxBytes=50 * 2**20, backupCount=5
+        )
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    levels = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO}
+    root.setLevel(levels.get(config.log_level, logging.DEBUG))
+
+
+@daemon.command("stop")
+@config_option
+@daemon_data_dir_option
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=30.0, show_default=True)
+@click.pass_obj
+def daemon_stop(state: Context, config_path: str | None, data_dir: str | None, timeout_s: float) -> None:
+    """Stop the daemon: SIGTERM, wait for it to flush and exit; SIGKILL (and say so) after --timeout."""
+    import time
+
+    from ccxt_pipeline_rs._core import daemon_pid
+
+    config = daemon_config(state, config_path, data_dir)
+    pid = daemon_pid(config.data_dir)
+    if pid is None:
+        click.echo(f"no daemon is running on {config.data_dir}")
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if daemon_pid(config.data_dir) is None:
+            click.echo(f"daemon (PID {pid}) stopped")
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    click.echo(f"daemon (PID {pid}) did not stop within {timeout_s:g} s: escalated to SIGKILL", err=True)
+    sys.exit(1)
+
+
+def job_health(job: dict, now_ms: int) -> str:
+    if job.get("last_error_ms") and (job.get("last_success_ms") or 0) < job["last_error_ms"]:
+        return "failing"
+    if job.get("last_success_ms") is None:
+        return "pending"
+    return "ok"
+
+
+@daemon.command("status")
+@config_option
+@daemon_data_dir_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def daemon_status(state: Context, config_path: str | None, data_dir: str | None, fmt: str) -> None:
+    """Running or not, uptime, per job last success / error / next run / rows; streams; store size.
+    Exit 0 if running, 3 if not."""
+    import json as _json
+    import time
+
+    from ccxt_pipeline_rs._core import daemon_pid
+
+    config = daemon_config(state, config_path, data_dir)
+    pid = daemon_pid(config.data_dir)
+    try:
+        with open(os.path.join(config.data_dir, "daemon.status.json")) as f:
+            status = _json.load(f)
+    except (OSError, ValueError):
+        status = {}
+    now = time.time_ns() // 1_000_000
+    jobs = {name: {**job, "health": job_health(job, now)} for name, job in status.get("jobs", {}).items()}
+    report = {
+        "running": pid is not None,
+        "pid": pid,
+        "state": status.get("state") if pid is not None else "stopped",
+        "uptime_s": (now - status["started_ms"]) / 1000 if pid is not None and "started_ms" in status else None,
+        "data_dir": config.data_dir,
+        "config": status.get("config"),
+        "jobs": jobs,
+        "streams": status.get("streams"),
+        "store_bytes": status.get("store_bytes"),
+        "updated": iso_utc(status["updated_ms"] * 1_000_000) if "updated_ms" in status else None,
+    }
+    if fmt == "json":
+        click.echo(_json.dumps(report, indent=2))
+    else:
+        when = lambda ms: iso_utc(ms * 1_000_000).replace("T", " ").rstrip("Z") if ms else "—"  # noqa: E731
+        if pid is None:
+            click.echo(f"not running (data dir {config.data_dir}; last status {report['updated'] or 'none'})")
+        else:
+            click.echo(f"running, PID {pid}, up {report['uptime_s']:.0f} s, data dir {config.data_dir}")
+        for name, job in sorted(jobs.items()):
+            click.echo(
+                f"  {name:<26} {job['health']:<8} last ok {when(job.get('last_success_ms'))}  "
+                f"next {when(job.get('next_run_ms'))}  rows {job.get('rows_written', 0)}"
+                + (f"  error: {job['last_error']}" if job["health"] == "failing" else "")
+            )
+        streams = report["streams"]
+        if streams:
+            click.echo(
+                f"  streams: {streams['connected']} connected, {streams['events']} events, "
+                f"{streams['reconnects']} reconnects, {streams['gaps_24h']} gaps in 24 h"
+            )
+        if report["store_bytes"] is not None:
+            click.echo(f"  store: {report['store_bytes'] / 2**20:.1f} MiB")
+    if pid is None:
+        sys.exit(EXIT_NOT_RUNNING)
 
 
 @cli.group()

@@ -1,5 +1,6 @@
 //! PyO3 glue only: everything here adapts the Rust API to Python; no venue or I/O logic lives here.
 
+mod daemon;
 mod dates;
 mod errors;
 mod fetchers;
@@ -24,6 +25,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sim::PySimServer>()?;
     m.add_class::<store::PyParquetStore>()?;
     m.add_class::<stream::PyLiquidationStream>()?;
+    m.add_class::<daemon::PyDaemonRunner>()?;
+    m.add_function(wrap_pyfunction!(daemon::daemon_pid, m)?)?;
     m.add_function(wrap_pyfunction!(dates::datetime_ns, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_panic_for_tests, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
