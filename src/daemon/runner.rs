@@ -156,6 +156,9 @@ impl DaemonRunner {
         tracing::info!(data_dir = %config.data_dir.display(), pid = std::process::id(), "daemon starting");
 
         let (job_stop, job_stopped) = watch::channel(false);
+        if let Some(port) = config.metrics_port {
+            super::metrics::serve(port, status.clone(), job_stopped.clone()).await?;
+        }
         let context = Arc::new(Context {
             config: config.clone(),
             store,

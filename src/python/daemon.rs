@@ -31,7 +31,10 @@ impl PyDaemonRunner {
 impl PyDaemonRunner {
     #[new]
     fn new(config: PyRef<'_, PyPipelineConfig>) -> Self {
-        PyDaemonRunner { config: config.config.clone(), stop: Mutex::new(None) }
+        PyDaemonRunner {
+            config: config.config.clone(),
+            stop: Mutex::new(None),
+        }
     }
 
     /// Runs until `stop()`, SIGTERM or Ctrl+C; returns once everything is flushed. Raises if the daemon cannot
@@ -51,7 +54,11 @@ impl PyDaemonRunner {
             });
             if let Some(joined) = finished {
                 return joined
-                    .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("the daemon task failed: {e}")))?
+                    .map_err(|e| {
+                        pyo3::exceptions::PyRuntimeError::new_err(format!(
+                            "the daemon task failed: {e}"
+                        ))
+                    })?
                     .map_err(to_py_err);
             }
             if let Err(interrupt) = py.check_signals() {
@@ -59,7 +66,11 @@ impl PyDaemonRunner {
                 self.stop();
                 let joined = py.detach(|| runtime().block_on(&mut task));
                 joined
-                    .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("the daemon task failed: {e}")))?
+                    .map_err(|e| {
+                        pyo3::exceptions::PyRuntimeError::new_err(format!(
+                            "the daemon task failed: {e}"
+                        ))
+                    })?
                     .map_err(to_py_err)?;
                 return if interrupt.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
                     Ok(())
@@ -74,7 +85,9 @@ impl PyDaemonRunner {
     fn run_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stopped = self.stop_channel();
         let runner = DaemonRunner::new(self.config.clone());
-        pyo3_async_runtimes::tokio::future_into_py(py, async move { runner.run(stopped).await.map_err(to_py_err) })
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            runner.run(stopped).await.map_err(to_py_err)
+        })
     }
 
     /// Asks a running daemon to stop (from another thread or task).
