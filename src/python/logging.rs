@@ -1,7 +1,13 @@
 //! Forwards `tracing` events of this crate to Python's `logging`, under the logger `ccxt_pipeline_rs.<module>`,
 //! so notebooks and the CLI configure Rust logs the way they configure Python ones.
+//!
+//! Each logger's effective level is cached for a second: an event below it is dropped without taking the GIL,
+//! so runtime threads do not queue on the interpreter for logs nobody reads (a level change applies within 1 s).
 
+use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use tracing::field::{Field, Visit};
@@ -9,7 +15,24 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::prelude::*;
 
-struct PythonLogging;
+const LEVEL_CACHE_TTL: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct PythonLogging {
+    /// Logger name → (effective Python level, when it was read).
+    levels: Mutex<HashMap<String, (u8, Instant)>>,
+}
+
+impl PythonLogging {
+    /// The cached effective level of `logger`, if read within the last second.
+    fn cached_level(&self, logger: &str) -> Option<u8> {
+        let levels = self.levels.lock().unwrap_or_else(|p| p.into_inner());
+        levels
+            .get(logger)
+            .filter(|(_, read)| read.elapsed() < LEVEL_CACHE_TTL)
+            .map(|(level, _)| *level)
+    }
+}
 
 #[derive(Default)]
 struct Message {
@@ -48,15 +71,29 @@ fn python_level(level: &Level) -> u8 {
 impl<S: Subscriber> Layer<S> for PythonLogging {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let metadata = event.metadata();
-        let mut message = Message::default();
-        event.record(&mut message);
         let logger_name = metadata.target().replace("::", ".");
         let level = python_level(metadata.level());
+        if self
+            .cached_level(&logger_name)
+            .is_some_and(|threshold| level < threshold)
+        {
+            return;
+        }
+        let mut message = Message::default();
+        event.record(&mut message);
         // try_attach: after interpreter shutdown began, a late event from a runtime thread is dropped, not a crash.
         let _ = Python::try_attach(|py| -> PyResult<()> {
             let logger = py
                 .import("logging")?
-                .call_method1("getLogger", (logger_name,))?;
+                .call_method1("getLogger", (logger_name.as_str(),))?;
+            let threshold: u8 = logger
+                .call_method0("getEffectiveLevel")?
+                .extract()
+                .unwrap_or(0);
+            self.levels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(logger_name.clone(), (threshold, Instant::now()));
             if logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
                 logger.call_method1(
                     "log",
@@ -74,6 +111,6 @@ pub fn install() {
         tracing_subscriber::filter::Targets::new().with_target("ccxt_pipeline_rs", Level::DEBUG);
     // Err: the host process installed its own subscriber first; keep theirs.
     let _ = tracing_subscriber::registry()
-        .with(PythonLogging.with_filter(filter))
+        .with(PythonLogging::default().with_filter(filter))
         .try_init();
 }
