@@ -18,10 +18,12 @@ use crate::venue::{binance, bybit, hyperliquid};
 
 /// Instrument lists change rarely (listings, delistings); an hour keeps validation cheap and still current.
 const INSTRUMENTS_TTL: Duration = Duration::from_secs(3600);
+/// After a failed refresh, the last good list is served this long before the next try.
+const INSTRUMENT_RETRY: Duration = Duration::from_secs(60);
 /// Guards against a venue handing back the same cursor forever.
 const MAX_INSTRUMENT_PAGES: usize = 100;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Instruments {
     symbols: HashSet<String>,
     /// Binance funding interval overrides (minutes) from `fundingInfo`; empty elsewhere.
@@ -33,6 +35,8 @@ struct Instruments {
 pub struct VenueClient {
     http: VenueHttp,
     instruments: Mutex<Option<Arc<Instruments>>>,
+    /// A caller is reloading a stale list; the others keep using it meanwhile.
+    refreshing: std::sync::atomic::AtomicBool,
     /// History page size when smaller than the venue's maximum (tests of paging; the maximum is fastest).
     history_page_limit: Option<usize>,
 }
@@ -43,6 +47,7 @@ impl VenueClient {
         Ok(VenueClient {
             http,
             instruments: Mutex::new(None),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
             history_page_limit: None,
         })
     }
@@ -101,19 +106,51 @@ impl VenueClient {
         })
     }
 
+    /// The venue's instrument list. The first call loads it (concurrent first calls share that load); later,
+    /// a stale list is still served while one caller refreshes it, and a refresh that fails keeps the last good
+    /// list (retried after a minute), so an hourly reload never stalls or fails the fetches of a running daemon.
     async fn instruments(&self) -> Result<Arc<Instruments>> {
-        // Holding the lock across the load makes concurrent first calls share one load instead of racing.
-        let mut cached = self.instruments.lock().await;
-        if let Some(instruments) = cached
-            .as_ref()
-            .filter(|i| i.loaded_at.elapsed() < INSTRUMENTS_TTL)
+        let current = self.instruments.lock().await.clone();
+        let Some(current) = current else {
+            let mut cached = self.instruments.lock().await;
+            if let Some(loaded) = cached.clone() {
+                return Ok(loaded);
+            }
+            let loaded = Arc::new(self.load_instruments().await?);
+            tracing::debug!(venue = %self.venue(), count = loaded.symbols.len(), "instrument list loaded");
+            *cached = Some(loaded.clone());
+            return Ok(loaded);
+        };
+        if current.loaded_at.elapsed() < INSTRUMENTS_TTL
+            || self
+                .refreshing
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
         {
-            return Ok(instruments.clone());
+            return Ok(current);
         }
-        let loaded = Arc::new(self.load_instruments().await?);
-        tracing::debug!(venue = %self.venue(), count = loaded.symbols.len(), "instrument list loaded");
-        *cached = Some(loaded.clone());
-        Ok(loaded)
+        let refreshed = self.load_instruments().await;
+        let mut cached = self.instruments.lock().await;
+        let result = match refreshed {
+            Ok(loaded) => {
+                let loaded = Arc::new(loaded);
+                *cached = Some(loaded.clone());
+                loaded
+            }
+            Err(error) => {
+                tracing::warn!(venue = %self.venue(), %error, "instrument list refresh failed; keeping the last good list");
+                // Served as is, and tried again a minute from now rather than on every call.
+                let retry_at = Instant::now() - INSTRUMENTS_TTL + INSTRUMENT_RETRY;
+                let kept = Arc::new(Instruments {
+                    loaded_at: retry_at,
+                    ..(*current).clone()
+                });
+                *cached = Some(kept.clone());
+                kept
+            }
+        };
+        self.refreshing
+            .store(false, std::sync::atomic::Ordering::Release);
+        Ok(result)
     }
 
     async fn load_instruments(&self) -> Result<Instruments> {
