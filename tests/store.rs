@@ -1490,3 +1490,46 @@ fn impossible_open_interest_is_refused() {
         "the NaN-valued row from the table, and the zero"
     );
 }
+
+#[test]
+fn impossible_liquidation_prices_and_sizes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let btc = inst(Venue::Bybit, "BTCUSDT-PERP");
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.5] {
+        for (column, row) in [
+            (
+                "price",
+                Liquidation {
+                    price: bad,
+                    ..liquidation(&btc, DAY0, DAY0)
+                },
+            ),
+            (
+                "quantity",
+                Liquidation {
+                    quantity: bad,
+                    ..liquidation(&btc, DAY0, DAY0)
+                },
+            ),
+        ] {
+            for (case, result) in [
+                ("rows", store.write(std::slice::from_ref(&row))),
+                (
+                    "table",
+                    store.write_batches(&[Liquidation::to_table(std::slice::from_ref(&row))]),
+                ),
+            ] {
+                assert!(
+                    matches!(result, Err(PipelineError::InvalidArgument(ref m)) if m.contains(&format!("{column} {bad}"))),
+                    "{case} {column} {bad}: {result:?}"
+                );
+            }
+        }
+    }
+    assert!(store
+        .read::<Liquidation>(None, &TimeRange::default())
+        .unwrap()
+        .0
+        .is_empty());
+}

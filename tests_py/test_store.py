@@ -532,3 +532,48 @@ def test_ctrl_c_interrupts_a_writer_waiting_for_the_lock(tmp_path):
     finally:
         os.close(fd)
     assert ParquetStore(tmp_path).read("open_interest").num_rows == 0
+
+
+NAUTILUS_GAPS = textwrap.dedent(
+    """
+    import sys
+    import pyarrow as pa
+    from ccxt_pipeline_rs import ParquetStore
+    from ccxt_pipeline_rs.nautilus import catalog
+    from nautilus_trader.core.data import Data
+    from nautilus_trader.model.custom import customdataclass
+    from nautilus_trader.model.identifiers import InstrumentId
+
+    @customdataclass
+    class StreamGap(Data):
+        instrument_id: InstrumentId
+        stream: str
+        reason: str
+
+    root = sys.argv[1]
+    ts = pa.timestamp("ns", tz="UTC")
+    d0 = 1735689600 * 10**9
+    ParquetStore(root).write(pa.table({
+        "venue": ["binance", "bybit"], "symbol": ["ALL", "BTCUSDT-PERP"],
+        "instrument_id": ["ALL.BINANCE", "BTCUSDT-LINEAR.BYBIT"],
+        "ts_event": pa.array([d0, d0 + 1], ts), "ts_init": pa.array([d0 + 5, d0 + 9], ts),
+        "stream": ["!forceOrder@arr", "allLiquidation.BTCUSDT"], "reason": ["server_close", "idle_timeout"],
+    }))
+    for item in catalog(root).query(StreamGap, identifiers=["ALL.BINANCE", "BTCUSDT-LINEAR.BYBIT"]):
+        gap = getattr(item, "data", item)
+        print(gap.instrument_id, gap.stream, gap.reason, gap.ts_event, gap.ts_init)
+    """
+)
+
+
+def test_nautilus_trader_reads_the_gaps_folder_as_a_custom_data_class(tmp_path):
+    pytest.importorskip("nautilus_trader")
+    out = subprocess.run(
+        [sys.executable, "-c", NAUTILUS_GAPS, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    d0 = day0_ns()
+    assert out.stdout.splitlines() == [
+        f"ALL.BINANCE !forceOrder@arr server_close {d0} {d0 + 5}",
+        f"BTCUSDT-LINEAR.BYBIT allLiquidation.BTCUSDT idle_timeout {d0 + 1} {d0 + 9}",
+    ]

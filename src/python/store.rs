@@ -79,11 +79,16 @@ impl PyParquetStore {
             .transpose()?;
         let interrupted: Pending = Arc::default();
         let pending = interrupted.clone();
-        let check = move || {
-            Python::attach(|py| py.check_signals()).map_err(|e| {
+        // Runs Python's signal handlers (Ctrl+C) while a write waits for the lock; they only run on the main
+        // thread, so elsewhere (a fetch's blocking task) this is a no-op. No interpreter (shutting down): no-op.
+        let check = move || match Python::try_attach(|py| py.check_signals()) {
+            Some(Err(e)) => {
                 *pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                PipelineError::Store("interrupted while waiting for the store lock".into())
-            })
+                Err(PipelineError::Store(
+                    "interrupted while waiting for the store lock".into(),
+                ))
+            }
+            _ => Ok(()),
         };
         let store = py
             .detach(|| ParquetStore::open(root))

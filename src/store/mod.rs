@@ -137,6 +137,7 @@ impl FileStamp {
 }
 
 type FooterCache = Mutex<HashMap<PathBuf, (FileStamp, FooterStats)>>;
+const FOOTER_CACHE_ENTRIES: usize = 100_000;
 
 #[derive(Clone)]
 pub struct ParquetStore {
@@ -225,6 +226,10 @@ impl ParquetStore {
         let stats = file.footer_stats(kind)?;
         if let Some(stamp) = stamp {
             let mut cache = self.footers.lock().unwrap_or_else(|p| p.into_inner());
+            // Entries of replaced files linger; a long-lived process starts over rather than grow without bound.
+            if cache.len() >= FOOTER_CACHE_ENTRIES {
+                cache.clear();
+            }
             cache.insert(file.path.clone(), (stamp, stats));
         }
         Ok(stats)
