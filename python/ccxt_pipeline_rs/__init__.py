@@ -7,6 +7,7 @@ over through the Arrow C stream interface without copying.
 from ccxt_pipeline_rs._core import (
     BinanceFetcher,
     BybitFetcher,
+    CCXTPipelineConfig,
     ExchangeError,
     HyperliquidFetcher,
     IncompleteHistoryWarning,
@@ -35,6 +36,7 @@ __all__ = [
     "HyperliquidFetcher",
     "Orchestrator",
     "ParquetStore",
+    "CCXTPipelineConfig",
     "MultiVenueResult",
     "PipelineError",
     "NetworkError",
