@@ -7,6 +7,7 @@ over through the Arrow C stream interface without copying.
 from ccxt_pipeline_rs._core import (
     BinanceFetcher,
     BybitFetcher,
+    CCXTPipelineConfig,
     DaemonRunner,
     ExchangeError,
     HyperliquidFetcher,
@@ -37,6 +38,7 @@ __all__ = [
     "HyperliquidFetcher",
     "Orchestrator",
     "ParquetStore",
+    "CCXTPipelineConfig",
     "LiquidationStream",
     "DaemonRunner",
     "MultiVenueResult",

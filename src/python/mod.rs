@@ -1,5 +1,6 @@
 //! PyO3 glue only: everything here adapts the Rust API to Python; no venue or I/O logic lives here.
 
+mod config;
 mod daemon;
 mod dates;
 mod errors;
@@ -17,6 +18,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::install();
     crate::net::install_crypto_provider();
     errors::register(m)?;
+    m.add_class::<config::PyPipelineConfig>()?;
     m.add_class::<fetchers::BinanceFetcher>()?;
     m.add_class::<fetchers::BybitFetcher>()?;
     m.add_class::<fetchers::HyperliquidFetcher>()?;
