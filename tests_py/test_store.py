@@ -539,16 +539,7 @@ NAUTILUS_GAPS = textwrap.dedent(
     import sys
     import pyarrow as pa
     from ccxt_pipeline_rs import ParquetStore
-    from ccxt_pipeline_rs.nautilus import catalog
-    from nautilus_trader.core.data import Data
-    from nautilus_trader.model.custom import customdataclass
-    from nautilus_trader.model.identifiers import InstrumentId
-
-    @customdataclass
-    class StreamGap(Data):
-        instrument_id: InstrumentId
-        stream: str
-        reason: str
+    from ccxt_pipeline_rs.nautilus import StreamGap, catalog
 
     root = sys.argv[1]
     ts = pa.timestamp("ns", tz="UTC")
