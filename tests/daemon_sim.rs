@@ -184,3 +184,41 @@ async fn a_second_daemon_on_the_same_data_dir_refuses() {
         .unwrap_err();
     assert!(error.to_string().contains("already running"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_n_by_open_interest_collects_each_venues_largest_perpetuals() {
+    let server = SimServer::start(
+        SimConfig {
+            seed: 3,
+            ..SimConfig::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = DaemonConfig {
+        symbols: SymbolSelection::TopByOpenInterest(3),
+        history_catch_up: None,
+        liquidations: false,
+        ..config(&server, dir.path())
+    };
+    let status = run_for(config, 4.0).await;
+    for venue in Venue::ALL {
+        let job = &status.jobs[&format!("symbols {venue}")];
+        assert!(job.last_success_ms.is_some(), "{venue}: {job:?}");
+    }
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let oi = rows_by_instrument(&store, Kind::OpenInterest);
+    for venue in Venue::ALL {
+        let suffix = format!(".{}", venue.nautilus_venue());
+        let ids: Vec<&String> = oi.keys().filter(|id| id.ends_with(&suffix)).collect();
+        assert_eq!(ids.len(), 3, "{venue}: {ids:?}");
+    }
+    // The largest by notional: BTC leads every venue in the simulated market.
+    assert!(
+        oi.contains_key("BTCUSDT-PERP.BINANCE") && oi.contains_key("BTC-USD-PERP.HYPERLIQUID"),
+        "{:?}",
+        oi.keys()
+    );
+}

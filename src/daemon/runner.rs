@@ -132,13 +132,6 @@ impl DaemonRunner {
     /// [`SHUTDOWN_GRACE`], flushes and closes the streams and writes the final status.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<()> {
         let config = self.config.clone();
-        if let SymbolSelection::TopByOpenInterest(_) = config.symbols {
-            return Err(PipelineError::Unsupported {
-                venue: Venue::Binance,
-                what: "symbols = \"all\" with top_n_by_open_interest".into(),
-                reason: "not available in this version: list the symbols".into(),
-            });
-        }
         let _lock = DaemonLock::acquire(&config.data_dir)?;
         let previous = DaemonStatus::read(&config.data_dir).ok().flatten();
         let store = ParquetStore::open(&config.data_dir)?;
@@ -174,37 +167,12 @@ impl DaemonRunner {
             })
             .collect::<Result<_>>()?;
         let mut jobs = JoinSet::new();
-        let stream_slot: Arc<std::sync::Mutex<Option<Arc<LiquidationStream>>>> = Arc::default();
+        let stream_slot: StreamSlot = Arc::default();
+        let previous_alive_ms = previous.as_ref().map(|p| p.updated_ms);
         for client in clients.values() {
-            let recovered = Arc::new(Notify::new());
-            for (kind, interval) in [
-                (Snapshot::OpenInterest, config.open_interest_interval),
-                (Snapshot::Funding, config.funding_interval),
-            ] {
-                if let Some(interval) = interval {
-                    jobs.spawn(snapshot_job(
-                        context.clone(),
-                        client.clone(),
-                        kind,
-                        interval,
-                        recovered.clone(),
-                    ));
-                }
-            }
-            if let Some(catch_up) = config.history_catch_up {
-                jobs.spawn(catch_up_job(
-                    context.clone(),
-                    client.clone(),
-                    catch_up,
-                    recovered,
-                ));
-            }
-        }
-        if config.liquidations {
-            let previous_alive_ms = previous.as_ref().map(|p| p.updated_ms);
-            jobs.spawn(stream_job(
+            jobs.spawn(venue_jobs(
                 context.clone(),
-                clients.values().cloned().collect(),
+                client.clone(),
                 stream_slot.clone(),
                 previous_alive_ms,
             ));
@@ -264,33 +232,31 @@ async fn terminated(signal: &mut Option<tokio::signal::unix::Signal>) {
 
 fn publish(
     status: &SharedStatus,
-    stream: &std::sync::Mutex<Option<Arc<LiquidationStream>>>,
+    stream: &std::sync::Mutex<Vec<Arc<LiquidationStream>>>,
     data_dir: &Path,
     last_size_ms: &mut i64,
 ) {
     let now = now_ms();
-    let streams = stream
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .map(|stream| {
+    let day_ago_ns = (now - 86_400_000) * 1_000_000;
+    let streams = stream.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let streams = (!streams.is_empty()).then(|| {
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let mut total = StreamStatus::default();
+        for stream in &streams {
             let stats = stream.stats();
-            let load =
-                |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-            let day_ago_ns = (now - 86_400_000) * 1_000_000;
-            StreamStatus {
-                connected: load(&stats.connected),
-                events: load(&stats.events),
-                reconnects: load(&stats.reconnects),
-                gaps: load(&stats.gaps),
-                gaps_24h: stream
-                    .gaps()
-                    .iter()
-                    .filter(|g| g.ts_init >= day_ago_ns)
-                    .count() as u64,
-                stored: load(&stats.stored),
-            }
-        });
+            total.connected += load(&stats.connected);
+            total.events += load(&stats.events);
+            total.reconnects += load(&stats.reconnects);
+            total.gaps += load(&stats.gaps);
+            total.gaps_24h += stream
+                .gaps()
+                .iter()
+                .filter(|g| g.ts_init >= day_ago_ns)
+                .count() as u64;
+            total.stored += load(&stats.stored);
+        }
+        total
+    });
     // Sizing the store walks its folders: once a minute is plenty.
     let size = (now - *last_size_ms >= 60_000).then(|| dir_size(&data_dir.join("data")));
     if size.is_some() {
@@ -311,10 +277,95 @@ fn publish(
     }
 }
 
-fn symbols(config: &DaemonConfig) -> Vec<String> {
-    match &config.symbols {
-        SymbolSelection::Listed(symbols) => symbols.clone(),
-        SymbolSelection::TopByOpenInterest(_) => Vec::new(),
+/// The live streams of every venue, for the status.
+type StreamSlot = Arc<std::sync::Mutex<Vec<Arc<LiquidationStream>>>>;
+
+/// The symbols `client`'s venue collects: the listed ones, or its top N by open interest (retried every 30 s until
+/// the venue answers; `None` if stopped meanwhile).
+async fn venue_symbols(context: &Context, client: &VenueClient) -> Option<Vec<String>> {
+    let n = match &context.config.symbols {
+        SymbolSelection::Listed(symbols) => return Some(symbols.clone()),
+        SymbolSelection::TopByOpenInterest(n) => *n,
+    };
+    let name = format!("symbols {}", client.venue());
+    let mut stop = context.stop.clone();
+    loop {
+        match client.top_by_open_interest(n).await {
+            Ok(symbols) => {
+                tracing::info!(venue = %client.venue(), ?symbols, "top {n} by open interest");
+                context.status.job(&name, |job| {
+                    job.runs += 1;
+                    job.last_success_ms = Some(now_ms());
+                });
+                return Some(symbols);
+            }
+            Err(error) => {
+                tracing::warn!(venue = %client.venue(), %error, "cannot rank symbols by open interest; retrying in 30 s");
+                context.status.job(&name, |job| {
+                    job.failures += 1;
+                    job.last_error = Some(error.to_string());
+                    job.last_error_ms = Some(now_ms());
+                });
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+            () = stopped(&mut stop) => return None,
+        }
+    }
+}
+
+/// Every job of one venue: its symbols first, then snapshots, history catch-up and liquidation streams.
+async fn venue_jobs(
+    context: Arc<Context>,
+    client: Arc<VenueClient>,
+    streams: StreamSlot,
+    previous_alive_ms: Option<i64>,
+) {
+    let Some(symbols) = venue_symbols(&context, &client).await else {
+        return;
+    };
+    let symbols = Arc::new(symbols);
+    let config = &context.config;
+    let recovered = Arc::new(Notify::new());
+    let mut jobs = JoinSet::new();
+    for (kind, interval) in [
+        (Snapshot::OpenInterest, config.open_interest_interval),
+        (Snapshot::Funding, config.funding_interval),
+    ] {
+        if let Some(interval) = interval {
+            jobs.spawn(snapshot_job(
+                context.clone(),
+                client.clone(),
+                symbols.clone(),
+                kind,
+                interval,
+                recovered.clone(),
+            ));
+        }
+    }
+    if let Some(catch_up) = config.history_catch_up {
+        jobs.spawn(catch_up_job(
+            context.clone(),
+            client.clone(),
+            symbols.clone(),
+            catch_up,
+            recovered,
+        ));
+    }
+    if config.liquidations {
+        jobs.spawn(stream_job(
+            context.clone(),
+            client.clone(),
+            symbols,
+            streams,
+            previous_alive_ms,
+        ));
+    }
+    while let Some(joined) = jobs.join_next().await {
+        if let Err(error) = joined {
+            tracing::error!(venue = %client.venue(), %error, "a daemon job failed");
+        }
     }
 }
 
@@ -327,6 +378,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn snapshot_job(
     context: Arc<Context>,
     client: Arc<VenueClient>,
+    symbols: Arc<Vec<String>>,
     kind: Snapshot,
     interval: Duration,
     recovered: Arc<Notify>,
@@ -348,7 +400,7 @@ async fn snapshot_job(
         }
         // Retries end well before the next tick, which must find this one finished.
         let deadline = tokio::time::Instant::now() + interval.mul_f64(0.8);
-        let mut pending = symbols(&context.config);
+        let mut pending: Vec<String> = symbols.to_vec();
         let mut rows_oi = Vec::new();
         let mut rows_funding = Vec::new();
         let mut last_error = None;
@@ -473,6 +525,7 @@ async fn snapshot_job(
 async fn catch_up_job(
     context: Arc<Context>,
     client: Arc<VenueClient>,
+    symbols: Arc<Vec<String>>,
     catch_up: Duration,
     recovered: Arc<Notify>,
 ) {
@@ -491,7 +544,7 @@ async fn catch_up_job(
         };
         let mut rows = 0u64;
         let mut error = None;
-        for symbol in symbols(&context.config) {
+        for symbol in symbols.iter() {
             let Ok(range) = HistoryRange::new(start_ms, end_ms) else {
                 break;
             };
@@ -552,26 +605,25 @@ async fn catch_up_job(
 /// interval since the previous run's last sign of life is a `shutdown` gap of every stream.
 async fn stream_job(
     context: Arc<Context>,
-    clients: Vec<Arc<VenueClient>>,
-    slot: Arc<std::sync::Mutex<Option<Arc<LiquidationStream>>>>,
+    client: Arc<VenueClient>,
+    symbols: Arc<Vec<String>>,
+    slot: StreamSlot,
     previous_alive_ms: Option<i64>,
 ) {
     let config = &context.config;
+    let venue = client.venue();
+    let name = format!("liquidations {venue}");
     let mut stop = context.stop.clone();
-    let clients: Vec<(Arc<VenueClient>, Option<String>)> = clients
-        .into_iter()
-        .map(|c| (c.clone(), config.ws_urls.get(&c.venue()).cloned()))
-        .collect();
+    let clients = [(client.clone(), config.ws_urls.get(&venue).cloned())];
     let options = StreamOptions {
         batch_interval: config.flush_interval,
         ..StreamOptions::default()
     };
     let sink: Arc<dyn LiquidationSink> = Arc::new(context.store.clone());
-    let wanted = symbols(config);
     let stream = loop {
         let started = start_for_symbols(
             &clients,
-            &wanted,
+            &symbols,
             config.liquidations_all_market,
             &config.hyperliquid_addresses,
             options.clone(),
@@ -582,18 +634,10 @@ async fn stream_job(
             () = stopped(&mut stop) => return,
         };
         match result {
-            Ok((stream, failures)) => {
-                for failure in failures {
-                    context.status.job("liquidations", |job| {
-                        job.last_error = Some(failure.to_string())
-                    });
-                    tracing::error!(error = %failure, "a venue's liquidation stream could not start");
-                }
-                break Arc::new(stream);
-            }
+            Ok((stream, _)) => break Arc::new(stream),
             Err(error) => {
-                tracing::error!(%error, "liquidation streams could not start; retrying in 30 s");
-                context.status.job("liquidations", |job| {
+                tracing::error!(%venue, %error, "the liquidation stream could not start; retrying in 30 s");
+                context.status.job(&name, |job| {
                     job.failures += 1;
                     job.last_error = Some(error.to_string());
                     job.last_error_ms = Some(now_ms());
@@ -606,10 +650,12 @@ async fn stream_job(
         }
     };
     if let Some(from_ms) = previous_alive_ms {
-        record_downtime(&context, &clients, from_ms).await;
+        record_downtime(&context, venue, &symbols, from_ms).await;
     }
-    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(stream.clone());
-    context.status.job("liquidations", |job| {
+    slot.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(stream.clone());
+    context.status.job(&name, |job| {
         job.runs += 1;
         job.last_success_ms = Some(now_ms());
     });
@@ -621,43 +667,35 @@ async fn stream_job(
         }
     }
     stream.close().await;
-    context.status.job("liquidations", |job| {
-        job.rows_written = stream
-            .stats()
-            .stored
-            .load(std::sync::atomic::Ordering::Relaxed)
-    });
+    let stored = stream
+        .stats()
+        .stored
+        .load(std::sync::atomic::Ordering::Relaxed);
+    context.status.job(&name, |job| job.rows_written = stored);
 }
 
-/// One `shutdown` gap per stream for the time the daemon was not running.
-async fn record_downtime(
-    context: &Context,
-    clients: &[(Arc<VenueClient>, Option<String>)],
-    from_ms: i64,
-) {
+/// One `shutdown` gap per stream of `venue` for the time the daemon was not running.
+async fn record_downtime(context: &Context, venue: Venue, symbols: &[String], from_ms: i64) {
     let to_ns = now_ns();
-    let mut gaps = Vec::new();
-    for (client, _) in clients {
-        let venue = client.venue();
-        for symbol in symbols(&context.config) {
-            if let Ok(unified) = UnifiedSymbol::parse(&symbol) {
-                let inst = InstrumentRef::new(venue, &unified);
-                gaps.push(StreamGap {
-                    venue,
-                    symbol: inst.symbol,
-                    instrument_id: inst.instrument_id,
-                    ts_event: from_ms * 1_000_000,
-                    ts_init: to_ns.max(from_ms * 1_000_000),
-                    stream: "liquidations".into(),
-                    reason: GapReason::Shutdown,
-                });
-            }
-        }
-    }
+    let gaps: Vec<StreamGap> = symbols
+        .iter()
+        .filter_map(|symbol| {
+            let inst = InstrumentRef::new(venue, &UnifiedSymbol::parse(symbol).ok()?);
+            Some(StreamGap {
+                venue,
+                symbol: inst.symbol,
+                instrument_id: inst.instrument_id,
+                ts_event: from_ms * 1_000_000,
+                ts_init: to_ns.max(from_ms * 1_000_000),
+                stream: "liquidations".into(),
+                reason: GapReason::Shutdown,
+            })
+        })
+        .collect();
     let store = context.store.clone();
     let written = tokio::task::spawn_blocking(move || store.write(&gaps)).await;
     if !matches!(written, Ok(Ok(_))) {
-        tracing::warn!("could not record the downtime gap");
+        tracing::warn!(%venue, "could not record the downtime gap");
     }
 }
 

@@ -153,6 +153,59 @@ impl VenueClient {
         Ok(result)
     }
 
+    /// The unified symbols of the venue's `n` perpetuals with the largest open interest in quote units.
+    /// Binance states no notional in bulk: its open interest is fetched per symbol (weight 1 each, paced by the
+    /// limiter) and valued at the mark price.
+    pub async fn top_by_open_interest(&self, n: usize) -> Result<Vec<String>> {
+        let listed = self.instruments().await?;
+        let values = match self.venue() {
+            Venue::Bybit => bybit::parse_open_interest_values(
+                &self.http.send(&bybit::all_tickers_request()).await?,
+            )?,
+            Venue::Hyperliquid => hyperliquid::parse_open_interest_values(
+                &self
+                    .http
+                    .send(&hyperliquid::meta_and_asset_ctxs_request())
+                    .await?,
+            )?,
+            Venue::Binance => {
+                let marks = binance::parse_mark_prices(
+                    &self
+                        .http
+                        .send(&binance::all_premium_index_request())
+                        .await?,
+                )?;
+                let marks: Vec<(String, f64)> = marks
+                    .into_iter()
+                    .filter(|(s, _)| listed.symbols.contains(s))
+                    .collect();
+                let amounts =
+                    futures_util::future::join_all(marks.iter().map(|(native, _)| async move {
+                        let body = self
+                            .http
+                            .send(&binance::open_interest_request(native))
+                            .await?;
+                        let inst = InstrumentRef::from_native(Venue::Binance, native);
+                        binance::parse_open_interest(&body, &inst, 0).map(|row| row.open_interest)
+                    }))
+                    .await;
+                marks
+                    .iter()
+                    .zip(amounts)
+                    .map(|((native, mark), amount)| Ok((native.clone(), amount? * mark)))
+                    .collect::<Result<Vec<_>>>()?
+            }
+        };
+        let values = values
+            .into_iter()
+            .filter(|(native, _)| listed.symbols.contains(native))
+            .collect();
+        Ok(crate::venue::top_by_value(values, n)
+            .into_iter()
+            .map(|native| InstrumentRef::from_native(self.venue(), &native).symbol)
+            .collect())
+    }
+
     async fn load_instruments(&self) -> Result<Instruments> {
         let (symbols, funding_intervals) = match self.venue() {
             Venue::Binance => {

@@ -272,6 +272,14 @@ pub fn fill_funding_intervals(
     }
 }
 
+/// The `n` names with the largest values (ties by name, so the choice is stable); values that are not finite
+/// rank last.
+pub fn top_by_value(mut values: Vec<(String, f64)>, n: usize) -> Vec<String> {
+    values.retain(|(_, value)| value.is_finite());
+    values.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    values.into_iter().take(n).map(|(name, _)| name).collect()
+}
+
 /// Next multiple of `interval_ms` strictly after `t_ms` (funding settles on UTC-aligned boundaries).
 pub fn next_boundary_ms(t_ms: i64, interval_ms: i64) -> i64 {
     (t_ms.div_euclid(interval_ms) + 1) * interval_ms
@@ -367,6 +375,19 @@ mod tests {
         );
         assert!(retryable_error_in_body(Venue::Bybit, br#"{"retCode":0,"retMsg":"OK"}"#).is_none());
         assert!(retryable_error_in_body(Venue::Binance, busy).is_none());
+    }
+
+    #[test]
+    fn top_by_value_ranks_descending_and_drops_nan() {
+        let values = vec![
+            ("A".into(), 1.0),
+            ("B".into(), f64::NAN),
+            ("C".into(), 3.0),
+            ("D".into(), 3.0),
+            ("E".into(), 2.0),
+        ];
+        assert_eq!(top_by_value(values.clone(), 3), vec!["C", "D", "E"]);
+        assert_eq!(top_by_value(values, 10), vec!["C", "D", "E", "A"]);
     }
 
     #[test]

@@ -61,6 +61,20 @@ pub fn premium_index_request(native: &str) -> Request {
     )
 }
 
+/// Every symbol's premium index (mark price) in one answer.
+pub fn all_premium_index_request() -> Request {
+    get("/fapi/v1/premiumIndex", vec![], 10, "mark prices")
+}
+
+/// `(symbol, mark price)` of every row of a `premiumIndex` answer without `symbol`.
+pub fn parse_mark_prices(body: &[u8]) -> Result<Vec<(String, f64)>> {
+    let rows: Vec<PremiumIndex> = decode(body, "mark prices")?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.symbol.to_string(), r.mark_price.0?)))
+        .collect())
+}
+
 pub fn funding_info_request() -> Request {
     Request {
         limit_group: Some(LimitGroup::BinanceFundingRate),
@@ -627,6 +641,20 @@ mod tests {
         assert!(
             r.query.contains(&("startTime", "1000".to_string()))
                 && r.query.contains(&("limit", "1000".to_string()))
+        );
+    }
+
+    #[test]
+    fn mark_prices_of_every_symbol() {
+        let marks =
+            parse_mark_prices(&fixture("binance/premium_index_all__binance-docs.json")).unwrap();
+        assert!(
+            !marks.is_empty() && marks.iter().all(|(_, mark)| *mark > 0.0),
+            "{marks:?}"
+        );
+        assert!(
+            parse_mark_prices(br#"{"symbol":"BTCUSDT"}"#).is_err(),
+            "one object is not the whole market"
         );
     }
 }

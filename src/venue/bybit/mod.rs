@@ -45,6 +45,25 @@ pub fn instruments_request(cursor: Option<&str>) -> Request {
     get("/v5/market/instruments-info", query, "instrument list")
 }
 
+/// Every linear ticker in one answer (open interest value of each symbol, for ranking).
+pub fn all_tickers_request() -> Request {
+    get(
+        "/v5/market/tickers",
+        vec![("category", CATEGORY.to_string())],
+        "tickers",
+    )
+}
+
+/// `(symbol, open interest in quote units)` of every ticker that states it.
+pub fn parse_open_interest_values(body: &[u8]) -> Result<Vec<(String, f64)>> {
+    let (result, _) = open::<TickersResult>(body, "tickers")?;
+    Ok(result
+        .list
+        .into_iter()
+        .filter_map(|t| Some((t.symbol.to_string(), t.open_interest_value.0?)))
+        .collect())
+}
+
 pub fn tickers_request(native: &str) -> Request {
     get(
         "/v5/market/tickers",
@@ -587,6 +606,19 @@ mod tests {
             err.to_string()
                 .contains("Bybit offers 5m, 15m, 30m, 1h, 4h and 1d"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn open_interest_values_of_every_ticker() {
+        let values =
+            parse_open_interest_values(&fixture("bybit/tickers_linear__nautilus-py.json")).unwrap();
+        assert!(!values.is_empty());
+        assert!(
+            values
+                .iter()
+                .all(|(symbol, value)| !symbol.is_empty() && *value > 0.0),
+            "{values:?}"
         );
     }
 }

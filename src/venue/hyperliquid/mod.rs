@@ -115,6 +115,31 @@ fn asset_ctx(body: &[u8], inst: &InstrumentRef, what: &'static str) -> Result<As
         .expect("lengths checked above"))
 }
 
+/// `(coin, open interest × mark price)` of every listed coin of a `metaAndAssetCtxs` answer (for ranking).
+pub fn parse_open_interest_values(body: &[u8]) -> Result<Vec<(String, f64)>> {
+    let what = "asset contexts";
+    let (meta, ctxs): (Meta, Vec<AssetCtx>) = decode(body, what)?;
+    if meta.universe.len() != ctxs.len() {
+        return Err(PipelineError::malformed(
+            VENUE,
+            what,
+            "the universe and the contexts differ in length",
+        ));
+    }
+    Ok(meta
+        .universe
+        .iter()
+        .zip(ctxs)
+        .filter(|(asset, _)| asset.is_delisted != Some(true))
+        .filter_map(|(asset, ctx)| {
+            Some((
+                asset.name.to_string(),
+                ctx.open_interest.0? * ctx.mark_px.0?,
+            ))
+        })
+        .collect())
+}
+
 /// Open interest in coins; Hyperliquid states no notional, so the value stays null.
 pub fn parse_open_interest(
     body: &[u8],
@@ -360,5 +385,23 @@ mod tests {
         assert!(open_interest_history_unsupported()
             .to_string()
             .contains("store's own snapshots"));
+    }
+
+    #[test]
+    fn open_interest_values_pair_coins_with_their_contexts() {
+        let values =
+            parse_open_interest_values(&fixture("hyperliquid/meta_and_asset_ctxs__hl-docs.json"))
+                .unwrap();
+        assert!(!values.is_empty());
+        assert!(
+            values
+                .iter()
+                .all(|(_, notional)| notional.is_finite() && *notional >= 0.0),
+            "{values:?}"
+        );
+        assert!(
+            parse_open_interest_values(b"[{\"universe\":[{\"name\":\"BTC\"}]},[]]").is_err(),
+            "lengths must pair up"
+        );
     }
 }
