@@ -555,7 +555,7 @@ async fn catch_up_job(
                 } else {
                     client
                         .fetch_open_interest_history(
-                            &symbol,
+                            symbol,
                             context.config.history_period,
                             range,
                             &sink,
@@ -564,7 +564,7 @@ async fn catch_up_job(
                         .map(|h| h.rows_stored)
                 };
                 let funding = client
-                    .fetch_funding_rate_history(&symbol, range, &sink)
+                    .fetch_funding_rate_history(symbol, range, &sink)
                     .await
                     .map(|h| h.rows_stored);
                 (oi, funding)
