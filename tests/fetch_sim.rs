@@ -381,3 +381,39 @@ async fn concurrent_load_never_exceeds_a_venue_limit() {
     );
     assert!(server.request_count(Venue::Bybit) >= 702);
 }
+
+#[tokio::test]
+async fn a_failed_instrument_refresh_keeps_serving_the_last_good_list() {
+    let server = sim().await;
+    let venue = Venue::Bybit;
+    let client = client(&server, venue).with_instruments_ttl(Duration::from_millis(200));
+    client.resolve("BTCUSDT-PERP").await.expect("first load");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let outage = Fault::Status {
+        status: 503,
+        body: "down".into(),
+        retry_after_secs: None,
+    };
+    server.inject_faults(venue, vec![outage; 20]);
+    let before = server.request_count(venue);
+    // The list is stale and the venue is down: the refresh fails, the last good list still answers.
+    let inst = client
+        .resolve("ETHUSDT-PERP")
+        .await
+        .expect("served from the last good list");
+    assert_eq!(inst.native, "ETHUSDT");
+    assert!(
+        server.request_count(venue) > before,
+        "a refresh was attempted"
+    );
+    // And it is not retried on every call: the next calls cost no request.
+    let after_refresh = server.request_count(venue);
+    for _ in 0..5 {
+        client.resolve("BTCUSDT-PERP").await.unwrap();
+    }
+    assert_eq!(server.request_count(venue), after_refresh);
+    assert!(matches!(
+        client.resolve("NOPEUSDT-PERP").await,
+        Err(PipelineError::SymbolNotFound { .. })
+    ));
+}

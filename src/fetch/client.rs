@@ -39,6 +39,8 @@ pub struct VenueClient {
     refreshing: std::sync::atomic::AtomicBool,
     /// History page size when smaller than the venue's maximum (tests of paging; the maximum is fastest).
     history_page_limit: Option<usize>,
+    /// How long an instrument list is fresh.
+    instruments_ttl: Duration,
 }
 
 impl VenueClient {
@@ -49,6 +51,7 @@ impl VenueClient {
             instruments: Mutex::new(None),
             refreshing: std::sync::atomic::AtomicBool::new(false),
             history_page_limit: None,
+            instruments_ttl: INSTRUMENTS_TTL,
         })
     }
 
@@ -56,6 +59,14 @@ impl VenueClient {
     pub fn with_history_page_limit(self, limit: usize) -> Self {
         VenueClient {
             history_page_limit: Some(limit),
+            ..self
+        }
+    }
+
+    /// Keeps instrument lists fresh for `ttl` instead of an hour (tests of the refresh).
+    pub fn with_instruments_ttl(self, ttl: Duration) -> Self {
+        VenueClient {
+            instruments_ttl: ttl,
             ..self
         }
     }
@@ -121,7 +132,7 @@ impl VenueClient {
             *cached = Some(loaded.clone());
             return Ok(loaded);
         };
-        if current.loaded_at.elapsed() < INSTRUMENTS_TTL
+        if current.loaded_at.elapsed() < self.instruments_ttl
             || self
                 .refreshing
                 .swap(true, std::sync::atomic::Ordering::AcqRel)
@@ -139,7 +150,9 @@ impl VenueClient {
             Err(error) => {
                 tracing::warn!(venue = %self.venue(), %error, "instrument list refresh failed; keeping the last good list");
                 // Served as is, and tried again a minute from now rather than on every call.
-                let retry_at = Instant::now() - INSTRUMENTS_TTL + INSTRUMENT_RETRY;
+                let retry_at = (Instant::now() + INSTRUMENT_RETRY)
+                    .checked_sub(self.instruments_ttl)
+                    .unwrap_or_else(Instant::now);
                 let kept = Arc::new(Instruments {
                     loaded_at: retry_at,
                     ..(*current).clone()
