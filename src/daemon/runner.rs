@@ -293,19 +293,16 @@ async fn venue_symbols(context: &Context, client: &VenueClient) -> Option<Vec<St
         match client.top_by_open_interest(n).await {
             Ok(symbols) => {
                 tracing::info!(venue = %client.venue(), ?symbols, "top {n} by open interest");
-                context.status.job(&name, |job| {
-                    job.runs += 1;
-                    job.last_success_ms = Some(now_ms());
-                });
+                context
+                    .status
+                    .job(&name, |job| job.finished(now_ms(), None));
                 return Some(symbols);
             }
             Err(error) => {
                 tracing::warn!(venue = %client.venue(), %error, "cannot rank symbols by open interest; retrying in 30 s");
-                context.status.job(&name, |job| {
-                    job.failures += 1;
-                    job.last_error = Some(error.to_string());
-                    job.last_error_ms = Some(now_ms());
-                });
+                context
+                    .status
+                    .job(&name, |job| job.finished(now_ms(), Some(&error)));
             }
         }
         tokio::select! {
@@ -496,18 +493,10 @@ async fn snapshot_job(
             Ok(_) => None,
         };
         context.status.job(&name, |job| {
-            job.runs += 1;
             if let Ok(added) = &written {
                 job.rows_written += *added as u64;
             }
-            match &error {
-                None => job.last_success_ms = Some(now),
-                Some(error) => {
-                    job.failures += 1;
-                    job.last_error = Some(error.to_string());
-                    job.last_error_ms = Some(now);
-                }
-            }
+            job.finished(now, error.as_ref().map(|e| e as &dyn std::fmt::Display));
         });
         if let Some(error) = &error {
             tracing::warn!(job = %name, %error, "snapshot incomplete; recorded as a gap");
@@ -582,16 +571,8 @@ async fn catch_up_job(
         }
         let now = now_ms();
         context.status.job(&name, |job| {
-            job.runs += 1;
             job.rows_written += rows;
-            match &error {
-                None => job.last_success_ms = Some(now),
-                Some(e) => {
-                    job.failures += 1;
-                    job.last_error = Some(e.to_string());
-                    job.last_error_ms = Some(now);
-                }
-            }
+            job.finished(now, error.as_ref().map(|e| e as &dyn std::fmt::Display));
         });
         tracing::info!(job = %name, rows, "history catch-up done");
         tokio::select! {
@@ -637,11 +618,9 @@ async fn stream_job(
             Ok((stream, _)) => break Arc::new(stream),
             Err(error) => {
                 tracing::error!(%venue, %error, "the liquidation stream could not start; retrying in 30 s");
-                context.status.job(&name, |job| {
-                    job.failures += 1;
-                    job.last_error = Some(error.to_string());
-                    job.last_error_ms = Some(now_ms());
-                });
+                context
+                    .status
+                    .job(&name, |job| job.finished(now_ms(), Some(&error)));
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(30)) => {}
                     () = stopped(&mut stop) => return,
@@ -711,22 +690,15 @@ async fn compaction_job(context: Arc<Context>, interval: Duration) {
             () = stopped(&mut stop) => return,
         }
         let store = context.store.clone();
-        let result = tokio::task::spawn_blocking(move || store.compact()).await;
+        let result = tokio::task::spawn_blocking(move || store.compact())
+            .await
+            .unwrap_or_else(|e| Err(PipelineError::Store(format!("compaction task failed: {e}"))));
         let now = now_ms();
         context.status.job("compaction", |job| {
-            job.runs += 1;
-            match &result {
-                Ok(Ok(_)) => job.last_success_ms = Some(now),
-                Ok(Err(e)) => {
-                    job.failures += 1;
-                    job.last_error = Some(e.to_string());
-                    job.last_error_ms = Some(now);
-                }
-                Err(e) => {
-                    job.failures += 1;
-                    job.last_error = Some(e.to_string());
-                }
-            }
+            job.finished(
+                now,
+                result.as_ref().err().map(|e| e as &dyn std::fmt::Display),
+            )
         });
     }
 }

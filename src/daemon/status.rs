@@ -30,6 +30,21 @@ pub struct JobStatus {
     pub rows_written: u64,
 }
 
+impl JobStatus {
+    /// Counts one run that ended at `now_ms`, with `error` if it failed.
+    pub fn finished(&mut self, now_ms: i64, error: Option<&dyn std::fmt::Display>) {
+        self.runs += 1;
+        match error {
+            None => self.last_success_ms = Some(now_ms),
+            Some(error) => {
+                self.failures += 1;
+                self.last_error = Some(error.to_string());
+                self.last_error_ms = Some(now_ms);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct StreamStatus {
     pub connected: u64,
