@@ -33,7 +33,9 @@ DateLike = datetime.datetime | str | int
 Progress = Callable[[str, str, int, float], object]  # (venue, instrument_id, rows so far, fraction done)
 
 class _Fetcher:
-    def __init__(self, base_url: str | None = None, ws_url: str | None = None) -> None: ...
+    def __init__(
+        self, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None
+    ) -> None: ...
     @property
     def venue(self) -> str: ...
     @property
@@ -93,7 +95,11 @@ class MultiVenueResult:
 
 class Orchestrator:
     def __init__(
-        self, exchanges: list[str] | None = None, base_urls: dict[str, str] | None = None, rate_limits: bool = True
+        self,
+        exchanges: list[str] | None = None,
+        base_urls: dict[str, str] | None = None,
+        rate_limits: bool = True,
+        timeout: float | None = None,
     ) -> None: ...
     @property
     def exchanges(self) -> list[str]: ...

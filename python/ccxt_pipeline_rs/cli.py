@@ -162,8 +162,9 @@ def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str, store: Pa
 class Context:
     """What every command needs: where each venue lives (simulator, env override or production)."""
 
-    def __init__(self, sim: bool, seed: int, sim_time: str | None) -> None:
+    def __init__(self, sim: bool, seed: int, sim_time: str | None, timeout: float = 10.0) -> None:
         self.sim_enabled = sim or sim_time is not None
+        self.timeout = timeout
         self.seed = seed
         self.sim_time_ns = to_epoch_ns(sim_time) if sim_time is not None else None
         self._stack = contextlib.ExitStack()
@@ -184,7 +185,7 @@ class Context:
         return urls
 
     def orchestrator(self, exchanges: str | None) -> Orchestrator:
-        return Orchestrator(parse_exchanges(exchanges), self.base_urls())
+        return Orchestrator(parse_exchanges(exchanges), self.base_urls(), timeout=self.timeout)
 
     def close(self) -> None:
         self._stack.close()
@@ -212,14 +213,21 @@ def open_store(data_dir: str) -> ParquetStore:
 @click.option("--sim", is_flag=True, help="Run against the built-in exchange simulator instead of the network.")
 @click.option("--seed", default=0, show_default=True, help="Simulator seed (with --sim).")
 @click.option("--sim-time", help="Freeze the simulator clock at this ISO-8601 time or epoch ms (implies --sim).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=86400),
+    default=10.0,
+    show_default=True,
+    help="Seconds one request to a venue may take in all (connect, send, read).",
+)
 @click.option("-v", "--verbose", count=True, help="-v: info logs, -vv: debug logs (stderr).")
 @click.version_option(package_name="ccxt_pipeline_rs")
 @click.pass_context
-def cli(ctx: click.Context, sim: bool, seed: int, sim_time: str | None, verbose: int) -> None:
+def cli(ctx: click.Context, sim: bool, seed: int, sim_time: str | None, timeout: float, verbose: int) -> None:
     """Open interest, funding and liquidations from Binance, Bybit and Hyperliquid."""
     level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    state = Context(sim, seed, sim_time)
+    state = Context(sim, seed, sim_time, timeout)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

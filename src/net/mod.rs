@@ -2,6 +2,7 @@
 
 pub mod http;
 pub mod ratelimit;
+pub mod redact;
 
 pub use http::{install_crypto_provider, HttpConfig, RetryPolicy, VenueHttp, VenueLimits};
 pub use ratelimit::RateLimiter;

@@ -77,8 +77,33 @@ fn history_table<R>(
     to_pyarrow(py, to_batch(&history.rows))
 }
 
-fn client(venue: Venue, base_url: Option<&str>) -> PyResult<Arc<VenueClient>> {
-    VenueClient::new(venue, base_url, &HttpConfig::default())
+/// The HTTP configuration with `timeout` (seconds per request, default 10) if given.
+fn http_config(timeout: Option<f64>, rate_limits: bool) -> PyResult<HttpConfig> {
+    let mut config = HttpConfig {
+        rate_limits,
+        ..HttpConfig::default()
+    };
+    if let Some(seconds) = timeout {
+        config.timeout = std::time::Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(86_400))
+            .ok_or_else(|| {
+                to_py_err(PipelineError::InvalidArgument(format!(
+                    "timeout must be more than 0 and at most 86400 seconds, not {seconds}"
+                )))
+            })?;
+        // Connecting cannot take longer than the whole request.
+        config.connect_timeout = config.connect_timeout.min(config.timeout);
+    }
+    Ok(config)
+}
+
+fn client(
+    venue: Venue,
+    base_url: Option<&str>,
+    timeout: Option<f64>,
+) -> PyResult<Arc<VenueClient>> {
+    VenueClient::new(venue, base_url, &http_config(timeout, true)?)
         .map(Arc::new)
         .map_err(to_py_err)
 }
@@ -95,12 +120,17 @@ macro_rules! fetcher {
         #[pymethods]
         impl $name {
             #[new]
-            #[pyo3(signature = (base_url=None, ws_url=None))]
-            fn new(base_url: Option<&str>, ws_url: Option<&str>) -> PyResult<Self> {
+            /// `timeout`: seconds a request may take in all (connect, send, read), default 10.
+            #[pyo3(signature = (base_url=None, ws_url=None, timeout=None))]
+            fn new(
+                base_url: Option<&str>,
+                ws_url: Option<&str>,
+                timeout: Option<f64>,
+            ) -> PyResult<Self> {
                 // The WebSocket URL belongs to liquidation streams, which read it when they start.
                 let _ = ws_url;
                 Ok(Self {
-                    client: client($venue, base_url)?,
+                    client: client($venue, base_url, timeout)?,
                 })
             }
 
@@ -359,11 +389,13 @@ impl PyOrchestrator {
     /// `exchanges`: venue names (default all three); `base_urls`: venue name → base URL overrides.
     /// `rate_limits=False` lifts the venues' documented limits: for benchmarks against a simulator only.
     #[new]
-    #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true))]
+    /// `timeout`: seconds a request may take in all, default 10.
+    #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true, timeout=None))]
     fn new(
         exchanges: Option<Vec<String>>,
         base_urls: Option<std::collections::HashMap<String, String>>,
         rate_limits: bool,
+        timeout: Option<f64>,
     ) -> PyResult<Self> {
         let venues: Vec<Venue> = match exchanges {
             None => Venue::ALL.to_vec(),
@@ -377,10 +409,7 @@ impl PyOrchestrator {
         for (name, url) in base_urls.unwrap_or_default() {
             overrides.insert(name.parse::<Venue>().map_err(to_py_err)?, url);
         }
-        let config = HttpConfig {
-            rate_limits,
-            ..HttpConfig::default()
-        };
+        let config = http_config(timeout, rate_limits)?;
         let inner = Orchestrator::for_venues(&venues, |v| overrides.get(&v).cloned(), &config)
             .map_err(to_py_err)?;
         Ok(PyOrchestrator { inner })
