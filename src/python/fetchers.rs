@@ -14,7 +14,7 @@ use crate::fetch::{
 use crate::model::records::{funding_rate_batch, now_ns, open_interest_batch};
 use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
 use crate::net::HttpConfig;
-use crate::python::dates::datetime_ns;
+use crate::python::dates::history_date_ns;
 use crate::python::errors::{to_py_err, warn_incomplete};
 use crate::python::runtime::{awaitable, block_on_result, to_pyarrow};
 use crate::python::store::PyParquetStore;
@@ -25,9 +25,9 @@ fn history_range(
     start: &Bound<'_, PyAny>,
     end: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<HistoryRange> {
-    let start_ms = datetime_ns(start)?.div_euclid(1_000_000);
+    let start_ms = history_date_ns(start, "start")?.div_euclid(1_000_000);
     let end_ms = match end {
-        Some(end) => datetime_ns(end)?,
+        Some(end) => history_date_ns(end, "end")?,
         None => now_ns(),
     }
     .div_euclid(1_000_000);

@@ -23,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sim::PySimServer>()?;
     m.add_class::<store::PyParquetStore>()?;
     m.add_function(wrap_pyfunction!(dates::datetime_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(dates::history_date_ns, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_panic_for_tests, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
