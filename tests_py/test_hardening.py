@@ -264,3 +264,26 @@ def test_history_dates_before_the_venues_are_refused_from_python_too():
         fetcher.fetch_funding_rate_history("BTCUSDT-PERP", 1748000000)
     with pytest.raises(InvalidArgumentError, match="before any venue"):
         fetcher.fetch_open_interest_history("BTCUSDT-PERP", dt.datetime(1960, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f: f.fetch_open_interest(123),
+        lambda f: f.fetch_funding_rate(None),
+        lambda f: f.fetch_open_interest_history(["BTCUSDT-PERP"], "2025-05-01"),
+        lambda f: f.fetch_open_interest_history("BTCUSDT-PERP", "2025-05-01", period=60),
+        lambda f: f.fetch_funding_rate_history(b"BTCUSDT-PERP", "2025-05-01"),
+        lambda f: BinanceFetcher(base_url=42),
+        lambda f: BinanceFetcher(timeout="10"),
+        lambda f: BinanceFetcher(timeout=True),
+        lambda f: Orchestrator(timeout=[1]),
+        lambda f: Orchestrator().fetch_open_interest(1.5),
+    ],
+)
+def test_wrong_argument_types_are_invalid_argument_errors(call):
+    fetcher = BinanceFetcher(base_url="http://127.0.0.1:9")
+    with pytest.raises(InvalidArgumentError) as info:
+        call(fetcher)
+    assert isinstance(info.value, TypeError) and isinstance(info.value, PipelineError)
+    assert "expected" in str(info.value)

@@ -77,6 +77,54 @@ fn history_table<R>(
     to_pyarrow(py, to_batch(&history.rows))
 }
 
+/// A `str` argument; anything else is an `InvalidArgumentError` (also a `TypeError`) naming what was given.
+fn text_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    value
+        .extract::<String>()
+        .map_err(|_| wrong_type(value, "a string"))
+}
+
+fn opt_text_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    text_arg(value).map(Some)
+}
+
+/// Seconds as an int or float (not a bool, not a string).
+fn opt_seconds_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if value.is_instance_of::<pyo3::types::PyBool>()
+        || value.is_instance_of::<pyo3::types::PyString>()
+    {
+        return Err(wrong_type(value, "a number of seconds"));
+    }
+    value
+        .extract::<f64>()
+        .map(Some)
+        .map_err(|_| wrong_type(value, "a number of seconds"))
+}
+
+fn wrong_type(value: &Bound<'_, PyAny>, expected: &str) -> PyErr {
+    let type_name = value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
+    let shown: String = value
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_default()
+        .chars()
+        .take(60)
+        .collect();
+    to_py_err(PipelineError::InvalidArgument(format!(
+        "expected {expected}, not {type_name} {shown}"
+    )))
+}
+
 /// The HTTP configuration with `timeout` (seconds per request, default 10) if given.
 fn http_config(timeout: Option<f64>, rate_limits: bool) -> PyResult<HttpConfig> {
     let mut config = HttpConfig {
@@ -123,14 +171,14 @@ macro_rules! fetcher {
             /// `timeout`: seconds a request may take in all (connect, send, read), default 10.
             #[pyo3(signature = (base_url=None, ws_url=None, timeout=None))]
             fn new(
-                base_url: Option<&str>,
-                ws_url: Option<&str>,
-                timeout: Option<f64>,
+                #[pyo3(from_py_with = opt_text_arg)] base_url: Option<String>,
+                #[pyo3(from_py_with = opt_text_arg)] ws_url: Option<String>,
+                #[pyo3(from_py_with = opt_seconds_arg)] timeout: Option<f64>,
             ) -> PyResult<Self> {
                 // The WebSocket URL belongs to liquidation streams, which read it when they start.
                 let _ = ws_url;
                 Ok(Self {
-                    client: client($venue, base_url, timeout)?,
+                    client: client($venue, base_url.as_deref(), timeout)?,
                 })
             }
 
@@ -145,15 +193,19 @@ macro_rules! fetcher {
             }
 
             /// Current open interest of `symbol` as a one-row pyarrow.Table.
-            fn fetch_open_interest(&self, py: Python<'_>, symbol: &str) -> PyResult<Py<PyAny>> {
-                let row = block_on_result(py, self.client.fetch_open_interest(symbol))?;
+            fn fetch_open_interest(
+                &self,
+                py: Python<'_>,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
+            ) -> PyResult<Py<PyAny>> {
+                let row = block_on_result(py, self.client.fetch_open_interest(&symbol))?;
                 to_pyarrow(py, open_interest_batch(&[row]))
             }
 
             fn fetch_open_interest_async<'py>(
                 &self,
                 py: Python<'py>,
-                symbol: String,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let client = self.client.clone();
                 awaitable(
@@ -164,15 +216,19 @@ macro_rules! fetcher {
             }
 
             /// Current funding rate (with interval, next funding time, mark and index price) as a one-row table.
-            fn fetch_funding_rate(&self, py: Python<'_>, symbol: &str) -> PyResult<Py<PyAny>> {
-                let row = block_on_result(py, self.client.fetch_funding_rate(symbol))?;
+            fn fetch_funding_rate(
+                &self,
+                py: Python<'_>,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
+            ) -> PyResult<Py<PyAny>> {
+                let row = block_on_result(py, self.client.fetch_funding_rate(&symbol))?;
                 to_pyarrow(py, funding_rate_batch(&[row]))
             }
 
             fn fetch_funding_rate_async<'py>(
                 &self,
                 py: Python<'py>,
-                symbol: String,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let client = self.client.clone();
                 awaitable(
@@ -184,44 +240,44 @@ macro_rules! fetcher {
 
             /// Open interest history in `[start, end]` (inclusive; `end` defaults to now) at `period` (5m … 1d).
             /// With `store`, starts after the last stored row and stores each page as it arrives.
-            #[pyo3(signature = (symbol, start, end=None, period="5m", progress=None, store=None))]
+            #[pyo3(signature = (symbol, start, end=None, period=String::from("5m"), progress=None, store=None))]
             fn fetch_open_interest_history(
                 &self,
                 py: Python<'_>,
-                symbol: &str,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
-                period: &str,
+                #[pyo3(from_py_with = text_arg)] period: String,
                 progress: Option<Py<PyAny>>,
                 store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Py<PyAny>> {
                 let (range, period, sink) = (
                     history_range(start, end)?,
-                    self::period(period)?,
+                    self::period(&period)?,
                     history_sink(store, progress),
                 );
                 let history = block_on_result(
                     py,
                     self.client
-                        .fetch_open_interest_history(symbol, period, range, &sink),
+                        .fetch_open_interest_history(&symbol, period, range, &sink),
                 )?;
                 history_table(py, history, open_interest_batch)
             }
 
-            #[pyo3(signature = (symbol, start, end=None, period="5m", progress=None, store=None))]
+            #[pyo3(signature = (symbol, start, end=None, period=String::from("5m"), progress=None, store=None))]
             fn fetch_open_interest_history_async<'py>(
                 &self,
                 py: Python<'py>,
-                symbol: String,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
-                period: &str,
+                #[pyo3(from_py_with = text_arg)] period: String,
                 progress: Option<Py<PyAny>>,
                 store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let (range, period, sink) = (
                     history_range(start, end)?,
-                    self::period(period)?,
+                    self::period(&period)?,
                     history_sink(store, progress),
                 );
                 let client = self.client.clone();
@@ -241,7 +297,7 @@ macro_rules! fetcher {
             fn fetch_funding_rate_history(
                 &self,
                 py: Python<'_>,
-                symbol: &str,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
                 progress: Option<Py<PyAny>>,
@@ -250,7 +306,7 @@ macro_rules! fetcher {
                 let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
                 let history = block_on_result(
                     py,
-                    self.client.fetch_funding_rate_history(symbol, range, &sink),
+                    self.client.fetch_funding_rate_history(&symbol, range, &sink),
                 )?;
                 history_table(py, history, funding_rate_batch)
             }
@@ -259,7 +315,7 @@ macro_rules! fetcher {
             fn fetch_funding_rate_history_async<'py>(
                 &self,
                 py: Python<'py>,
-                symbol: String,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
                 progress: Option<Py<PyAny>>,
@@ -395,7 +451,7 @@ impl PyOrchestrator {
         exchanges: Option<Vec<String>>,
         base_urls: Option<std::collections::HashMap<String, String>>,
         rate_limits: bool,
-        timeout: Option<f64>,
+        #[pyo3(from_py_with = opt_seconds_arg)] timeout: Option<f64>,
     ) -> PyResult<Self> {
         let venues: Vec<Venue> = match exchanges {
             None => Venue::ALL.to_vec(),
@@ -424,15 +480,19 @@ impl PyOrchestrator {
             .collect()
     }
 
-    fn fetch_open_interest(&self, py: Python<'_>, symbol: &str) -> PyResult<MultiVenueResult> {
-        let result = block_on_result(py, self.inner.fetch_open_interest(symbol))?;
+    fn fetch_open_interest(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = text_arg)] symbol: String,
+    ) -> PyResult<MultiVenueResult> {
+        let result = block_on_result(py, self.inner.fetch_open_interest(&symbol))?;
         multi_venue_result::<OpenInterest>(py, result, open_interest_batch)
     }
 
     fn fetch_open_interest_async<'py>(
         &self,
         py: Python<'py>,
-        symbol: String,
+        #[pyo3(from_py_with = text_arg)] symbol: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         awaitable(
@@ -442,15 +502,19 @@ impl PyOrchestrator {
         )
     }
 
-    fn fetch_funding_rate(&self, py: Python<'_>, symbol: &str) -> PyResult<MultiVenueResult> {
-        let result = block_on_result(py, self.inner.fetch_funding_rate(symbol))?;
+    fn fetch_funding_rate(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = text_arg)] symbol: String,
+    ) -> PyResult<MultiVenueResult> {
+        let result = block_on_result(py, self.inner.fetch_funding_rate(&symbol))?;
         multi_venue_result::<FundingRate>(py, result, funding_rate_batch)
     }
 
     fn fetch_funding_rate_async<'py>(
         &self,
         py: Python<'py>,
-        symbol: String,
+        #[pyo3(from_py_with = text_arg)] symbol: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         awaitable(
@@ -461,21 +525,21 @@ impl PyOrchestrator {
     }
 
     /// Open interest history of one symbol or a list, on every venue concurrently.
-    #[pyo3(signature = (symbols, start, end=None, period="5m", progress=None, store=None))]
+    #[pyo3(signature = (symbols, start, end=None, period=String::from("5m"), progress=None, store=None))]
     fn fetch_open_interest_history(
         &self,
         py: Python<'_>,
         symbols: &Bound<'_, PyAny>,
         start: &Bound<'_, PyAny>,
         end: Option<&Bound<'_, PyAny>>,
-        period: &str,
+        #[pyo3(from_py_with = text_arg)] period: String,
         progress: Option<Py<PyAny>>,
         store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<MultiVenueResult> {
         let (symbols, range, period) = (
             symbol_list(symbols)?,
             history_range(start, end)?,
-            self::period(period)?,
+            self::period(&period)?,
         );
         let sink = history_sink(store, progress);
         let result = block_on_result(
@@ -507,21 +571,21 @@ impl PyOrchestrator {
         multi_venue_history(py, result, funding_rate_batch)
     }
 
-    #[pyo3(signature = (symbols, start, end=None, period="5m", progress=None, store=None))]
+    #[pyo3(signature = (symbols, start, end=None, period=String::from("5m"), progress=None, store=None))]
     fn fetch_open_interest_history_async<'py>(
         &self,
         py: Python<'py>,
         symbols: &Bound<'_, PyAny>,
         start: &Bound<'_, PyAny>,
         end: Option<&Bound<'_, PyAny>>,
-        period: &str,
+        #[pyo3(from_py_with = text_arg)] period: String,
         progress: Option<Py<PyAny>>,
         store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range, period) = (
             symbol_list(symbols)?,
             history_range(start, end)?,
-            self::period(period)?,
+            self::period(&period)?,
         );
         let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
         awaitable(
