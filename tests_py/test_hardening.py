@@ -287,3 +287,17 @@ def test_wrong_argument_types_are_invalid_argument_errors(call):
         call(fetcher)
     assert isinstance(info.value, TypeError) and isinstance(info.value, PipelineError)
     assert "expected" in str(info.value)
+
+
+def test_cli_says_when_it_waits_out_a_rate_limit_and_until_when(sim):
+    # Bybit's 403 "access too frequent" without Retry-After: the client waits Bybit's 5 s window, and says so.
+    sim.inject_status("bybit", 403, "access too frequent")
+    env = {**os.environ, "CCXT_PIPELINE_BYBIT_URL": sim.base_urls["bybit"]}
+    started = time.monotonic()
+    out = run_cli("fetch-oi", "BTCUSDT-PERP", "--exchange", "bybit", "--format", "json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert time.monotonic() - started >= 4.5
+    assert re.search(r"rate limited; waiting 5\.\d s, until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", out.stderr), (
+        out.stderr
+    )
+    assert [r["venue"] for r in json.loads(out.stdout)] == ["bybit"]

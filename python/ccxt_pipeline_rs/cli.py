@@ -251,6 +251,8 @@ def cli(ctx: click.Context, sim: bool, seed: int, sim_time: str | None, timeout:
     """Open interest, funding and liquidations from Binance, Bybit and Hyperliquid."""
     level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Waiting out a venue's rate limit can take a minute: always say so, and until when.
+    logging.getLogger("ccxt_pipeline_rs.net.rate_limit").setLevel(min(level, logging.WARNING))
     state = Context(sim, seed, sim_time, timeout)
     ctx.obj = state
     ctx.call_on_close(state.close)

@@ -278,7 +278,9 @@ impl VenueHttp {
                 return Err(error);
             }
             if rate_limited {
+                // A target of its own, so that the CLI shows these waits even when it shows no other log.
                 tracing::warn!(
+                    target: "ccxt_pipeline_rs::net::rate_limit",
                     venue = %self.venue, path = request.path, attempt,
                     "rate limited; waiting {:.1} s, until {}, for the venue's window to pass before retrying: {error}",
                     delay.as_secs_f64(),
