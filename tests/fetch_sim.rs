@@ -37,6 +37,7 @@ fn fast_retries() -> HttpConfig {
         retry: RetryPolicy {
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
+            rate_limit_wait: Some(Duration::from_millis(10)),
             ..RetryPolicy::default()
         },
         ..HttpConfig::default()

@@ -62,6 +62,44 @@ fn parse_everything(body: &[u8]) {
         let h = inst(Venue::Hyperliquid, symbol);
         let _ = binance::error_code_and_message(body);
         let _ = binance::parse_exchange_info(body);
+        // Whatever parses carries a plausible venue time (2009..2200), never a saturated or negative one.
+        let plausible = |ns: i64| {
+            use ccxt_pipeline_rs::model::time::{VENUE_MAX_MS, VENUE_MIN_MS};
+            assert!(
+                (VENUE_MIN_MS * 1_000_000..VENUE_MAX_MS * 1_000_000).contains(&ns),
+                "{ns} from {}",
+                String::from_utf8_lossy(body)
+            );
+        };
+        if let Ok(row) = binance::parse_open_interest(body, &b, now) {
+            plausible(row.ts_event);
+        }
+        if let Ok(row) = bybit::parse_open_interest(body, &y, now) {
+            plausible(row.ts_event);
+        }
+        if let Ok(row) = bybit::parse_funding_rate(body, &y, now) {
+            plausible(row.ts_event);
+            row.next_funding_time.into_iter().for_each(plausible);
+        }
+        if let Ok(row) = binance::parse_premium_index(body, &b, now, 480) {
+            plausible(row.ts_event);
+            row.next_funding_time.into_iter().for_each(plausible);
+        }
+        for rows in [
+            binance::parse_open_interest_history(body, &b)
+                .map(|r| r.iter().map(|r| r.ts_event).collect()),
+            binance::parse_funding_rate_history(body, &b)
+                .map(|r| r.iter().map(|r| r.ts_event).collect()),
+            hyperliquid::parse_funding_rate_history(body, &h)
+                .map(|r| r.iter().map(|r| r.ts_event).collect()),
+            bybit::parse_open_interest_history(body, &y)
+                .map(|p| p.rows.iter().map(|r| r.ts_event).collect()),
+            bybit::parse_funding_rate_history(body, &y)
+                .map(|p| p.rows.iter().map(|r| r.ts_event).collect()),
+        ] {
+            let rows: Vec<i64> = rows.unwrap_or_default();
+            rows.into_iter().for_each(plausible);
+        }
         let _ = binance::parse_open_interest(body, &b, now);
         let _ = binance::parse_premium_index(body, &b, now, 480);
         let _ = binance::parse_funding_info(body);

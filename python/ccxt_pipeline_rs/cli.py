@@ -30,7 +30,7 @@ from ccxt_pipeline_rs import (
     SymbolNotFoundError,
     UnsupportedError,
 )
-from ccxt_pipeline_rs._core import to_epoch_ns
+from ccxt_pipeline_rs._core import history_date_ns, to_epoch_ns
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -126,15 +126,37 @@ def display(column: str, value: object) -> str:
 
 
 def parse_exchanges(value: str | None) -> list[str]:
-    if not value:
+    if value is None:
         return list(VENUES)
-    names = [v.strip().lower() for v in value.split(",") if v.strip()]
+    expected = f"expected a comma list of {', '.join(VENUES)}"
+    names = [v.strip().lower() for v in value.split(",")]
+    if not any(names) or "" in names:
+        raise BadInput(f"empty exchange name in --exchange {value!r}: {expected}")
     unknown = [n for n in names if n not in VENUES]
-    if unknown or not names:
-        raise BadInput(
-            f"unknown exchange {', '.join(unknown) or value!r}: expected a comma list of {', '.join(VENUES)}"
-        )
+    if unknown:
+        raise BadInput(f"unknown exchange {', '.join(unknown)}: {expected}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise BadInput(f"exchange {', '.join(repeated)} given more than once in --exchange {value!r}")
     return names
+
+
+def check_history_args(start: str | None, end: str | None, period: str | None) -> tuple[int | None, int | None]:
+    """History bounds as epoch ns, refused before any request: --to or --period without --from, dates before the
+    venues existed (with a hint for epoch seconds), an end before the start."""
+    if start is None:
+        given = [name for name, v in (("--to", end), ("--period", period)) if v is not None]
+        if given:
+            raise BadInput(f"{' and '.join(given)} need --from: without it the current value is fetched")
+        return None, None
+    try:
+        start_ns = history_date_ns(start, "--from")
+        end_ns = history_date_ns(end, "--to") if end is not None else None
+    except InvalidArgumentError as e:
+        raise BadInput(str(e).removeprefix("invalid argument: ")) from None
+    if end_ns is not None and end_ns < start_ns:
+        raise BadInput(f"--to {end} is before --from {start}")
+    return start_ns, end_ns
 
 
 def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str, store: ParquetStore | None = None) -> None:
@@ -165,8 +187,11 @@ def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str, store: Pa
 class Context:
     """What every command needs: where each venue lives (simulator, env override or production)."""
 
-    def __init__(self, sim: bool, seed: int, sim_time: str | None, sim_ws_drop_every: float | None = None) -> None:
+    def __init__(
+        self, sim: bool, seed: int, sim_time: str | None, timeout: float = 10.0, sim_ws_drop_every: float | None = None
+    ) -> None:
         self.sim_enabled = sim or sim_time is not None or sim_ws_drop_every is not None
+        self.timeout = timeout
         self.seed = seed
         self.sim_time_ns = to_epoch_ns(sim_time) if sim_time is not None else None
         self.sim_ws_drop_every = sim_ws_drop_every
@@ -200,7 +225,7 @@ class Context:
         return self.simulator().ws_urls if self.sim_enabled else {}
 
     def orchestrator(self, exchanges: str | None) -> Orchestrator:
-        return Orchestrator(parse_exchanges(exchanges), self.base_urls(), ws_urls=self.ws_urls())
+        return Orchestrator(parse_exchanges(exchanges), self.base_urls(), timeout=self.timeout, ws_urls=self.ws_urls())
 
     def close(self) -> None:
         self._stack.close()
@@ -239,8 +264,17 @@ def open_store(data_dir: str) -> ParquetStore:
 
 @click.group()
 @click.option("--sim", is_flag=True, help="Run against the built-in exchange simulator instead of the network.")
-@click.option("--seed", default=0, show_default=True, help="Simulator seed (with --sim).")
+@click.option(
+    "--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True, help="Simulator seed (with --sim)."
+)
 @click.option("--sim-time", help="Freeze the simulator clock at this ISO-8601 time or epoch ms (implies --sim).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=86400),
+    default=10.0,
+    show_default=True,
+    help="Seconds one request to a venue may take in all (connect, send, read).",
+)
 @click.option(
     "--sim-ws-drop-every",
     type=click.FloatRange(min=0.1),
@@ -250,12 +284,20 @@ def open_store(data_dir: str) -> ParquetStore:
 @click.version_option(package_name="ccxt_pipeline_rs")
 @click.pass_context
 def cli(
-    ctx: click.Context, sim: bool, seed: int, sim_time: str | None, sim_ws_drop_every: float | None, verbose: int
+    ctx: click.Context,
+    sim: bool,
+    seed: int,
+    sim_time: str | None,
+    timeout: float,
+    sim_ws_drop_every: float | None,
+    verbose: int,
 ) -> None:
     """Open interest, funding and liquidations from Binance, Bybit and Hyperliquid."""
     level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    state = Context(sim, seed, sim_time, sim_ws_drop_every)
+    # Waiting out a venue's rate limit can take a minute: always say so, and until when.
+    logging.getLogger("ccxt_pipeline_rs.net.rate_limit").setLevel(min(level, logging.WARNING))
+    state = Context(sim, seed, sim_time, timeout, sim_ws_drop_every)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -341,7 +383,7 @@ def fetch_history(state: Context, kind: str, symbol: str, exchanges, start, end,
 @click.argument("symbol")
 @exchange_option
 @with_options(history_options)
-@click.option("--period", default="5m", show_default=True, help="History granularity: 5m 15m 30m 1h 2h 4h 6h 12h 1d.")
+@click.option("--period", help="History granularity (with --from): 5m 15m 30m 1h 2h 4h 6h 12h 1d.  [default: 5m]")
 @format_option
 @store_option
 @data_dir_option
@@ -350,7 +392,10 @@ def fetch_oi(
     state: Context, symbol: str, exchanges, start, end, period: str, fmt: str, store: bool, data_dir: str
 ) -> None:
     """Open interest of SYMBOL (e.g. BTCUSDT-PERP) on each venue: current, or history with --from."""
+    check_history_args(start, end, period)
+    parse_exchanges(exchanges)
     if start is not None:
+        period = period or "5m"
         fetch_history(state, "open_interest", symbol, exchanges, start, end, period, fmt, store, data_dir)
         return
     target = open_store(data_dir) if store else None  # an unusable store fails before any request
@@ -367,6 +412,8 @@ def fetch_oi(
 @click.pass_obj
 def fetch_funding(state: Context, symbol: str, exchanges, start, end, fmt: str, store: bool, data_dir: str) -> None:
     """Funding of SYMBOL: current rate, interval, next funding time, mark and index price; or history with --from."""
+    check_history_args(start, end, None)
+    parse_exchanges(exchanges)
     if start is not None:
         fetch_history(state, "funding_rate", symbol, exchanges, start, end, None, fmt, store, data_dir)
         return
@@ -821,10 +868,14 @@ def sim() -> None:
 
 
 @sim.command("serve")
-@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0 = any free port).")
-@click.option("--seed", "sim_seed", default=0, show_default=True)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port on 127.0.0.1 (0 = any)."
+)
+@click.option("--seed", "sim_seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True)
 @click.option("--no-rate-limits", is_flag=True, help="Do not enforce the venues' rate limits.")
-@click.option("--latency", type=float, default=0.0, show_default=True, help="Seconds before every answer.")
+@click.option(
+    "--latency", type=click.FloatRange(0, 60), default=0.0, show_default=True, help="Seconds before every answer."
+)
 @click.option(
     "--liquidation-rate",
     type=click.FloatRange(min=0.0),

@@ -237,6 +237,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn venue_times_outside_2009_to_2200_are_refused() {
+        assert_eq!(check_venue_ms(1_748_736_000_000), Ok(1_748_736_000_000));
+        assert_eq!(venue_ms_to_ns(VENUE_MIN_MS), Ok(VENUE_MIN_MS * 1_000_000));
+        for bad in [
+            -5,
+            0,
+            1_748_736_000,
+            VENUE_MAX_MS,
+            9_300_000_000_000,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            assert!(venue_ms_to_ns(bad).is_err(), "{bad}");
+        }
+        assert!(check_venue_ms(1_748_736_000_000_000)
+            .unwrap_err()
+            .contains("microseconds"));
+        assert_eq!(iso_ms(1_748_736_000_123), "2025-06-01T00:00:00.123Z");
+        assert_eq!(iso_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
     fn civil_round_trip() {
         for days in [-719_468, -1, 0, 1, 10_957, 19_723, 20_000, 106_751] {
             let (y, m, d) = civil_from_days(days);

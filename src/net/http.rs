@@ -24,6 +24,9 @@ pub struct RetryPolicy {
     /// A `Retry-After` longer than this (a Binance 418 ban lasts minutes to days) is not waited out: the call fails
     /// with a rate-limit error that carries the wait.
     pub max_retry_after: Duration,
+    /// How long to wait after a rate-limit answer without `Retry-After`. `None`: the venue's documented window
+    /// (Binance and Hyperliquid a minute, Bybit 5 s), so the retry comes after the window that was exceeded.
+    pub rate_limit_wait: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -33,6 +36,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(60),
+            rate_limit_wait: None,
         }
     }
 }
@@ -45,6 +49,19 @@ pub struct HttpConfig {
     pub retry: RetryPolicy,
     /// Hold requests to the venues' documented limits. Off only for benchmarks against a simulator without limits.
     pub rate_limits: bool,
+    /// An answer larger than this is an error, not memory: read in chunks and refused once past it.
+    pub max_body_bytes: usize,
+}
+
+/// 64 MiB: far above any answer of the venues (Binance's full exchangeInfo is about 1 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
+
+/// The venue's documented rate-limit window: how long a throttled client waits when told nothing.
+pub fn rate_limit_window(venue: Venue) -> Duration {
+    match venue {
+        Venue::Binance | Venue::Hyperliquid => Duration::from_secs(60),
+        Venue::Bybit => Duration::from_secs(5),
+    }
 }
 
 impl Default for HttpConfig {
@@ -54,6 +71,7 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             rate_limits: true,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -125,6 +143,7 @@ pub struct VenueHttp {
     limits: Arc<VenueLimits>,
     retry: RetryPolicy,
     rate_limits: bool,
+    max_body_bytes: usize,
 }
 
 enum Attempt {
@@ -141,14 +160,45 @@ impl VenueHttp {
             .unwrap_or(venue.default_base_url())
             .trim_end_matches('/')
             .to_string();
+        let shown = crate::net::redact::redact_url(&base_url);
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(PipelineError::InvalidArgument(format!(
-                "{venue} base URL '{base_url}' must start with http:// or https://"
+                "{venue} base URL '{shown}' must start with http:// or https://"
             )));
         }
+        // Unparseable (no host, a bad port, spaces): an argument error now, not a network error on every retry.
+        match reqwest::Url::parse(&base_url) {
+            Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => {}
+            Ok(_) => {
+                return Err(PipelineError::InvalidArgument(format!(
+                    "{venue} base URL '{shown}' has no host"
+                )))
+            }
+            Err(e) => {
+                return Err(PipelineError::InvalidArgument(format!(
+                    "{venue} base URL '{shown}' is not a valid URL: {e}"
+                )))
+            }
+        }
+        // Redirects within the same origin are followed (a few); to another host, never: the request (a POST
+        // body included) must not go to a host the user did not name, and no Referer tells it where we came from.
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt.previous().first().is_some_and(|first| {
+                first.scheme() == attempt.url().scheme()
+                    && first.host_str() == attempt.url().host_str()
+                    && first.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if same_origin && attempt.previous().len() < 5 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        });
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
+            .redirect(redirects)
+            .referer(false)
             .user_agent(concat!("ccxt_pipeline_rs/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| PipelineError::Network {
@@ -162,6 +212,7 @@ impl VenueHttp {
             client,
             retry: config.retry.clone(),
             rate_limits: config.rate_limits,
+            max_body_bytes: config.max_body_bytes,
         })
     }
 
@@ -202,8 +253,20 @@ impl VenueHttp {
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Retry(error, retry_after) => (error, retry_after),
             };
-            let delay = retry_after.unwrap_or_else(|| self.backoff(attempt));
-            if matches!(error, PipelineError::RateLimited { .. }) {
+            let rate_limited = matches!(error, PipelineError::RateLimited { .. });
+            let delay = match retry_after {
+                Some(wait) => wait,
+                // Throttled without being told for how long: wait out the venue's window (bounded by
+                // `max_retry_after`), not a backoff of a few hundred ms that retries inside the same window.
+                None if rate_limited => self
+                    .retry
+                    .rate_limit_wait
+                    .unwrap_or_else(|| rate_limit_window(self.venue))
+                    .min(self.retry.max_retry_after)
+                    .max(self.backoff(attempt)),
+                None => self.backoff(attempt),
+            };
+            if rate_limited {
                 // The venue throttles per IP: hold back every task of this venue, not only this one, and for a
                 // ban longer than we wait out, until it ends, so other tasks do not extend it.
                 self.limits.pause_until(instant_after(delay));
@@ -213,10 +276,25 @@ impl VenueHttp {
             {
                 return Err(error);
             }
-            tracing::warn!(
-                venue = %self.venue, path = request.path, attempt, delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                "retrying after: {error}"
-            );
+            if rate_limited {
+                // A target of its own, so that the CLI shows these waits even when it shows no other log.
+                tracing::warn!(
+                    target: "ccxt_pipeline_rs::net::rate_limit",
+                    venue = %self.venue, path = request.path, attempt,
+                    "rate limited; waiting {:.1} s, until {}, for the venue's window to pass before retrying: {error}",
+                    delay.as_secs_f64(),
+                    crate::model::time::iso_ms(
+                        crate::model::records::now_ns().div_euclid(1_000_000)
+                            .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
+                    )
+                );
+            } else {
+                tracing::warn!(
+                    venue = %self.venue, path = request.path, attempt,
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    "retrying after: {error}"
+                );
+            }
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
@@ -249,9 +327,16 @@ impl VenueHttp {
             } else {
                 "transport"
             };
+            // reqwest quotes the URL with its credentials and query: masked here, whatever the error says.
+            let detail =
+                crate::net::redact::redact_in(&error_chain(&e.without_url()), &self.base_url);
             PipelineError::Network {
                 venue,
-                message: format!("{kind}: {} {url}: {}", request.what, error_chain(&e)),
+                message: format!(
+                    "{kind}: {} {}: {detail}",
+                    request.what,
+                    crate::net::redact::redact_url(&url)
+                ),
             }
         };
         let response = match builder.send().await {
@@ -263,11 +348,55 @@ impl VenueHttp {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| parse_retry_after(v.as_bytes()));
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            // The connection died mid-body: as transient as a failed connect.
-            Err(e) => return Attempt::Retry(network(e), None),
+        if (300..400).contains(&status) {
+            // Only a redirect the policy refused (to another host) gets here.
+            let target = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(crate::net::redact::redact_url)
+                .unwrap_or_else(|| "nowhere".into());
+            return Attempt::Fail(PipelineError::Exchange {
+                venue,
+                status,
+                code: i64::from(status),
+                message: format!(
+                    "{} was redirected to {target}, another host: not followed (nothing was sent there)",
+                    request.what
+                ),
+            });
+        }
+        let too_large = |size: String| {
+            Attempt::Fail(PipelineError::malformed(
+                venue,
+                request.what,
+                format!(
+                    "the answer is larger than {} MiB ({size}); refused instead of held in memory",
+                    self.max_body_bytes >> 20
+                ),
+            ))
         };
+        if let Some(length) = response.content_length() {
+            if length > self.max_body_bytes as u64 {
+                return too_large(format!("{length} bytes announced"));
+            }
+        }
+        let mut response = response;
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.max_body_bytes {
+                        return too_large("more arrived".into());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                // The connection died mid-body: as transient as a failed connect.
+                Err(e) => return Attempt::Retry(network(e), None),
+            }
+        }
+        let body = Bytes::from(body);
         if (200..300).contains(&status) {
             return match retryable_error_in_body(venue, &body) {
                 Some(error) => Attempt::Retry(error, None),

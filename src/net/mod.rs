@@ -3,6 +3,7 @@
 pub mod backoff;
 pub mod http;
 pub mod ratelimit;
+pub mod redact;
 
 pub use backoff::{Backoff, BackoffPolicy};
 pub use http::{install_crypto_provider, HttpConfig, RetryPolicy, VenueHttp, VenueLimits};

@@ -13,6 +13,13 @@ use crate::python::errors::to_py_err;
 #[pyo3(name = "to_epoch_ns")]
 pub fn datetime_ns(value: &Bound<'_, PyAny>) -> PyResult<i64> {
     let py = value.py();
+    // `True` is an int to Python, but never a date.
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(to_py_err(PipelineError::InvalidArgument(format!(
+            "{} is not a date: expected datetime, ISO-8601 string or epoch milliseconds",
+            value.repr()?
+        ))));
+    }
     if let Ok(ms) = value.extract::<i64>() {
         return ms.checked_mul(1_000_000).ok_or_else(|| {
             to_py_err(PipelineError::InvalidArgument(format!(
@@ -49,6 +56,39 @@ pub fn datetime_ns(value: &Bound<'_, PyAny>) -> PyResult<i64> {
     Err(to_py_err(PipelineError::InvalidArgument(format!(
         "cannot read {} as a date: expected datetime, ISO-8601 string or epoch milliseconds",
         value.repr()?
+    ))))
+}
+
+/// 2019-01-01: no venue here has history before it (Binance USDⓈ-M opened in September 2019, Bybit's linear
+/// perpetuals in 2020, Hyperliquid in 2023). An earlier date is a mistake to point out before any request.
+pub const HISTORY_FLOOR_MS: i64 = 1_546_300_800_000;
+
+/// A history bound (`what` = "start" or "end") in epoch nanoseconds: a date as [`datetime_ns`] reads it, refused
+/// if it is before [`HISTORY_FLOOR_MS`], with a hint when it looks like epoch seconds given for milliseconds.
+#[pyfunction]
+#[pyo3(signature = (value, what="start"))]
+pub fn history_date_ns(value: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
+    let ns = datetime_ns(value)?;
+    let ms = ns.div_euclid(1_000_000);
+    if ms >= HISTORY_FLOOR_MS {
+        return Ok(ns);
+    }
+    // An integer (or digits) between 10^9 and 10^11 is a date of 2001–5138 in seconds, of 1970–1973 in ms.
+    let raw = value
+        .extract::<i64>()
+        .ok()
+        .or_else(|| value.extract::<String>().ok()?.trim().parse().ok());
+    let hint = match raw {
+        Some(n) if (1_000_000_000..100_000_000_000).contains(&n) => format!(
+            "; {n} looks like epoch seconds: in milliseconds that is {}",
+            n.saturating_mul(1000)
+        ),
+        _ => String::new(),
+    };
+    Err(to_py_err(PipelineError::InvalidArgument(format!(
+        "{what} {} is before any venue has history (Binance USDⓈ-M opened in 2019, Bybit linear in 2020, \
+         Hyperliquid in 2023){hint}",
+        crate::model::time::iso_ms(ms)
     ))))
 }
 

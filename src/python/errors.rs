@@ -4,6 +4,8 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::model::PipelineError;
 
@@ -51,12 +53,6 @@ create_exception!(
 );
 create_exception!(
     _core,
-    InvalidArgumentError,
-    PipelineErrorPy,
-    "An argument was not understood."
-);
-create_exception!(
-    _core,
     StoreError,
     PipelineErrorPy,
     "The Parquet store could not be read or written."
@@ -73,6 +69,39 @@ create_exception!(
     pyo3::exceptions::PyUserWarning,
     "The venue served less history than was asked (e.g. Binance keeps 30 days of open interest)."
 );
+
+/// `InvalidArgumentError(PipelineError, ValueError, TypeError)`: bad input is a pipeline error and also what
+/// ordinary Python handlers expect (`except ValueError`, `except TypeError`). Built once with `type()`, since
+/// `create_exception!` takes a single base.
+pub fn invalid_argument_type(py: Python<'_>) -> &Bound<'_, PyType> {
+    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    TYPE.get_or_init(py, || {
+        let make = || -> PyResult<Py<PyType>> {
+            let builtins = py.import("builtins")?;
+            let bases = PyTuple::new(
+                py,
+                [
+                    py.get_type::<PipelineErrorPy>().into_any(),
+                    builtins.getattr("ValueError")?,
+                    builtins.getattr("TypeError")?,
+                ],
+            )?;
+            let namespace = PyDict::new(py);
+            namespace.set_item("__module__", "ccxt_pipeline_rs._core")?;
+            namespace.set_item(
+                "__doc__",
+                "An argument was not understood (also a ValueError and a TypeError).",
+            )?;
+            Ok(builtins
+                .getattr("type")?
+                .call1(("InvalidArgumentError", bases, namespace))?
+                .cast_into::<PyType>()?
+                .unbind())
+        };
+        make().expect("a subclass of three exception classes can always be created")
+    })
+    .bind(py)
+}
 
 /// Emits each message as an `IncompleteHistoryWarning`.
 pub fn warn_incomplete(py: Python<'_>, messages: &[String]) -> PyResult<()> {
@@ -127,7 +156,7 @@ pub fn to_py_err(error: PipelineError) -> PyErr {
             (UnsupportedError::new_err(message), None, None, None, None)
         }
         PipelineError::InvalidArgument(_) => (
-            InvalidArgumentError::new_err(message),
+            Python::attach(|py| PyErr::from_type(invalid_argument_type(py).clone(), message)),
             None,
             None,
             None,
@@ -161,10 +190,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("SymbolNotFoundError", py.get_type::<SymbolNotFoundError>())?;
     m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
-    m.add(
-        "InvalidArgumentError",
-        py.get_type::<InvalidArgumentError>(),
-    )?;
+    m.add("InvalidArgumentError", invalid_argument_type(py))?;
     m.add("StoreError", py.get_type::<StoreError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add(

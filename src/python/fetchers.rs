@@ -14,7 +14,7 @@ use crate::fetch::{
 use crate::model::records::{funding_rate_batch, now_ns, open_interest_batch};
 use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
 use crate::net::HttpConfig;
-use crate::python::dates::datetime_ns;
+use crate::python::dates::history_date_ns;
 use crate::python::errors::{to_py_err, warn_incomplete};
 use crate::python::runtime::{awaitable, block_on_result, to_pyarrow};
 use crate::python::store::PyParquetStore;
@@ -26,9 +26,9 @@ fn history_range(
     start: &Bound<'_, PyAny>,
     end: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<HistoryRange> {
-    let start_ms = datetime_ns(start)?.div_euclid(1_000_000);
+    let start_ms = history_date_ns(start, "start")?.div_euclid(1_000_000);
     let end_ms = match end {
-        Some(end) => datetime_ns(end)?,
+        Some(end) => history_date_ns(end, "end")?,
         None => now_ns(),
     }
     .div_euclid(1_000_000);
@@ -78,8 +78,81 @@ fn history_table<R>(
     to_pyarrow(py, to_batch(&history.rows))
 }
 
-fn client(venue: Venue, base_url: Option<&str>) -> PyResult<Arc<VenueClient>> {
-    VenueClient::new(venue, base_url, &HttpConfig::default())
+/// A `str` argument; anything else is an `InvalidArgumentError` (also a `TypeError`) naming what was given.
+fn text_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    value
+        .extract::<String>()
+        .map_err(|_| wrong_type(value, "a string"))
+}
+
+fn opt_text_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    text_arg(value).map(Some)
+}
+
+/// Seconds as an int or float (not a bool, not a string).
+fn opt_seconds_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if value.is_instance_of::<pyo3::types::PyBool>()
+        || value.is_instance_of::<pyo3::types::PyString>()
+    {
+        return Err(wrong_type(value, "a number of seconds"));
+    }
+    value
+        .extract::<f64>()
+        .map(Some)
+        .map_err(|_| wrong_type(value, "a number of seconds"))
+}
+
+fn wrong_type(value: &Bound<'_, PyAny>, expected: &str) -> PyErr {
+    let type_name = value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
+    let shown: String = value
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_default()
+        .chars()
+        .take(60)
+        .collect();
+    to_py_err(PipelineError::InvalidArgument(format!(
+        "expected {expected}, not {type_name} {shown}"
+    )))
+}
+
+/// The HTTP configuration with `timeout` (seconds per request, default 10) if given.
+fn http_config(timeout: Option<f64>, rate_limits: bool) -> PyResult<HttpConfig> {
+    let mut config = HttpConfig {
+        rate_limits,
+        ..HttpConfig::default()
+    };
+    if let Some(seconds) = timeout {
+        config.timeout = std::time::Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(86_400))
+            .ok_or_else(|| {
+                to_py_err(PipelineError::InvalidArgument(format!(
+                    "timeout must be more than 0 and at most 86400 seconds, not {seconds}"
+                )))
+            })?;
+        // Connecting cannot take longer than the whole request.
+        config.connect_timeout = config.connect_timeout.min(config.timeout);
+    }
+    Ok(config)
+}
+
+fn client(
+    venue: Venue,
+    base_url: Option<&str>,
+    timeout: Option<f64>,
+) -> PyResult<Arc<VenueClient>> {
+    VenueClient::new(venue, base_url, &http_config(timeout, true)?)
         .map(Arc::new)
         .map_err(to_py_err)
 }
@@ -97,11 +170,16 @@ macro_rules! fetcher {
         #[pymethods]
         impl $name {
             #[new]
-            #[pyo3(signature = (base_url=None, ws_url=None))]
-            fn new(base_url: Option<&str>, ws_url: Option<&str>) -> PyResult<Self> {
+            /// `timeout`: seconds a request may take in all (connect, send, read), default 10.
+            #[pyo3(signature = (base_url=None, ws_url=None, timeout=None))]
+            fn new(
+                #[pyo3(from_py_with = opt_text_arg)] base_url: Option<String>,
+                #[pyo3(from_py_with = opt_text_arg)] ws_url: Option<String>,
+                #[pyo3(from_py_with = opt_seconds_arg)] timeout: Option<f64>,
+            ) -> PyResult<Self> {
                 Ok(Self {
-                    client: client($venue, base_url)?,
-                    ws_url: ws_url.map(str::to_string),
+                    client: client($venue, base_url.as_deref(), timeout)?,
+                    ws_url,
                 })
             }
 
@@ -116,15 +194,19 @@ macro_rules! fetcher {
             }
 
             /// Current open interest of `symbol` as a one-row pyarrow.Table.
-            fn fetch_open_interest(&self, py: Python<'_>, symbol: &str) -> PyResult<Py<PyAny>> {
-                let row = block_on_result(py, self.client.fetch_open_interest(symbol))?;
+            fn fetch_open_interest(
+                &self,
+                py: Python<'_>,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
+            ) -> PyResult<Py<PyAny>> {
+                let row = block_on_result(py, self.client.fetch_open_interest(&symbol))?;
                 to_pyarrow(py, open_interest_batch(&[row]))
             }
 
             fn fetch_open_interest_async<'py>(
                 &self,
                 py: Python<'py>,
-                symbol: String,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let client = self.client.clone();
                 awaitable(
@@ -135,15 +217,19 @@ macro_rules! fetcher {
             }
 
             /// Current funding rate (with interval, next funding time, mark and index price) as a one-row table.
-            fn fetch_funding_rate(&self, py: Python<'_>, symbol: &str) -> PyResult<Py<PyAny>> {
-                let row = block_on_result(py, self.client.fetch_funding_rate(symbol))?;
+            fn fetch_funding_rate(
+                &self,
+                py: Python<'_>,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
+            ) -> PyResult<Py<PyAny>> {
+                let row = block_on_result(py, self.client.fetch_funding_rate(&symbol))?;
                 to_pyarrow(py, funding_rate_batch(&[row]))
             }
 
             fn fetch_funding_rate_async<'py>(
                 &self,
                 py: Python<'py>,
-                symbol: String,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let client = self.client.clone();
                 awaitable(
@@ -155,44 +241,44 @@ macro_rules! fetcher {
 
             /// Open interest history in `[start, end]` (inclusive; `end` defaults to now) at `period` (5m … 1d).
             /// With `store`, starts after the last stored row and stores each page as it arrives.
-            #[pyo3(signature = (symbol, start, end=None, period="5m", progress=None, store=None))]
+            #[pyo3(signature = (symbol, start, end=None, period=String::from("5m"), progress=None, store=None))]
             fn fetch_open_interest_history(
                 &self,
                 py: Python<'_>,
-                symbol: &str,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
-                period: &str,
+                #[pyo3(from_py_with = text_arg)] period: String,
                 progress: Option<Py<PyAny>>,
                 store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Py<PyAny>> {
                 let (range, period, sink) = (
                     history_range(start, end)?,
-                    self::period(period)?,
+                    self::period(&period)?,
                     history_sink(store, progress),
                 );
                 let history = block_on_result(
                     py,
                     self.client
-                        .fetch_open_interest_history(symbol, period, range, &sink),
+                        .fetch_open_interest_history(&symbol, period, range, &sink),
                 )?;
                 history_table(py, history, open_interest_batch)
             }
 
-            #[pyo3(signature = (symbol, start, end=None, period="5m", progress=None, store=None))]
+            #[pyo3(signature = (symbol, start, end=None, period=String::from("5m"), progress=None, store=None))]
             fn fetch_open_interest_history_async<'py>(
                 &self,
                 py: Python<'py>,
-                symbol: String,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
-                period: &str,
+                #[pyo3(from_py_with = text_arg)] period: String,
                 progress: Option<Py<PyAny>>,
                 store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let (range, period, sink) = (
                     history_range(start, end)?,
-                    self::period(period)?,
+                    self::period(&period)?,
                     history_sink(store, progress),
                 );
                 let client = self.client.clone();
@@ -212,7 +298,7 @@ macro_rules! fetcher {
             fn fetch_funding_rate_history(
                 &self,
                 py: Python<'_>,
-                symbol: &str,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
                 progress: Option<Py<PyAny>>,
@@ -221,7 +307,7 @@ macro_rules! fetcher {
                 let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
                 let history = block_on_result(
                     py,
-                    self.client.fetch_funding_rate_history(symbol, range, &sink),
+                    self.client.fetch_funding_rate_history(&symbol, range, &sink),
                 )?;
                 history_table(py, history, funding_rate_batch)
             }
@@ -230,7 +316,7 @@ macro_rules! fetcher {
             fn fetch_funding_rate_history_async<'py>(
                 &self,
                 py: Python<'py>,
-                symbol: String,
+                #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
                 progress: Option<Py<PyAny>>,
@@ -386,12 +472,14 @@ impl PyOrchestrator {
     /// `exchanges`: venue names (default all three); `base_urls`: venue name → base URL overrides.
     /// `ws_urls`: venue name → WebSocket base URL overrides (liquidation streams).
     /// `rate_limits=False` lifts the venues' documented limits: for benchmarks against a simulator only.
+    /// `timeout`: seconds a request may take in all, default 10.
     #[new]
-    #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true, ws_urls=None))]
+    #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true, timeout=None, ws_urls=None))]
     fn new(
         exchanges: Option<Vec<String>>,
         base_urls: Option<std::collections::HashMap<String, String>>,
         rate_limits: bool,
+        #[pyo3(from_py_with = opt_seconds_arg)] timeout: Option<f64>,
         ws_urls: Option<std::collections::HashMap<String, String>>,
     ) -> PyResult<Self> {
         let venues: Vec<Venue> = match exchanges {
@@ -406,10 +494,7 @@ impl PyOrchestrator {
         for (name, url) in base_urls.unwrap_or_default() {
             overrides.insert(name.parse::<Venue>().map_err(to_py_err)?, url);
         }
-        let config = HttpConfig {
-            rate_limits,
-            ..HttpConfig::default()
-        };
+        let config = http_config(timeout, rate_limits)?;
         let inner = Orchestrator::for_venues(&venues, |v| overrides.get(&v).cloned(), &config)
             .map_err(to_py_err)?;
         let ws_urls = ws_urls
@@ -470,15 +555,19 @@ impl PyOrchestrator {
         .start(py, clients)
     }
 
-    fn fetch_open_interest(&self, py: Python<'_>, symbol: &str) -> PyResult<MultiVenueResult> {
-        let result = block_on_result(py, self.inner.fetch_open_interest(symbol))?;
+    fn fetch_open_interest(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = text_arg)] symbol: String,
+    ) -> PyResult<MultiVenueResult> {
+        let result = block_on_result(py, self.inner.fetch_open_interest(&symbol))?;
         multi_venue_result::<OpenInterest>(py, result, open_interest_batch)
     }
 
     fn fetch_open_interest_async<'py>(
         &self,
         py: Python<'py>,
-        symbol: String,
+        #[pyo3(from_py_with = text_arg)] symbol: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         awaitable(
@@ -488,15 +577,19 @@ impl PyOrchestrator {
         )
     }
 
-    fn fetch_funding_rate(&self, py: Python<'_>, symbol: &str) -> PyResult<MultiVenueResult> {
-        let result = block_on_result(py, self.inner.fetch_funding_rate(symbol))?;
+    fn fetch_funding_rate(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = text_arg)] symbol: String,
+    ) -> PyResult<MultiVenueResult> {
+        let result = block_on_result(py, self.inner.fetch_funding_rate(&symbol))?;
         multi_venue_result::<FundingRate>(py, result, funding_rate_batch)
     }
 
     fn fetch_funding_rate_async<'py>(
         &self,
         py: Python<'py>,
-        symbol: String,
+        #[pyo3(from_py_with = text_arg)] symbol: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         awaitable(
@@ -507,21 +600,21 @@ impl PyOrchestrator {
     }
 
     /// Open interest history of one symbol or a list, on every venue concurrently.
-    #[pyo3(signature = (symbols, start, end=None, period="5m", progress=None, store=None))]
+    #[pyo3(signature = (symbols, start, end=None, period=String::from("5m"), progress=None, store=None))]
     fn fetch_open_interest_history(
         &self,
         py: Python<'_>,
         symbols: &Bound<'_, PyAny>,
         start: &Bound<'_, PyAny>,
         end: Option<&Bound<'_, PyAny>>,
-        period: &str,
+        #[pyo3(from_py_with = text_arg)] period: String,
         progress: Option<Py<PyAny>>,
         store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<MultiVenueResult> {
         let (symbols, range, period) = (
             symbol_list(symbols)?,
             history_range(start, end)?,
-            self::period(period)?,
+            self::period(&period)?,
         );
         let sink = history_sink(store, progress);
         let result = block_on_result(
@@ -553,21 +646,21 @@ impl PyOrchestrator {
         multi_venue_history(py, result, funding_rate_batch)
     }
 
-    #[pyo3(signature = (symbols, start, end=None, period="5m", progress=None, store=None))]
+    #[pyo3(signature = (symbols, start, end=None, period=String::from("5m"), progress=None, store=None))]
     fn fetch_open_interest_history_async<'py>(
         &self,
         py: Python<'py>,
         symbols: &Bound<'_, PyAny>,
         start: &Bound<'_, PyAny>,
         end: Option<&Bound<'_, PyAny>>,
-        period: &str,
+        #[pyo3(from_py_with = text_arg)] period: String,
         progress: Option<Py<PyAny>>,
         store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range, period) = (
             symbol_list(symbols)?,
             history_range(start, end)?,
-            self::period(period)?,
+            self::period(&period)?,
         );
         let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
         awaitable(

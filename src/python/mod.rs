@@ -30,6 +30,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<daemon::PyDaemonRunner>()?;
     m.add_function(wrap_pyfunction!(daemon::daemon_pid, m)?)?;
     m.add_function(wrap_pyfunction!(dates::datetime_ns, m)?)?;
+    m.add_function(wrap_pyfunction!(dates::history_date_ns, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::_panic_for_tests, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::model::records::ms_to_ns;
+use crate::model::time::venue_ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::{LooseF64, LooseI64};
 use crate::venue::paging::ForwardPager;
@@ -157,7 +157,7 @@ pub fn parse_open_interest(
     let time = row.time.required("time").map_err(bad)?;
     let oi = row.open_interest.required("openInterest").map_err(bad)?;
     // Binance states no notional for current OI; the value column stays null rather than derived.
-    Ok(inst.open_interest(ms_to_ns(time), ts_init, oi, None))
+    Ok(inst.open_interest(venue_ms_to_ns(time).map_err(bad)?, ts_init, oi, None))
 }
 
 #[derive(Deserialize)]
@@ -196,11 +196,17 @@ pub fn parse_premium_index(
             )
         })?;
     let bad = |e: String| PipelineError::malformed(VENUE, what, e);
-    let ts_event = ms_to_ns(row.time.required("time").map_err(bad)?);
+    let ts_event = venue_ms_to_ns(row.time.required("time").map_err(bad)?).map_err(bad)?;
     Ok(FundingRate {
         interval_minutes: Some(interval_minutes),
         // 0 means "no funding scheduled" (delivered or settling symbols).
-        next_funding_time: row.next_funding_time.0.filter(|t| *t > 0).map(ms_to_ns),
+        next_funding_time: row
+            .next_funding_time
+            .0
+            .filter(|t| *t > 0)
+            .map(venue_ms_to_ns)
+            .transpose()
+            .map_err(bad)?,
         mark_price: row.mark_price.0,
         index_price: row.index_price.0,
         ..inst.funding_rate(
@@ -320,7 +326,8 @@ pub fn parse_open_interest_history(body: &[u8], inst: &InstrumentRef) -> Result<
     rows.iter()
         .map(|r| {
             check_symbol(inst, r.symbol, what)?;
-            let ts = ms_to_ns(r.timestamp.required("timestamp").map_err(bad)?);
+            let ts =
+                venue_ms_to_ns(r.timestamp.required("timestamp").map_err(bad)?).map_err(bad)?;
             let oi = r
                 .sum_open_interest
                 .required("sumOpenInterest")
@@ -389,7 +396,8 @@ pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<V
     rows.iter()
         .map(|r| {
             check_symbol(inst, r.symbol, what)?;
-            let ts = ms_to_ns(r.funding_time.required("fundingTime").map_err(bad)?);
+            let ts = venue_ms_to_ns(r.funding_time.required("fundingTime").map_err(bad)?)
+                .map_err(bad)?;
             Ok(FundingRate {
                 mark_price: r.mark_price.0,
                 ..inst.funding_rate(ts, ts, r.funding_rate.required("fundingRate").map_err(bad)?)

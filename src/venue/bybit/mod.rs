@@ -7,7 +7,7 @@ pub mod stream;
 
 use serde::Deserialize;
 
-use crate::model::records::ms_to_ns;
+use crate::model::time::venue_ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::{LooseF64, LooseI64};
 use crate::venue::paging::{BackwardWindowPager, Continuation, NewestFirstPage, WindowRequest};
@@ -227,11 +227,14 @@ pub fn parse_open_interest(
 ) -> Result<OpenInterest> {
     let what = "open interest";
     let (row, time) = ticker(body, inst, what)?;
-    let oi = row
-        .open_interest
-        .required("openInterest")
-        .map_err(|e| PipelineError::malformed(VENUE, what, e))?;
-    Ok(inst.open_interest(ms_to_ns(time), ts_init, oi, row.open_interest_value.0))
+    let bad = |e: String| PipelineError::malformed(VENUE, what, e);
+    let oi = row.open_interest.required("openInterest").map_err(bad)?;
+    Ok(inst.open_interest(
+        venue_ms_to_ns(time).map_err(bad)?,
+        ts_init,
+        oi,
+        row.open_interest_value.0,
+    ))
 }
 
 pub fn parse_funding_rate(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Result<FundingRate> {
@@ -249,11 +252,17 @@ pub fn parse_funding_rate(body: &[u8], inst: &InstrumentRef, ts_init: i64) -> Re
     };
     Ok(FundingRate {
         interval_minutes,
-        next_funding_time: row.next_funding_time.0.filter(|t| *t > 0).map(ms_to_ns),
+        next_funding_time: row
+            .next_funding_time
+            .0
+            .filter(|t| *t > 0)
+            .map(venue_ms_to_ns)
+            .transpose()
+            .map_err(bad)?,
         mark_price: row.mark_price.0,
         index_price: row.index_price.0,
         ..inst.funding_rate(
-            ms_to_ns(time),
+            venue_ms_to_ns(time).map_err(bad)?,
             ts_init,
             row.funding_rate.required("fundingRate").map_err(bad)?,
         )
@@ -292,7 +301,8 @@ pub fn parse_open_interest_history(
         .list
         .iter()
         .map(|r| {
-            let ts = ms_to_ns(r.timestamp.required("timestamp").map_err(bad)?);
+            let ts =
+                venue_ms_to_ns(r.timestamp.required("timestamp").map_err(bad)?).map_err(bad)?;
             Ok(inst.open_interest(
                 ts,
                 ts,
@@ -376,11 +386,12 @@ pub fn parse_funding_rate_history(
         .iter()
         .map(|r| {
             check_symbol(inst, r.symbol, what)?;
-            let ts = ms_to_ns(
+            let ts = venue_ms_to_ns(
                 r.funding_rate_timestamp
                     .required("fundingRateTimestamp")
                     .map_err(bad)?,
-            );
+            )
+            .map_err(bad)?;
             Ok(inst.funding_rate(ts, ts, r.funding_rate.required("fundingRate").map_err(bad)?))
         })
         .collect::<Result<_>>()?;
@@ -497,7 +508,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no ticker for BTCUSDT"));
-        let blank = br#"{"retCode":0,"retMsg":"OK","result":{"list":[{"symbol":"BTCUSDT","openInterest":"","fundingRate":"0.0001","markPrice":"","indexPrice":"1","nextFundingTime":"","fundingIntervalHour":""}]},"time":"2"}"#;
+        let blank = br#"{"retCode":0,"retMsg":"OK","result":{"list":[{"symbol":"BTCUSDT","openInterest":"","fundingRate":"0.0001","markPrice":"","indexPrice":"1","nextFundingTime":"","fundingIntervalHour":""}]},"time":"1748736000002"}"#;
         assert!(parse_open_interest(blank, &btc, 0)
             .unwrap_err()
             .to_string()
@@ -512,7 +523,7 @@ mod tests {
             ),
             (None, Some(1.0), None, None)
         );
-        assert_eq!(f.ts_event, 2_000_000);
+        assert_eq!(f.ts_event, 1_748_736_000_002_000_000);
         let no_result = br#"{"retCode":0,"retMsg":"OK","time":1}"#;
         assert!(parse_open_interest(no_result, &btc, 0)
             .unwrap_err()

@@ -8,6 +8,7 @@ pub mod fills;
 use serde::Deserialize;
 
 use crate::model::records::ms_to_ns;
+use crate::model::time::venue_ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::LooseF64;
 use crate::venue::paging::ForwardPager;
@@ -194,7 +195,7 @@ pub fn parse_funding_rate_history(body: &[u8], inst: &InstrumentRef) -> Result<V
     rows.iter()
         .map(|r| {
             check_symbol(inst, r.coin, what)?;
-            let ts = ms_to_ns(r.time.required("time").map_err(bad)?);
+            let ts = venue_ms_to_ns(r.time.required("time").map_err(bad)?).map_err(bad)?;
             Ok(FundingRate {
                 interval_minutes: Some(FUNDING_INTERVAL_MINUTES),
                 ..inst.funding_rate(ts, ts, r.funding_rate.required("fundingRate").map_err(bad)?)
