@@ -297,12 +297,23 @@ impl ParquetStore {
             let dir = self.instrument_dir(R::KIND, instrument_id)?;
             files::create_dir_all(&dir)?;
             files::remove_stale_temp_files(&dir)?;
+            // One pass over the folder for the whole write (not one per day: a backfill page spans many days of
+            // a folder of thousands of files). Files this write creates hold only its own, already distinct keys.
+            let stored = self.stored_keys_near(
+                &dir,
+                &inst,
+                days.values().flatten(),
+                &mut summary.quarantined,
+            )?;
             for (day_start, mut new_rows) in days {
                 let day = files::day_bounds(day_start)?;
-                let elsewhere =
-                    self.keys_in_other_days(&dir, &inst, day, &new_rows, &mut summary.quarantined)?;
                 let given = new_rows.len();
-                new_rows.retain(|r| !elsewhere.contains(&r.key()));
+                // Files overlapping the day are merged with it and de-duplicated there.
+                new_rows.retain(|r| {
+                    !stored.iter().any(|(file, keys)| {
+                        (file.start > day.1 || file.end < day.0) && keys.contains(&r.key())
+                    })
+                });
                 summary.rows_duplicate += given - new_rows.len();
                 let (added, duplicate) = self.merge_into_day::<R>(
                     &dir,
@@ -325,27 +336,23 @@ impl ParquetStore {
         Ok(summary)
     }
 
-    /// Keys of `new_rows` that files outside `day` already hold: only files whose footer `ts_event` range meets
-    /// the rows' `ts_event` range are read (usually none: a day's rows have that day's event times).
-    fn keys_in_other_days<R: StoredRow>(
+    /// The keys stored in each file whose footer `ts_event` range meets the `ts_event` range of `new_rows`
+    /// (usually only the files of the days being written: a day's rows have that day's event times).
+    fn stored_keys_near<'r, R: StoredRow + 'r>(
         &self,
         dir: &Path,
         inst: &InstrumentRef,
-        day: (i64, i64),
-        new_rows: &[R],
+        new_rows: impl Iterator<Item = &'r R> + Clone,
         quarantined: &mut Vec<PathBuf>,
-    ) -> Result<HashSet<R::Key>> {
-        let mut keys = HashSet::new();
+    ) -> Result<Vec<(DataFile, HashSet<R::Key>)>> {
+        let mut out = Vec::new();
         let (Some(lo), Some(hi)) = (
-            new_rows.iter().map(|r| r.ts_event()).min(),
-            new_rows.iter().map(|r| r.ts_event()).max(),
+            new_rows.clone().map(|r| r.ts_event()).min(),
+            new_rows.map(|r| r.ts_event()).max(),
         ) else {
-            return Ok(keys);
+            return Ok(out);
         };
         for file in DataFile::list(dir)? {
-            if file.start <= day.1 && file.end >= day.0 {
-                continue; // merged with the day, de-duplicated there
-            }
             let stats = match self.footer(R::KIND, &file) {
                 Ok(stats) => stats,
                 Err(FileError::Corrupt(why)) => {
@@ -360,16 +367,19 @@ impl ParquetStore {
                 }
             }
             match file.read::<R>(inst, &TimeRange::default()) {
-                Ok(rows) => keys.extend(
-                    rows.iter()
+                Ok(rows) => {
+                    let keys = rows
+                        .iter()
                         .filter(|r| (lo..=hi).contains(&r.ts_event()))
-                        .map(R::key),
-                ),
+                        .map(R::key)
+                        .collect();
+                    out.push((file, keys));
+                }
                 Err(FileError::Corrupt(why)) => self.quarantine(&file.path, &why, quarantined)?,
                 Err(FileError::Io(e)) => return Err(e),
             }
         }
-        Ok(keys)
+        Ok(out)
     }
 
     /// Merges `new_rows` (all in the UTC day starting at `day_start`) with whatever the folder holds for that
