@@ -5,6 +5,8 @@ over through the Arrow C stream interface without copying.
 """
 
 from ccxt_pipeline_rs._core import (
+    KINDS,
+    VENUES,
     BinanceFetcher,
     BybitFetcher,
     CCXTPipelineConfig,
@@ -26,9 +28,6 @@ from ccxt_pipeline_rs._core import (
     UnsupportedError,
     __version__,
 )
-
-VENUES = ("binance", "bybit", "hyperliquid")
-KINDS = ("open_interest", "funding_rate", "liquidation", "gaps")
 
 __all__ = [
     "VENUES",

@@ -30,7 +30,7 @@ from ccxt_pipeline_rs import (
     SymbolNotFoundError,
     UnsupportedError,
 )
-from ccxt_pipeline_rs._core import to_epoch_ns
+from ccxt_pipeline_rs._core import base_url_from_env, to_epoch_ns, venue_from_name
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -129,12 +129,17 @@ def parse_exchanges(value: str | None) -> list[str]:
     if not value:
         return list(VENUES)
     names = [v.strip().lower() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in VENUES]
+    venues, unknown = [], []
+    for name in names:
+        try:
+            venues.append(venue_from_name(name))  # the core's names and aliases (binanceusdm)
+        except InvalidArgumentError:
+            unknown.append(name)
     if unknown or not names:
         raise BadInput(
             f"unknown exchange {', '.join(unknown) or value!r}: expected a comma list of {', '.join(VENUES)}"
         )
-    return names
+    return list(dict.fromkeys(venues))  # binance,binanceusdm is one venue
 
 
 def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str, store: ParquetStore | None = None) -> None:
@@ -188,12 +193,8 @@ class Context:
     def base_urls(self) -> dict[str, str]:
         if self.sim_enabled:
             return self.simulator().base_urls
-        urls = {}
-        for venue in VENUES:
-            url = os.environ.get(f"CCXT_PIPELINE_{venue.upper()}_URL")
-            if url:
-                urls[venue] = url
-        return urls
+        # CCXT_PIPELINE_<VENUE>_URL if set, else production: resolved by the core, as for the daemon.
+        return {venue: base_url_from_env(venue) for venue in VENUES}
 
     def ws_urls(self) -> dict[str, str]:
         """The simulator's WebSocket URLs with --sim; otherwise the core reads CCXT_PIPELINE_<VENUE>_WS_URL."""
