@@ -1,4 +1,4 @@
-"""``ccxt-cli``: a thin command line over the Python API (DESIGN §6).
+"""``ccxt-cli``: a thin command line over the Python API (docs/architecture.md#cli).
 
 Bad input is one line on stderr and exit code 2; Ctrl+C exits 130; venue failures are reported one per line while
 the other venues' rows are still shown.
@@ -35,7 +35,7 @@ from ccxt_pipeline_rs._core import base_url_from_env, to_epoch_ns, venue_from_na
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-# Columns shown by the default table format; csv and json carry every column of the DESIGN §3 schema.
+# Columns shown by the default table format; csv and json carry every column (docs/formats.md#tables).
 TABLE_COLUMNS = {
     "open_interest": ["venue", "instrument_id", "ts_event", "open_interest", "open_interest_value"],
     "funding_rate": [
