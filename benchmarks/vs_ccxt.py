@@ -93,7 +93,7 @@ PARSER_LABELS = {
 
 def ccxt_exchange(venue: str, base_url: str, asynchronous: bool, rate_limit: bool = False):
     """A ccxt exchange of `venue` talking to the simulator: market types restricted to linear/swap, currencies not
-    fetched (DESIGN §8), ccxt's own rate limiter on or off."""
+    fetched (docs/architecture.md#sim), ccxt's own rate limiter on or off."""
     if asynchronous:
         import ccxt.async_support as ccxt_module
     else:

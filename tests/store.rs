@@ -666,7 +666,7 @@ fn gaps_are_stored_in_the_catalog_layout_and_read_back() {
         store.select(Kind::Gaps, None, Some("ALL.BINANCE")).unwrap(),
         vec!["ALL.BINANCE".to_string()]
     );
-    // Table round trip through the DESIGN §3 form.
+    // Table round trip through the table form (docs/formats.md#tables).
     let table = StreamGap::to_table(&back);
     assert_eq!(store.write_batches(&[table]).unwrap().rows_added, 0);
     let ids = store.select(Kind::Gaps, None, None).unwrap();

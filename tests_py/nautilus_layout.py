@@ -1,7 +1,8 @@
-"""Test helper: the DESIGN §3 table schemas, sample tables, and a reference writer of the DESIGN §4 catalog layout.
+"""Test helper: the table schemas (docs/formats.md#tables), sample tables, and a reference writer of the catalog
+layout (docs/formats.md#on-disk-catalog).
 
 The reference writer is plain pyarrow and deliberately naive (one file per instrument per UTC day, no locking, no
-de-duplication). It exists so the NautilusTrader glue can be checked against files laid out exactly as §4 says,
+de-duplication). It exists so the NautilusTrader glue can be checked against files laid out exactly as the layout says,
 independently of the Rust store, and so the store's files can be compared with it (names, schemas, metadata).
 """
 
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 NS_PER_DAY = 86_400 * 1_000_000_000
 TS = pa.timestamp("ns", tz="UTC")
 
-# -- DESIGN §3: the tables returned to Python (and accepted by ParquetStore.write) -------------------------------------
+# -- docs/formats.md#tables: the tables returned to Python (and accepted by ParquetStore.write) ------------------------
 
 _IDENTITY = [
     pa.field("venue", pa.utf8(), nullable=False),
@@ -62,7 +63,7 @@ STREAM_GAP_TABLE = pa.schema(
     ]
 )
 
-# -- DESIGN §4: what lies on disk --------------------------------------------------------------------------------------
+# -- docs/formats.md#on-disk-catalog: what lies on disk ----------------------------------------------------------------
 
 FOLDERS = {
     "open_interest": "custom_open_interest",
@@ -124,7 +125,7 @@ INSTRUMENTS = {
 
 
 def file_timestamp(ns: int) -> str:
-    """Nanoseconds since the epoch as a §4 file-name timestamp: ``2025-01-01T00-00-00-000000000Z``."""
+    """Nanoseconds since the epoch as a catalog file-name timestamp: ``2025-01-01T00-00-00-000000000Z``."""
     seconds, nanos = divmod(ns, 1_000_000_000)
     stamp = pa.scalar(seconds * 1_000_000_000, TS).as_py()  # datetime, whole seconds
     return f"{stamp:%Y-%m-%dT%H-%M-%S}-{nanos:09d}Z"
@@ -135,7 +136,7 @@ def day_file_name(day_start_ns: int) -> str:
 
 
 def rate_bytes(rate: float) -> bytes:
-    """The §4 ``rate`` cell: the shortest round-trip decimal of the float in plain notation, as a JSON string.
+    """The on-disk ``rate`` cell: the shortest round-trip decimal of the float in plain notation, as a JSON string.
 
     ``0.0001`` -> ``b'"0.0001"'``, ``-2.345e-05`` -> ``b'"-0.00002345"'``, ``1e-08`` -> ``b'"0.00000001"'``,
     ``0.0`` -> ``b'"0"'`` (what Rust's ``{}`` prints for an ``f64``).
@@ -211,11 +212,11 @@ def kind_of(table: pa.Table) -> str:
     ):
         if table.schema.names == schema.names:
             return kind
-    raise ValueError(f"not a DESIGN §3 table: {table.schema.names}")
+    raise ValueError(f"not a table of docs/formats.md#tables: {table.schema.names}")
 
 
 def write_reference_layout(root, table: pa.Table) -> list[Path]:
-    """Write a §3 table as §4 files under ``root``: one file per instrument per UTC day, rows sorted by ts_init.
+    """Write a table as catalog files under ``root``: one file per instrument per UTC day, rows sorted by ts_init.
 
     Files already present are overwritten, not merged: callers write each (instrument, day) once.
     """

@@ -93,6 +93,52 @@ def test_bad_input_is_one_line_exit_2(args):
     assert "Traceback" not in out.stderr
 
 
+def test_exchange_accepts_the_venue_aliases_of_the_core():
+    out = run("--sim", "fetch-oi", "BTCUSDT-PERP", "--exchange", "binanceusdm, BYBIT", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert [r["venue"] for r in json.loads(out.stdout)] == ["binance", "bybit"]
+
+
+def test_venue_and_kind_lists_are_the_cores(tmp_path):
+    import ccxt_pipeline_rs
+    from ccxt_pipeline_rs import InvalidArgumentError, ParquetStore, _core, cli
+
+    assert ccxt_pipeline_rs.VENUES is _core.VENUES
+    assert ccxt_pipeline_rs.KINDS is _core.KINDS
+    assert _core.VENUES == ("binance", "bybit", "hyperliquid")
+    assert _core.KINDS == ("open_interest", "funding_rate", "liquidation", "gaps")
+    assert cli.parse_exchanges(None) == list(_core.VENUES)
+    assert cli.parse_exchanges("binanceusdm,binance,hyperliquid") == ["binance", "hyperliquid"]
+    for venue in _core.VENUES:
+        assert _core.venue_from_name(f" {venue.upper()} ") == venue
+    assert _core.venue_from_name("binanceusdm") == "binance"
+    with pytest.raises(InvalidArgumentError, match="unknown venue 'kraken'"):
+        _core.venue_from_name("kraken")
+    store = ParquetStore(tmp_path)
+    for kind in _core.KINDS:  # every listed kind is one the store knows
+        assert store.read(kind).num_rows == 0
+
+
+def test_base_urls_come_from_the_environment_through_the_core(monkeypatch):
+    from ccxt_pipeline_rs import _core
+    from ccxt_pipeline_rs.cli import Context
+
+    monkeypatch.setenv("CCXT_PIPELINE_BYBIT_URL", "http://127.0.0.1:1/bybit")
+    monkeypatch.setenv("CCXT_PIPELINE_BINANCE_URL", "  ")  # blank counts as unset
+    monkeypatch.delenv("CCXT_PIPELINE_HYPERLIQUID_URL", raising=False)
+    monkeypatch.setenv("CCXT_PIPELINE_BYBIT_WS_URL", "ws://127.0.0.1:1/bybit")
+    monkeypatch.delenv("CCXT_PIPELINE_BINANCE_WS_URL", raising=False)
+    assert _core.base_url_from_env("bybit") == "http://127.0.0.1:1/bybit"
+    assert _core.base_url_from_env("binanceusdm") == "https://fapi.binance.com"
+    assert _core.ws_url_from_env("bybit") == "ws://127.0.0.1:1/bybit"
+    assert _core.ws_url_from_env("binance") == "wss://fstream.binance.com"
+    assert Context(sim=False, seed=0, sim_time=None).base_urls() == {
+        "binance": "https://fapi.binance.com",
+        "bybit": "http://127.0.0.1:1/bybit",
+        "hyperliquid": "https://api.hyperliquid.xyz",
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

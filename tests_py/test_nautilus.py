@@ -1,4 +1,4 @@
-"""NautilusTrader reads what ParquetStore writes (DESIGN §4), with no conversion.
+"""NautilusTrader reads what ParquetStore writes (docs/formats.md#on-disk-catalog), with no conversion.
 
 CI installs the ``nautilus`` extra, so this module imports nautilus_trader unconditionally: a missing extra is a
 failure, not a skip. Every test writes through ``ParquetStore`` and reads with ``ParquetDataCatalog``.
@@ -57,7 +57,7 @@ DAYS = 3
 H = 3_600 * 1_000_000_000
 MS = 1_000_000
 
-# -- input tables (DESIGN §3), deliberately not in time order ----------------------------------------------------------
+# -- input tables (docs/formats.md#tables), deliberately not in time order ---------------------------------------------
 
 
 def _shuffled(schema: pa.Schema, rows: list[dict]) -> pa.Table:
@@ -412,7 +412,8 @@ def _plain(table: pa.Table) -> list[dict]:
 
 @pytest.mark.parametrize("kind", list(INPUTS))
 def test_store_files_hold_what_the_reference_layout_holds(written, kind, tmp_path):
-    """The store's files carry the same rows, columns and metadata as a plain pyarrow rendering of DESIGN §4."""
+    """The store's files carry the same rows, columns and metadata as a plain pyarrow rendering of the layout
+    (docs/formats.md#folders-and-columns)."""
     root, tables = written
     write_reference_layout(tmp_path, tables[kind])
     ours = {p.relative_to(root): p for p in (Path(root) / "data" / FOLDERS[kind]).rglob("*.parquet")}

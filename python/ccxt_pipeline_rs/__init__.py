@@ -1,10 +1,12 @@
 """Open interest, funding rates and liquidations from Binance USDⓈ-M, Bybit v5 linear and Hyperliquid.
 
-The core is Rust; every fetch returns a ``pyarrow.Table`` whose schema is fixed (see ``DESIGN.md`` §3) and is handed
-over through the Arrow C stream interface without copying.
+The core is Rust; every fetch returns a ``pyarrow.Table`` whose schema is fixed (see ``docs/formats.md#tables``) and is
+handed over through the Arrow C stream interface without copying.
 """
 
 from ccxt_pipeline_rs._core import (
+    KINDS,
+    VENUES,
     BinanceFetcher,
     BybitFetcher,
     CCXTPipelineConfig,
@@ -26,9 +28,6 @@ from ccxt_pipeline_rs._core import (
     UnsupportedError,
     __version__,
 )
-
-VENUES = ("binance", "bybit", "hyperliquid")
-KINDS = ("open_interest", "funding_rate", "liquidation", "gaps")
 
 __all__ = [
     "VENUES",

@@ -3,11 +3,58 @@
 import datetime
 from collections.abc import Awaitable, Callable
 from os import PathLike
-from typing import Any
+from typing import Any, Self, final
 
 import pyarrow as pa
 
+# What the module exports (PyO3 fills `__all__` with every name it adds).
+__all__ = [
+    "PipelineError",
+    "NetworkError",
+    "RateLimitError",
+    "ExchangeError",
+    "MalformedResponseError",
+    "SymbolNotFoundError",
+    "UnsupportedError",
+    "InvalidArgumentError",
+    "StoreError",
+    "InternalError",
+    "IncompleteHistoryWarning",
+    "VENUES",
+    "KINDS",
+    "venue_from_name",
+    "base_url_from_env",
+    "ws_url_from_env",
+    "CCXTPipelineConfig",
+    "BinanceFetcher",
+    "BybitFetcher",
+    "HyperliquidFetcher",
+    "Orchestrator",
+    "MultiVenueResult",
+    "SimServer",
+    "ParquetStore",
+    "LiquidationStream",
+    "DaemonRunner",
+    "daemon_pid",
+    "to_epoch_ns",
+    "history_date_ns",
+    "_panic_for_tests",
+    "__version__",
+]
+
 __version__: str
+
+VENUES: tuple[str, ...]
+KINDS: tuple[str, ...]
+
+def venue_from_name(name: str) -> str:
+    """The canonical name of a venue, aliases accepted (``binanceusdm`` -> ``binance``)."""
+
+def base_url_from_env(venue: str) -> str:
+    """``CCXT_PIPELINE_<VENUE>_URL`` if set and not blank, else the production REST base URL."""
+
+def ws_url_from_env(venue: str) -> str:
+    """``CCXT_PIPELINE_<VENUE>_WS_URL`` if set and not blank, else the production WebSocket base URL."""
 
 class PipelineError(Exception):
     venue: str | None
@@ -29,13 +76,14 @@ class IncompleteHistoryWarning(UserWarning): ...
 
 def _panic_for_tests(asynchronous: bool = False) -> Any: ...
 
-DateLike = datetime.datetime | str | int
-Progress = Callable[[str, str, int, float], object]  # (venue, instrument_id, rows so far, fraction done)
+_DateLike = datetime.datetime | str | int
+_Progress = Callable[[str, str, int, float], object]  # (venue, instrument_id, rows so far, fraction done)
 
-class _Fetcher:
-    def __init__(
-        self, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None
-    ) -> None: ...
+# The three fetcher classes have the same methods (one Rust macro defines them) but no common base class at runtime,
+# so each is declared in full rather than through a base class that `isinstance` would not know.
+@final
+class BinanceFetcher:
+    def __new__(cls, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None) -> Self: ...
     @property
     def venue(self) -> str: ...
     @property
@@ -47,35 +95,35 @@ class _Fetcher:
     def fetch_open_interest_history(
         self,
         symbol: str,
-        start: DateLike,
-        end: DateLike | None = None,
-        period: str = "5m",
-        progress: Progress | None = None,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        period: str = ...,  # "5m"
+        progress: _Progress | None = None,
         store: ParquetStore | None = None,
     ) -> pa.Table: ...
     def fetch_open_interest_history_async(
         self,
         symbol: str,
-        start: DateLike,
-        end: DateLike | None = None,
-        period: str = "5m",
-        progress: Progress | None = None,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        period: str = ...,  # "5m"
+        progress: _Progress | None = None,
         store: ParquetStore | None = None,
     ) -> Awaitable[pa.Table]: ...
     def fetch_funding_rate_history(
         self,
         symbol: str,
-        start: DateLike,
-        end: DateLike | None = None,
-        progress: Progress | None = None,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        progress: _Progress | None = None,
         store: ParquetStore | None = None,
     ) -> pa.Table: ...
     def fetch_funding_rate_history_async(
         self,
         symbol: str,
-        start: DateLike,
-        end: DateLike | None = None,
-        progress: Progress | None = None,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        progress: _Progress | None = None,
         store: ParquetStore | None = None,
     ) -> Awaitable[pa.Table]: ...
     def stream_liquidations(
@@ -93,10 +141,127 @@ class _Fetcher:
         poll_interval: float = 5.0,
     ) -> LiquidationStream: ...
 
-class BinanceFetcher(_Fetcher): ...
-class BybitFetcher(_Fetcher): ...
-class HyperliquidFetcher(_Fetcher): ...
+@final
+class BybitFetcher:
+    def __new__(cls, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None) -> Self: ...
+    @property
+    def venue(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    def fetch_open_interest(self, symbol: str) -> pa.Table: ...
+    def fetch_open_interest_async(self, symbol: str) -> Awaitable[pa.Table]: ...
+    def fetch_funding_rate(self, symbol: str) -> pa.Table: ...
+    def fetch_funding_rate_async(self, symbol: str) -> Awaitable[pa.Table]: ...
+    def fetch_open_interest_history(
+        self,
+        symbol: str,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        period: str = ...,  # "5m"
+        progress: _Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> pa.Table: ...
+    def fetch_open_interest_history_async(
+        self,
+        symbol: str,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        period: str = ...,  # "5m"
+        progress: _Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> Awaitable[pa.Table]: ...
+    def fetch_funding_rate_history(
+        self,
+        symbol: str,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        progress: _Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> pa.Table: ...
+    def fetch_funding_rate_history_async(
+        self,
+        symbol: str,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        progress: _Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> Awaitable[pa.Table]: ...
+    def stream_liquidations(
+        self,
+        symbols: str | list[str] | None = None,
+        *,
+        store: ParquetStore | None = None,
+        batch_rows: int = 1000,
+        batch_seconds: float = 1.0,
+        all_market: bool = False,
+        addresses: list[str] | None = None,
+        queue_rows: int = 100_000,
+        idle_timeout: float = 60.0,
+        max_connection_age: float | None = None,
+        poll_interval: float = 5.0,
+    ) -> LiquidationStream: ...
 
+@final
+class HyperliquidFetcher:
+    def __new__(cls, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None) -> Self: ...
+    @property
+    def venue(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    def fetch_open_interest(self, symbol: str) -> pa.Table: ...
+    def fetch_open_interest_async(self, symbol: str) -> Awaitable[pa.Table]: ...
+    def fetch_funding_rate(self, symbol: str) -> pa.Table: ...
+    def fetch_funding_rate_async(self, symbol: str) -> Awaitable[pa.Table]: ...
+    def fetch_open_interest_history(
+        self,
+        symbol: str,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        period: str = ...,  # "5m"
+        progress: _Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> pa.Table: ...
+    def fetch_open_interest_history_async(
+        self,
+        symbol: str,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        period: str = ...,  # "5m"
+        progress: _Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> Awaitable[pa.Table]: ...
+    def fetch_funding_rate_history(
+        self,
+        symbol: str,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        progress: _Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> pa.Table: ...
+    def fetch_funding_rate_history_async(
+        self,
+        symbol: str,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        progress: _Progress | None = None,
+        store: ParquetStore | None = None,
+    ) -> Awaitable[pa.Table]: ...
+    def stream_liquidations(
+        self,
+        symbols: str | list[str] | None = None,
+        *,
+        store: ParquetStore | None = None,
+        batch_rows: int = 1000,
+        batch_seconds: float = 1.0,
+        all_market: bool = False,
+        addresses: list[str] | None = None,
+        queue_rows: int = 100_000,
+        idle_timeout: float = 60.0,
+        max_connection_age: float | None = None,
+        poll_interval: float = 5.0,
+    ) -> LiquidationStream: ...
+
+@final
 class MultiVenueResult:
     @property
     def table(self) -> pa.Table: ...
@@ -107,15 +272,16 @@ class MultiVenueResult:
     @property
     def rows_stored(self) -> int: ...
 
+@final
 class Orchestrator:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         exchanges: list[str] | None = None,
         base_urls: dict[str, str] | None = None,
         rate_limits: bool = True,
         timeout: float | None = None,
         ws_urls: dict[str, str] | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def stream_liquidations(
         self,
         symbols: str | list[str] | None = None,
@@ -139,38 +305,39 @@ class Orchestrator:
     def fetch_open_interest_history(
         self,
         symbols: str | list[str],
-        start: DateLike,
-        end: DateLike | None = None,
-        period: str = "5m",
-        progress: Progress | None = None,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        period: str = ...,  # "5m"
+        progress: _Progress | None = None,
         store: ParquetStore | None = None,
     ) -> MultiVenueResult: ...
     def fetch_open_interest_history_async(
         self,
         symbols: str | list[str],
-        start: DateLike,
-        end: DateLike | None = None,
-        period: str = "5m",
-        progress: Progress | None = None,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        period: str = ...,  # "5m"
+        progress: _Progress | None = None,
         store: ParquetStore | None = None,
     ) -> Awaitable[MultiVenueResult]: ...
     def fetch_funding_rate_history(
         self,
         symbols: str | list[str],
-        start: DateLike,
-        end: DateLike | None = None,
-        progress: Progress | None = None,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        progress: _Progress | None = None,
         store: ParquetStore | None = None,
     ) -> MultiVenueResult: ...
     def fetch_funding_rate_history_async(
         self,
         symbols: str | list[str],
-        start: DateLike,
-        end: DateLike | None = None,
-        progress: Progress | None = None,
+        start: _DateLike,
+        end: _DateLike | None = None,
+        progress: _Progress | None = None,
         store: ParquetStore | None = None,
     ) -> Awaitable[MultiVenueResult]: ...
 
+@final
 class LiquidationStream:
     """Live liquidations as small tables (sync and async iterator, context manager); see the README."""
 
@@ -182,9 +349,9 @@ class LiquidationStream:
     def close(self) -> None: ...
     def aclose(self) -> Awaitable[None]: ...
     def __enter__(self) -> LiquidationStream: ...
-    def __exit__(self, *exc: object) -> bool: ...
+    def __exit__(self, _ty: object, _value: object, _tb: object) -> bool: ...
     def __aenter__(self) -> Awaitable[LiquidationStream]: ...
-    def __aexit__(self, *exc: object) -> Awaitable[bool]: ...
+    def __aexit__(self, _ty: object, _value: object, _tb: object) -> Awaitable[bool]: ...
     @property
     def gaps(self) -> pa.Table: ...
     @property
@@ -206,10 +373,11 @@ class LiquidationStream:
     @property
     def stored(self) -> int: ...
 
+@final
 class DaemonRunner:
     """Runs the collector of a ``CCXTPipelineConfig`` until ``stop()``, SIGTERM or Ctrl+C (all graceful)."""
 
-    def __init__(self, config: CCXTPipelineConfig) -> None: ...
+    def __new__(cls, config: CCXTPipelineConfig) -> Self: ...
     def run(self) -> None: ...
     def run_async(self) -> Awaitable[None]: ...
     def stop(self) -> None: ...
@@ -219,10 +387,11 @@ class DaemonRunner:
 def daemon_pid(data_dir: str | PathLike[str]) -> int | None:
     """The PID of the daemon running on ``data_dir``, or None."""
 
+@final
 class SimServer:
-    def __init__(
-        self, seed: int = 0, port: int = 0, enforce_rate_limits: bool = True, liquidation_rate: float | None = None
-    ) -> None: ...
+    def __new__(
+        cls, seed: int = 0, port: int = 0, enforce_rate_limits: bool = True, liquidation_rate: float | None = None
+    ) -> Self: ...
     @property
     def port(self) -> int: ...
     def base_url(self, venue_name: str) -> str: ...
@@ -248,6 +417,7 @@ class SimServer:
     def hyperliquid_user_fills_json(self, user: str, start_ms: int, end_ms: int | None = None) -> str: ...
     def shutdown(self) -> None: ...
 
+@final
 class ParquetStore:
     """The Parquet store in NautilusTrader's catalog layout. Kinds: ``open_interest``, ``funding_rate``,
     ``liquidation`` and ``gaps`` (liquidation-stream gap records).
@@ -256,7 +426,7 @@ class ParquetStore:
     ``StoreError`` naming the holder's PID; ``None`` waits as long as it takes, logging who holds the lock after a
     moment (Ctrl+C interrupts). Readers never take the lock, so a read-only store is readable."""
 
-    def __init__(self, root: str | PathLike[str], lock_timeout: float | None = None) -> None: ...
+    def __new__(cls, root: str | PathLike[str], lock_timeout: float | None = None) -> Self: ...
     @property
     def root(self) -> str: ...
     @property
@@ -267,8 +437,8 @@ class ParquetStore:
         kind: str,
         symbol: str | None = None,
         venue: str | None = None,
-        start: DateLike | None = None,
-        end: DateLike | None = None,
+        start: _DateLike | None = None,
+        end: _DateLike | None = None,
     ) -> pa.Table: ...
     def get_last_timestamp(self, kind: str, venue: str, symbol: str) -> datetime.datetime | None: ...
     def compact(self) -> dict[str, Any]:
@@ -278,6 +448,7 @@ class ParquetStore:
         """One dict per dataset: ``kind``, ``instrument_id``, ``files``, ``rows``, ``first``, ``last``,
         ``corrupt`` (unreadable data files, skipped by reads) and ``quarantined`` (files already moved aside)."""
 
+@final
 class CCXTPipelineConfig:
     """The daemon's configuration: defaults < TOML file < ``CCXT_PIPELINE_*`` environment < overrides (flags).
 
@@ -286,7 +457,7 @@ class CCXTPipelineConfig:
     """
 
     KEYS: list[str]
-    def __init__(self, **keys: Any) -> None: ...
+    def __new__(cls, **keys: Any) -> Self: ...
     @staticmethod
     def from_file(path: str | PathLike[str], *, env: bool = True) -> CCXTPipelineConfig: ...
     @staticmethod
@@ -336,5 +507,8 @@ class CCXTPipelineConfig:
     def to_dict(self) -> dict[str, Any]: ...
     def to_toml(self) -> str: ...
 
-def to_epoch_ns(value: DateLike) -> int:
+def history_date_ns(value: _DateLike, what: str = "start") -> int:
+    """A history bound as epoch nanoseconds, refused before the venues existed (with a hint for epoch seconds)."""
+
+def to_epoch_ns(value: _DateLike) -> int:
     """A date as epoch nanoseconds: datetime (naive = UTC), ISO-8601 string or epoch milliseconds."""

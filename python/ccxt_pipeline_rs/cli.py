@@ -1,4 +1,4 @@
-"""``ccxt-cli``: a thin command line over the Python API (DESIGN §6).
+"""``ccxt-cli``: a thin command line over the Python API (docs/architecture.md#cli).
 
 Bad input is one line on stderr and exit code 2; Ctrl+C exits 130; venue failures are reported one per line while
 the other venues' rows are still shown.
@@ -30,12 +30,12 @@ from ccxt_pipeline_rs import (
     SymbolNotFoundError,
     UnsupportedError,
 )
-from ccxt_pipeline_rs._core import history_date_ns, to_epoch_ns
+from ccxt_pipeline_rs._core import base_url_from_env, history_date_ns, to_epoch_ns, venue_from_name
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-# Columns shown by the default table format; csv and json carry every column of the DESIGN §3 schema.
+# Columns shown by the default table format; csv and json carry every column (docs/formats.md#tables).
 TABLE_COLUMNS = {
     "open_interest": ["venue", "instrument_id", "ts_event", "open_interest", "open_interest_value"],
     "funding_rate": [
@@ -132,13 +132,18 @@ def parse_exchanges(value: str | None) -> list[str]:
     names = [v.strip().lower() for v in value.split(",")]
     if not any(names) or "" in names:
         raise BadInput(f"empty exchange name in --exchange {value!r}: {expected}")
-    unknown = [n for n in names if n not in VENUES]
+    venues, unknown = [], []
+    for name in names:
+        try:
+            venues.append(venue_from_name(name))  # the core's names and aliases (binanceusdm)
+        except InvalidArgumentError:
+            unknown.append(name)
     if unknown:
         raise BadInput(f"unknown exchange {', '.join(unknown)}: {expected}")
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted({v for v in venues if venues.count(v) > 1})
     if repeated:
         raise BadInput(f"exchange {', '.join(repeated)} given more than once in --exchange {value!r}")
-    return names
+    return venues
 
 
 def check_history_args(start: str | None, end: str | None, period: str | None) -> tuple[int | None, int | None]:
@@ -213,12 +218,8 @@ class Context:
     def base_urls(self) -> dict[str, str]:
         if self.sim_enabled:
             return self.simulator().base_urls
-        urls = {}
-        for venue in VENUES:
-            url = os.environ.get(f"CCXT_PIPELINE_{venue.upper()}_URL")
-            if url:
-                urls[venue] = url
-        return urls
+        # CCXT_PIPELINE_<VENUE>_URL if set, else production: resolved by the core, as for the daemon.
+        return {venue: base_url_from_env(venue) for venue in VENUES}
 
     def ws_urls(self) -> dict[str, str]:
         """The simulator's WebSocket URLs with --sim; otherwise the core reads CCXT_PIPELINE_<VENUE>_WS_URL."""

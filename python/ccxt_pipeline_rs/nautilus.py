@@ -1,7 +1,7 @@
 """NautilusTrader glue: the data classes of the store's folders, and what the catalog needs to read them.
 
-``ParquetStore`` writes the NautilusTrader catalog layout (DESIGN §4), so a catalog opened on the store's root
-reads it directly once this module is imported::
+``ParquetStore`` writes the NautilusTrader catalog layout (docs/formats.md#on-disk-catalog), so a catalog opened on
+the store's root reads it directly once this module is imported::
 
     from ccxt_pipeline_rs.nautilus import OpenInterest, Liquidation, StreamGap, FundingRateUpdate, catalog
 
@@ -17,8 +17,8 @@ What importing this module does:
 - makes ``FundingRateUpdate`` queries correct on every supported NautilusTrader version, chosen by
   ``nautilus_trader.__version__``:
 
-  - 1.221 and 1.222 have no Arrow codec for ``FundingRateUpdate``: this module registers one (schema of DESIGN §4,
-    instrument id in the schema metadata);
+  - 1.221 and 1.222 have no Arrow codec for ``FundingRateUpdate``: this module registers one (schema in
+    docs/formats.md#folders-and-columns, instrument id in the schema metadata);
   - from 1.223 NautilusTrader has its own codec, with the same file format, but its decoder returns ``rate`` as a
     ``str``: this module replaces the decoder (NautilusTrader's encoder stays) so that ``rate`` is a ``Decimal``;
   - on every version, the catalog reads each ``<INSTRUMENT_ID>`` folder of ``funding_rate_update`` on its own:
@@ -290,8 +290,8 @@ for _cls in (OpenInterest, Liquidation, StreamGap):
 
 # -- FundingRateUpdate codec -------------------------------------------------------------------------------------------
 
-#: The on-disk schema of ``data/funding_rate_update/<INSTRUMENT_ID>/*.parquet`` (DESIGN §4); each file's schema
-#: metadata carries ``instrument_id``.
+#: The on-disk schema of ``data/funding_rate_update/<INSTRUMENT_ID>/*.parquet`` (docs/formats.md#folders-and-columns);
+#: each file's schema metadata carries ``instrument_id``.
 FUNDING_RATE_SCHEMA = pa.schema(
     [
         pa.field("rate", pa.binary(), nullable=False),
@@ -324,7 +324,8 @@ def _rate_value(cell) -> Decimal:
 
 
 def encode_funding_rates(data) -> pa.RecordBatch:
-    """``FundingRateUpdate`` (or a list of them, one instrument) -> a record batch in the DESIGN §4 schema."""
+    """``FundingRateUpdate`` (or a list of them, one instrument) -> a record batch in the on-disk schema
+    (docs/formats.md#folders-and-columns)."""
     updates = data if isinstance(data, list) else [data]
     if not updates:
         raise ValueError("no funding rate updates to encode")
@@ -344,7 +345,7 @@ def encode_funding_rates(data) -> pa.RecordBatch:
 
 
 def decode_funding_rates(table) -> list:
-    """A table in the DESIGN §4 schema (one instrument, named by its schema metadata) -> ``FundingRateUpdate``s
+    """A table in the on-disk schema (one instrument, named by its schema metadata) -> ``FundingRateUpdate``s
     with ``Decimal`` rates."""
     names = table.schema.names
     if "instrument_id" in names:  # tolerated: a file that names the instrument on every row
@@ -354,7 +355,7 @@ def decode_funding_rates(table) -> list:
         if raw is None:
             raise ValueError(
                 "funding_rate_update data without an instrument id: the schema metadata must carry "
-                "'instrument_id' (DESIGN §4)"
+                "'instrument_id' (docs/formats.md#folders-and-columns)"
             )
         ids = [InstrumentId.from_str(raw.decode())] * table.num_rows
     rates = [_rate_value(cell) for cell in table.column("rate").to_pylist()]

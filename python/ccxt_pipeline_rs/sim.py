@@ -1,5 +1,5 @@
-"""The local exchange simulator (DESIGN §8): Binance, Bybit and Hyperliquid REST and WebSockets on one loopback
-port.
+"""The local exchange simulator (docs/architecture.md#sim): Binance, Bybit and Hyperliquid REST and WebSockets on one
+loopback port.
 
 with ExchangeSimulator(seed=0) as sim:
     BinanceFetcher(base_url=sim.base_urls["binance"]).fetch_open_interest("BTCUSDT-PERP")

@@ -1,5 +1,5 @@
-//! The error classes of the public contract (DESIGN §5). Every variant names the venue and what was wrong, so a
-//! user (or the CLI's one-line message) can act on it without a traceback.
+//! The error classes of the public contract (docs/architecture.md#errors). Every variant names the venue and what
+//! was wrong, so a user (or the CLI's one-line message) can act on it without a traceback.
 
 use crate::model::venue::Venue;
 

@@ -1,4 +1,4 @@
-//! Row records of the three tables (DESIGN §3) and their Arrow form. Timestamps are UTC nanoseconds; venues
+//! Row records of the tables (docs/formats.md#tables) and their Arrow form. Timestamps are UTC nanoseconds; venues
 //! speak milliseconds and parsers convert at the edge with [`ms_to_ns`].
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Unified symbols (`BTCUSDT-PERP`) and their per-venue forms (DESIGN §2).
+//! Unified symbols (`BTCUSDT-PERP`) and their per-venue forms (docs/formats.md#symbols-and-instrument-ids).
 //!
 //! Users may type the unified symbol, a venue-native one (`BTCUSDT`, Hyperliquid `BTC`) or a NautilusTrader
 //! instrument id (`BTCUSDT-LINEAR.BYBIT`); all of them resolve to one [`UnifiedSymbol`].

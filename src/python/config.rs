@@ -1,5 +1,5 @@
-//! `CCXTPipelineConfig` for Python (DESIGN §5): the daemon's configuration, read and validated by
-//! [`DaemonConfig`]; this file only converts between Python values and the core's.
+//! `CCXTPipelineConfig` for Python (keys: docs/formats.md#configuration): the daemon's configuration, read and
+//! validated by [`DaemonConfig`]; this file only converts between Python values and the core's.
 
 use std::path::PathBuf;
 use std::time::Duration;

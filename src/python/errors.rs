@@ -1,5 +1,5 @@
-//! The Python exception hierarchy (DESIGN §5) and the mapping from [`PipelineError`]. Exceptions carry the
-//! venue and, where there is one, the venue's code and message as attributes.
+//! The Python exception hierarchy (docs/architecture.md#errors) and the mapping from [`PipelineError`]. Exceptions
+//! carry the venue and, where there is one, the venue's code and message as attributes.
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;

@@ -1,4 +1,4 @@
-//! `BinanceFetcher`, `BybitFetcher`, `HyperliquidFetcher` and the `Orchestrator` (DESIGN §5).
+//! `BinanceFetcher`, `BybitFetcher`, `HyperliquidFetcher` and the `Orchestrator` (docs/architecture.md#python-surface).
 
 // The methods mirror the Python signatures, keyword arguments included.
 #![allow(clippy::too_many_arguments)]

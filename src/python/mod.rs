@@ -6,6 +6,7 @@ mod dates;
 mod errors;
 mod fetchers;
 mod logging;
+mod names;
 mod runtime;
 mod sim;
 mod store;
@@ -18,6 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logging::install();
     crate::net::install_crypto_provider();
     errors::register(m)?;
+    names::register(m)?;
     m.add_class::<config::PyPipelineConfig>()?;
     m.add_class::<fetchers::BinanceFetcher>()?;
     m.add_class::<fetchers::BybitFetcher>()?;

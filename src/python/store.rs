@@ -1,4 +1,4 @@
-//! `ParquetStore` for Python (DESIGN §5). Disk work runs with the GIL released.
+//! `ParquetStore` for Python (docs/architecture.md#python-surface). Disk work runs with the GIL released.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -103,7 +103,7 @@ impl PyParquetStore {
         self.store.root().to_path_buf()
     }
 
-    /// Writes a table of one kind (DESIGN §3 columns); returns `{"rows_added", "rows_duplicate",
+    /// Writes a table of one kind (columns: docs/formats.md#tables); returns `{"rows_added", "rows_duplicate",
     /// "files_written"}`.
     fn write<'py>(&self, py: Python<'py>, table: PyTable) -> PyResult<Bound<'py, PyDict>> {
         let (batches, _) = table.into_inner();
@@ -116,7 +116,7 @@ impl PyParquetStore {
     }
 
     /// Rows of `kind` (`open_interest`, `funding_rate`, `liquidation`, `gaps`), optionally for one symbol (any form), a
-    /// comma list of venues, and an inclusive `ts_init` range; a `pyarrow.Table` in DESIGN §3 form.
+    /// comma list of venues, and an inclusive `ts_init` range; a `pyarrow.Table` (docs/formats.md#tables).
     #[pyo3(signature = (kind, symbol=None, venue=None, start=None, end=None))]
     fn read(
         &self,

@@ -1,4 +1,4 @@
-//! Local simulator of the three venues' REST and WebSocket APIs (DESIGN §8).
+//! Local simulator of the three venues' REST and WebSocket APIs (docs/architecture.md#sim).
 //!
 //! One port serves all venues, each under its prefix: `http://127.0.0.1:N/binance/fapi/v1/openInterest`,
 //! `…/bybit/v5/market/tickers`, `…/hyperliquid/info`. Bodies follow the wire formats of `tests/data/fixtures`

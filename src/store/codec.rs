@@ -1,6 +1,6 @@
-//! The three kinds of rows between their two Arrow forms: the table form returned to Python (DESIGN §3) and the
-//! on-disk form NautilusTrader reads (DESIGN §4). The disk form holds one instrument per file, so identity columns
-//! (venue, symbol) are rebuilt from the folder's instrument id on the way back.
+//! The kinds of rows between their two Arrow forms: the table form returned to Python (docs/formats.md#tables) and
+//! the on-disk form NautilusTrader reads (docs/formats.md#folders-and-columns). The disk form holds one instrument per
+//! file, so identity columns (venue, symbol) are rebuilt from the folder's instrument id on the way back.
 
 use std::sync::Arc;
 
@@ -170,7 +170,7 @@ impl Kind {
         }
     }
 
-    /// Recognises a table by its column names (DESIGN §3).
+    /// Recognises a table by its column names (docs/formats.md#tables).
     pub fn of_table(schema: &Schema) -> Result<Kind> {
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         Kind::ALL
@@ -178,7 +178,7 @@ impl Kind {
             .find(|k| k.table_schema().fields().iter().map(|f| f.name().as_str()).eq(names.iter().copied()))
             .ok_or_else(|| {
                 PipelineError::InvalidArgument(format!(
-                    "table columns [{}] are not an open interest, funding rate, liquidation or stream gap table (DESIGN §3): \
+                    "table columns [{}] are not an open interest, funding rate, liquidation or stream gap table (see docs/formats.md#tables): \
                      expected e.g. [{}]",
                     names.join(", "),
                     Kind::OpenInterest.table_schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")

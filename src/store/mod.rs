@@ -1,4 +1,4 @@
-//! The Parquet store in the NautilusTrader catalog layout (DESIGN §4):
+//! The Parquet store in the NautilusTrader catalog layout (docs/formats.md#on-disk-catalog):
 //! `<root>/data/<kind folder>/<INSTRUMENT_ID>/<start>_<end>.parquet`, one file per instrument per UTC day.
 //!
 //! Guarantees and how they are kept:
@@ -46,7 +46,7 @@ use crate::model::{
 };
 use files::{DataFile, FileError, FooterStats, StoreLock};
 
-/// Rows of one kind read back from the store, in table form (DESIGN §3).
+/// Rows of one kind read back from the store, in table form (docs/formats.md#tables).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimeRange {
     /// Inclusive bounds on `ts_init` (ns); `None` = unbounded. For REST history rows `ts_init = ts_event`.
@@ -248,7 +248,7 @@ impl ParquetStore {
         Ok(())
     }
 
-    /// Writes a table in DESIGN §3 form (any of the four kinds).
+    /// Writes a table in table form (docs/formats.md#tables) (any of the four kinds).
     pub fn write_batches(&self, batches: &[RecordBatch]) -> Result<WriteSummary> {
         let Some(first) = batches.first() else {
             return Ok(WriteSummary::default());
@@ -607,7 +607,7 @@ impl ParquetStore {
             .collect())
     }
 
-    /// [`Self::read`] for a kind chosen at run time, as a table in DESIGN §3 form; also the files opened.
+    /// [`Self::read`] for a kind chosen at run time, as a table (docs/formats.md#tables); also the files opened.
     pub fn read_table(
         &self,
         kind: Kind,

@@ -187,25 +187,6 @@ pub async fn start_for_symbols(
     Ok((LiquidationStream::start(plans, options, sink)?, failures))
 }
 
-/// The WebSocket base URL of `venue`: `CCXT_PIPELINE_<VENUE>_WS_URL` if set, else production.
-pub fn default_ws_url(venue: Venue) -> String {
-    let variable = format!(
-        "CCXT_PIPELINE_{}_WS_URL",
-        venue.as_str().to_ascii_uppercase()
-    );
-    std::env::var(&variable)
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| {
-            match venue {
-                Venue::Binance => crate::venue::binance::stream::DEFAULT_WS_URL,
-                Venue::Bybit => crate::venue::bybit::stream::DEFAULT_WS_URL,
-                Venue::Hyperliquid => "wss://api.hyperliquid.xyz",
-            }
-            .to_string()
-        })
-}
-
 /// Counters of a stream, shared by its tasks.
 #[derive(Debug, Default)]
 pub struct StreamStats {
@@ -301,8 +282,12 @@ impl LiquidationStream {
                         }
                     })?);
                 }
-                let url = protocol
-                    .connect_url(&plan.ws_url.clone().unwrap_or_else(|| default_ws_url(venue)));
+                let url = protocol.connect_url(
+                    &plan
+                        .ws_url
+                        .clone()
+                        .unwrap_or_else(|| venue.ws_url_from_env()),
+                );
                 for (shard, chunk) in streams
                     .chunks(protocol.max_streams_per_connection())
                     .enumerate()

@@ -287,7 +287,7 @@ pub fn next_boundary_ms(t_ms: i64, interval_ms: i64) -> i64 {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    /// Reads a fixture copied from `../shared/fixtures` (see tests/data/fixtures/SOURCES.md).
+    /// Reads a recorded venue response from `tests/data/fixtures` (provenance in its SOURCES.md).
     pub fn fixture(path: &str) -> Vec<u8> {
         let full = format!("{}/tests/data/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&full).unwrap_or_else(|e| panic!("fixture {full}: {e}"))

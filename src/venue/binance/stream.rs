@@ -17,7 +17,7 @@ use crate::venue::stream::{
 
 const VENUE: Venue = Venue::Binance;
 const WHAT: &str = "forceOrder stream";
-pub const DEFAULT_WS_URL: &str = "wss://fstream.binance.com";
+pub const DEFAULT_WS_URL: &str = Venue::Binance.default_ws_url();
 /// The route that carries `forceOrder` (and `markPrice`, `aggTrade`).
 pub const LIQUIDATION_ROUTE: &str = "/market/ws";
 

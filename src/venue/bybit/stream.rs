@@ -17,7 +17,7 @@ use crate::venue::stream::{
 
 const VENUE: Venue = Venue::Bybit;
 const WHAT: &str = "allLiquidation stream";
-pub const DEFAULT_WS_URL: &str = "wss://stream.bybit.com";
+pub const DEFAULT_WS_URL: &str = Venue::Bybit.default_ws_url();
 const PATH: &str = "/v5/public/linear";
 /// Bybit asks for at most 10 topics per subscribe request.
 const TOPICS_PER_REQUEST: usize = 10;
