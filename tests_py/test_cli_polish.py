@@ -239,3 +239,34 @@ def test_venue_errors_read_as_sentences(sim, status, body, says, not_shown):
     assert not_shown not in out.stderr, out.stderr
     assert not re.search(r"expected (struct|enum|tuple struct) \w", out.stderr), out.stderr
     assert len(out.stderr) < 600, out.stderr
+
+
+def test_cli_rerun_of_a_range_starting_before_listing_costs_one_request_per_venue(tmp_path):
+    """Issue 9, item 16 from the command line: Hyperliquid funding from 2022 (BTC listed there 2023-06-01)."""
+    data = str(tmp_path / "D")
+    with ExchangeSimulator(seed=3) as sim:
+        sim.server.set_clock_ms(1_748_736_000_000)  # 2025-06-01
+        env = dict(os.environ, **{f"CCXT_PIPELINE_{v.upper()}_URL": url for v, url in sim.base_urls.items()})
+        args = ["fetch-funding", "BTCUSDT-PERP", "--from", "2022-01-01", "--to", "2023-07-01", "--store"]
+        args += ["--data-dir", data, "--format", "json"]
+        first = run(*args, env=env)
+        assert first.returncode == 0, first.stderr
+        stored = ParquetStore(data).read("funding_rate").num_rows
+        assert stored == len(json.loads(first.stdout)) > 0
+        for _ in range(2):
+            before = {v: sim.request_count(v) for v in sim.base_urls}
+            again = run(*args, env=env)
+            assert again.returncode == 0, again.stderr
+            assert json.loads(again.stdout) == []
+            assert "stored 0 new rows" in again.stderr
+            for venue, count in before.items():
+                assert sim.request_count(venue) - count <= 1, venue
+        # On Hyperliquid an even earlier start is known to hold nothing (the first run started before its listing;
+        # Binance and Bybit listed BTC before 2022, so there an earlier start has rows to fetch).
+        before = sim.request_count("hyperliquid")
+        earlier = [a if a != "2022-01-01" else "2018-01-01" for a in args]
+        earlier = run(*earlier, "--exchange", "hyperliquid", env=env)
+        assert earlier.returncode == 0, earlier.stderr
+        assert json.loads(earlier.stdout) == []
+        assert sim.request_count("hyperliquid") - before <= 1
+    assert ParquetStore(data).read("funding_rate").num_rows == stored
