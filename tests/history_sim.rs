@@ -428,3 +428,210 @@ async fn a_panicking_task_is_a_failure_of_its_venue_not_a_silent_loss() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Item 16: what a finished fetch covered is recorded in the store, so re-running it costs at most the symbol
+/// resolution (one request per venue and symbol) and adds nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_of_a_finished_range_costs_at_most_one_request_per_venue_and_symbol() {
+    let server = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = || HistorySink {
+        store: Some(ParquetStore::open(dir.path()).unwrap()),
+        progress: None,
+    };
+    let range = HistoryRange::new(NOW_MS - 20 * DAY_MS, NOW_MS - DAY_MS).unwrap();
+    let symbols = ["BTCUSDT-PERP", "DOGEUSDT-PERP"];
+    for pass in 0..3 {
+        for venue in Venue::ALL {
+            let before = server.request_count(venue);
+            let mut rows = (0, 0);
+            // A new client each pass: its instrument list is not cached, as in a new process.
+            let client = client(&server, venue, 20);
+            for symbol in symbols {
+                let funding = client
+                    .fetch_funding_rate_history(symbol, range, &sink())
+                    .await
+                    .unwrap();
+                rows.0 += funding.rows.len();
+                rows.1 += funding.rows_stored;
+                if venue != Venue::Hyperliquid {
+                    let oi = client
+                        .fetch_open_interest_history(symbol, OiPeriod::H1, range, &sink())
+                        .await
+                        .unwrap();
+                    rows.0 += oi.rows.len();
+                    rows.1 += oi.rows_stored;
+                }
+            }
+            let requests = server.request_count(venue) - before;
+            if pass == 0 {
+                assert!(rows.1 > 0 && rows.0 == rows.1, "{venue}: {rows:?}");
+                // Resolution and pages (Hyperliquid ignores the page size: one page of 500 per symbol).
+                assert!(
+                    requests > symbols.len() as u64,
+                    "{venue}: {requests} requests for the first run"
+                );
+            } else {
+                assert_eq!(rows, (0, 0), "{venue} pass {pass}");
+                assert!(
+                    requests <= symbols.len() as u64,
+                    "{venue} pass {pass}: {requests} requests to re-run a finished range"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_range_extended_at_the_end_fetches_only_the_new_part() {
+    let server = sim().await;
+    for venue in Venue::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = HistorySink {
+            store: Some(ParquetStore::open(dir.path()).unwrap()),
+            progress: None,
+        };
+        let start = NOW_MS - 60 * DAY_MS;
+        let first_end = NOW_MS - 10 * DAY_MS;
+        client(&server, venue, 20)
+            .fetch_funding_rate_history(
+                "ETHUSDT-PERP",
+                HistoryRange::new(start, first_end).unwrap(),
+                &sink,
+            )
+            .await
+            .unwrap();
+        let before = server.request_count(venue);
+        let extended = client(&server, venue, 20)
+            .fetch_funding_rate_history(
+                "ETHUSDT-PERP",
+                HistoryRange::new(start, NOW_MS).unwrap(),
+                &sink,
+            )
+            .await
+            .unwrap();
+        let requests = server.request_count(venue) - before;
+        let truth = data::funding_history(SEED, venue, "ETH", first_end + 1, NOW_MS, NOW_MS);
+        let got: Vec<i64> = extended
+            .rows
+            .iter()
+            .map(|r| r.ts_event / 1_000_000)
+            .collect();
+        assert_eq!(
+            got,
+            truth.iter().map(|t| t.0).collect::<Vec<_>>(),
+            "{venue}: only the new part"
+        );
+        assert_eq!(extended.rows_stored, truth.len(), "{venue}");
+        // Resolution + the pages of 10 days (page 20; Hyperliquid pages 500 rows).
+        let pages = truth
+            .len()
+            .div_ceil(if venue == Venue::Hyperliquid { 500 } else { 20 });
+        assert!(
+            requests as usize <= 1 + pages + 1,
+            "{venue}: {requests} requests for {} new rows",
+            truth.len()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_range_starting_before_listing_is_remembered_and_survives_a_restart() {
+    let server = sim().await;
+    // Hyperliquid listed BTC on 2023-06-01; ask from 2023-03-01 (a run that used to be repeated every time).
+    let listed = 1_685_577_600_000;
+    let start = listed - 92 * DAY_MS;
+    let end = listed + 40 * DAY_MS;
+    let dir = tempfile::tempdir().unwrap();
+    let open = || HistorySink {
+        store: Some(ParquetStore::open(dir.path()).unwrap()),
+        progress: None,
+    };
+    let first = client(&server, Venue::Hyperliquid, 500)
+        .fetch_funding_rate_history("BTC", HistoryRange::new(start, end).unwrap(), &open())
+        .await
+        .unwrap();
+    // Hyperliquid settles a few hundred ms after the hour.
+    let first_row = first.rows.first().map(|r| r.ts_event / 1_000_000).unwrap();
+    assert!(
+        (listed..listed + 60_000).contains(&first_row),
+        "{first_row}"
+    );
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let id = first.instrument_id.clone();
+    let coverage = store.read_coverage("funding_rate", &id);
+    assert_eq!(coverage.first_available_ms, Some(first_row));
+    assert_eq!(coverage.ranges, vec![(start, end)]);
+    // The sidecar is a hidden folder: the store's datasets do not see it.
+    assert!(dir
+        .path()
+        .join(".ccxt_pipeline/coverage/funding_rate")
+        .join(format!("{id}.json"))
+        .is_file());
+    assert_eq!(store.summary().unwrap().len(), 1);
+
+    // Restarted (new store and client objects): the same range, an even earlier start, and the other symbol
+    // spellings cost at most the resolution request.
+    for (symbol, from) in [
+        ("BTC", start),
+        ("BTCUSDT-PERP", start - 365 * DAY_MS),
+        (id.as_str(), 1_640_995_200_000),
+    ] {
+        let before = server.request_count(Venue::Hyperliquid);
+        let again = client(&server, Venue::Hyperliquid, 500)
+            .fetch_funding_rate_history(symbol, HistoryRange::new(from, end).unwrap(), &open())
+            .await
+            .unwrap();
+        assert_eq!((again.rows.len(), again.rows_stored), (0, 0), "{symbol}");
+        assert!(
+            server.request_count(Venue::Hyperliquid) - before <= 1,
+            "{symbol}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_coverage_file_is_ignored_and_rewritten() {
+    let server = sim().await;
+    let range = HistoryRange::new(NOW_MS - 30 * DAY_MS, NOW_MS - DAY_MS).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let sink = HistorySink {
+        store: Some(store.clone()),
+        progress: None,
+    };
+    let first = client(&server, Venue::Bybit, 50)
+        .fetch_funding_rate_history("SOLUSDT-PERP", range, &sink)
+        .await
+        .unwrap();
+    let path = store
+        .coverage_path("funding_rate", &first.instrument_id)
+        .unwrap();
+    let mut previous_requests = None;
+    for junk in [
+        &b""[..],
+        b"{\"version\": 1, \"ranges\": [[5, 1]]",
+        b"not json at all",
+        b"{\"version\": 99}",
+    ] {
+        std::fs::write(&path, junk).unwrap();
+        let before = server.request_count(Venue::Bybit);
+        let again = client(&server, Venue::Bybit, 50)
+            .fetch_funding_rate_history("SOLUSDT-PERP", range, &sink)
+            .await
+            .expect("a corrupt coverage file never blocks a fetch");
+        let requests = server.request_count(Venue::Bybit) - before;
+        assert_eq!(again.rows_stored, 0);
+        if let Some(previous) = previous_requests {
+            assert_eq!(requests, previous);
+        }
+        previous_requests = Some(requests);
+        assert_eq!(
+            store
+                .read_coverage("funding_rate", &first.instrument_id)
+                .ranges,
+            vec![(range.start_ms, range.end_ms)],
+            "rewritten"
+        );
+    }
+}

@@ -205,7 +205,7 @@ def test_sync_fetch_releases_the_gil(sim):
     thread = threading.Thread(target=count)
     thread.start()
     try:
-        fetcher.fetch_open_interest("BTCUSDT-PERP")  # instruments + fundingInfo + OI: >= 1.5 s of latency
+        fetcher.fetch_open_interest("BTCUSDT-PERP")  # instruments + OI: >= 1 s of latency
     finally:
         done.set()
         thread.join()

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 
 import pyarrow as pa
 import pytest
@@ -99,3 +100,38 @@ async def test_async_history(frozen):
     assert sorted(set(result.table.column("venue").to_pylist())) == ["binance", "bybit"]
     assert [f.venue for f in result.failures] == ["hyperliquid"]
     assert isinstance(result.failures[0], UnsupportedError)
+
+
+def test_a_finished_range_is_not_fetched_again_and_a_corrupt_coverage_file_is_ignored(frozen, tmp_path, caplog):
+    """Coverage sidecars (issue 9, item 16): a re-run costs at most one request per venue and symbol, survives a
+    new store object, and a corrupt sidecar is a warning, not an error."""
+    import logging
+
+    symbols = ["BTCUSDT-PERP", "ETHUSDT-PERP"]
+    end = NOW - dt.timedelta(days=1)
+    start = end - dt.timedelta(days=30)
+    store = ParquetStore(tmp_path)
+    first = Orchestrator(base_urls=frozen.base_urls).fetch_funding_rate_history(symbols, start, end, store=store)
+    assert first.failures == []
+    assert store.rows_added == first.table.num_rows == store.read("funding_rate").num_rows > 0
+    sidecars = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / ".ccxt_pipeline").rglob("*.json"))
+    assert len(sidecars) == 6, sidecars
+    assert all(p.startswith(".ccxt_pipeline/coverage/funding_rate/") for p in sidecars)
+
+    counts = {v: frozen.request_count(v) for v in ("binance", "bybit", "hyperliquid")}
+    again_store = ParquetStore(tmp_path)  # a restart: nothing cached in memory
+    again = Orchestrator(base_urls=frozen.base_urls).fetch_funding_rate_history(symbols, start, end, store=again_store)
+    assert again.failures == [] and again.table.num_rows == 0 and again_store.rows_added == 0
+    for venue, before in counts.items():
+        assert frozen.request_count(venue) - before <= len(symbols), venue
+
+    for path in (tmp_path / ".ccxt_pipeline").rglob("*.json"):
+        path.write_text("{ not json")
+    caplog.set_level(logging.WARNING, logger="ccxt_pipeline_rs")
+    third = Orchestrator(base_urls=frozen.base_urls).fetch_funding_rate_history(symbols, start, end, store=store)
+    assert third.failures == [] and third.table.num_rows == 0
+    warned = [r.getMessage() for r in caplog.records if "coverage file" in r.getMessage()]
+    assert len(warned) == 6, warned
+    assert all("is fetched again" in w for w in warned)
+    for path in (tmp_path / ".ccxt_pipeline").rglob("*.json"):
+        assert json.loads(path.read_text())["version"] == 1, "rewritten"

@@ -430,6 +430,12 @@ class ParquetStore:
     @property
     def root(self) -> str: ...
     @property
+    def rows_added(self) -> int:
+        """Rows this store object has added since it was opened (``write``, fetches and streams given it)."""
+    def wait_for_writes(self, timeout: float = 10.0) -> bool:
+        """Waits until no write through this store is under way (e.g. the page a cancelled fetch had handed to the
+        disk); ``False`` if one still is after ``timeout`` seconds. Then ``rows_added`` is final."""
+    @property
     def lock_timeout(self) -> float | None: ...
     def write(self, table: pa.Table) -> dict[str, int]: ...
     def read(

@@ -85,14 +85,18 @@ def table_rows(table: pa.Table) -> Iterator[dict]:
         yield {name: values[i] for name, values in columns.items()}
 
 
-def render(table: pa.Table, kind: str, fmt: str) -> None:
+def render(table: pa.Table, kind: str, fmt: str, output: str | None = None) -> None:
+    """Rows to stdout, or with `output` (csv and json) to that file. Zero rows are `[]` in json and the header in
+    csv."""
     rows = list(table_rows(table))
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-    elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=table.column_names, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    if fmt in ("json", "csv"):
+        with open(output, "w", newline="", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout) as out:
+            if fmt == "json":
+                out.write(json.dumps(rows, indent=2) + "\n")
+            else:
+                writer = csv.DictWriter(out, fieldnames=table.column_names, lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(rows)
     else:
         from rich.console import Console
         from rich.table import Table
@@ -173,8 +177,9 @@ def report(symbol: str, result: MultiVenueResult, kind: str, fmt: str, store: Pa
         hints = sorted({s for f in failures for s in f.suggestions})
         hint = f" (close matches: {', '.join(hints)})" if hints else " (no close matches)"
         raise BadInput(f"unknown symbol '{symbol}' on {venues}{hint}")
-    if result.table.num_rows:
+    if result.table.num_rows or fmt in ("json", "csv"):
         render(result.table, kind, fmt)
+    if result.table.num_rows:
         if store is not None:
             written = store.write(result.table)
             click.echo(
@@ -340,15 +345,18 @@ class HistoryProgress:
         )
 
     def __enter__(self) -> HistoryProgress:
-        self._bars.start()
+        # The bars start with the first page: a fetch that never gets one leaves no empty line behind.
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._bars.stop()
+        if self._tasks:  # rich prints an empty line when a display that never started stops
+            self._bars.stop()
 
     def __call__(self, venue: str, instrument_id: str, rows: int, fraction: float) -> None:
         key = f"{venue} {instrument_id}"
         if key not in self._tasks:
+            if not self._tasks:
+                self._bars.start()
             self._tasks[key] = self._bars.add_task(key, total=1.0, rows=0)
         self.rows[key] = rows
         self._bars.update(self._tasks[key], completed=fraction, rows=rows)
@@ -371,13 +379,16 @@ def fetch_history(state: Context, kind: str, symbol: str, exchanges, start, end,
             else:
                 result = orchestrator.fetch_funding_rate_history(symbol, start, end, progress, target)
     except KeyboardInterrupt:
-        fetched = sum(progress.rows.values())
-        kept = f"; the {fetched} rows fetched are stored, re-run to resume" if target is not None else ""
+        # Counted by the store as rows reached the disk: every venue's, a failed one's included, and the pages
+        # already handed to the disk when the fetch was cancelled.
+        if target is not None:
+            target.wait_for_writes()
+        kept = f"; {target.rows_added} new rows stored in {target.root}, re-run to resume" if target is not None else ""
         click.echo(f"interrupted{kept}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     report(symbol, result, kind, fmt)
     if target is not None:
-        click.echo(f"stored {result.rows_stored} new rows in {target.root}", err=True)
+        click.echo(f"stored {target.rows_added} new rows in {target.root}", err=True)
 
 
 @cli.command("fetch-oi")
@@ -541,7 +552,7 @@ def stream_liquidations(
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File for --format parquet.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write csv, json or parquet to this file.")
 @click.option("--summary", is_flag=True, help="List every dataset with row count and first/last timestamp.")
 @data_dir_option
 def query(
@@ -573,8 +584,10 @@ def query(
         if output is None and sys.stdout.isatty():
             raise BadInput("--format parquet writes binary: give -o FILE or redirect stdout")
         pq.write_table(table, output or sys.stdout.buffer)
+    elif output is not None and fmt == "table":
+        raise BadInput("-o FILE needs --format csv, json or parquet")
     else:
-        render(table, kind, fmt)
+        render(table, kind, fmt, output)
 
 
 SUMMARY_COLUMNS = ["kind", "instrument_id", "files", "rows", "first", "last"]
@@ -915,10 +928,22 @@ def sim_serve(
             time.sleep(3600)
 
 
+def run_cli(argv: list[str] | None) -> None:
+    """What click's `main` does without its own Ctrl+C handling (which prints a blank line and raises Abort)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        with cli.make_context("ccxt-cli", args) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.Exit as e:
+        if e.exit_code:
+            sys.exit(e.exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="ccxt-cli", standalone_mode=False)
+        run_cli(argv)
     except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

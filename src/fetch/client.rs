@@ -23,11 +23,12 @@ const INSTRUMENT_RETRY: Duration = Duration::from_secs(60);
 /// Guards against a venue handing back the same cursor forever.
 const MAX_INSTRUMENT_PAGES: usize = 100;
 
+/// Binance funding interval overrides: native symbol → minutes.
+type FundingIntervals = Arc<HashMap<String, u16>>;
+
 #[derive(Debug, Clone)]
 struct Instruments {
     symbols: HashSet<String>,
-    /// Binance funding interval overrides (minutes) from `fundingInfo`; empty elsewhere.
-    funding_intervals: HashMap<String, u16>,
     loaded_at: Instant,
 }
 
@@ -37,6 +38,9 @@ pub struct VenueClient {
     instruments: Mutex<Option<Arc<Instruments>>>,
     /// A caller is reloading a stale list; the others keep using it meanwhile.
     refreshing: std::sync::atomic::AtomicBool,
+    /// Binance funding interval overrides (minutes) from `fundingInfo`, loaded by the first current-funding fetch
+    /// (history does not need them, so resolving a symbol costs one request).
+    funding_intervals: Mutex<Option<(FundingIntervals, Instant)>>,
     /// History page size when smaller than the venue's maximum (tests of paging; the maximum is fastest).
     history_page_limit: Option<usize>,
     /// How long an instrument list is fresh.
@@ -50,6 +54,7 @@ impl VenueClient {
             http,
             instruments: Mutex::new(None),
             refreshing: std::sync::atomic::AtomicBool::new(false),
+            funding_intervals: Mutex::new(None),
             history_page_limit: None,
             instruments_ttl: INSTRUMENTS_TTL,
         })
@@ -220,27 +225,49 @@ impl VenueClient {
     }
 
     async fn load_instruments(&self) -> Result<Instruments> {
-        let (symbols, funding_intervals) = match self.venue() {
-            Venue::Binance => {
-                let symbols = binance::parse_exchange_info(
-                    &self.http.send(&binance::exchange_info_request()).await?,
-                )?;
-                let intervals = binance::parse_funding_info(
-                    &self.http.send(&binance::funding_info_request()).await?,
-                )?;
-                (symbols, intervals)
+        let symbols = match self.venue() {
+            Venue::Binance => binance::parse_exchange_info(
+                &self.http.send(&binance::exchange_info_request()).await?,
+            )?,
+            Venue::Bybit => self.load_bybit_symbols().await?,
+            Venue::Hyperliquid => {
+                hyperliquid::parse_meta(&self.http.send(&hyperliquid::meta_request()).await?)?
             }
-            Venue::Bybit => (self.load_bybit_symbols().await?, HashMap::new()),
-            Venue::Hyperliquid => (
-                hyperliquid::parse_meta(&self.http.send(&hyperliquid::meta_request()).await?)?,
-                HashMap::new(),
-            ),
         };
         Ok(Instruments {
             symbols: symbols.into_iter().collect(),
-            funding_intervals,
             loaded_at: Instant::now(),
         })
+    }
+
+    /// Binance's funding interval overrides, cached like the instrument list (a failed reload keeps the last good
+    /// map).
+    async fn binance_funding_intervals(&self) -> Result<FundingIntervals> {
+        let mut cached = self.funding_intervals.lock().await;
+        if let Some((map, loaded_at)) = cached.as_ref() {
+            if loaded_at.elapsed() < INSTRUMENTS_TTL {
+                return Ok(map.clone());
+            }
+        }
+        let loaded = async {
+            binance::parse_funding_info(&self.http.send(&binance::funding_info_request()).await?)
+        }
+        .await;
+        match loaded {
+            Ok(map) => {
+                let map = Arc::new(map);
+                *cached = Some((map.clone(), Instant::now()));
+                Ok(map)
+            }
+            Err(error) => match cached.as_mut() {
+                Some((map, loaded_at)) => {
+                    tracing::warn!(%error, "Binance fundingInfo refresh failed; keeping the last good intervals");
+                    *loaded_at = Instant::now() - INSTRUMENTS_TTL + INSTRUMENT_RETRY;
+                    Ok(map.clone())
+                }
+                None => Err(error),
+            },
+        }
     }
 
     /// Walks `instruments-info` pages by their opaque cursor, failing loudly if the venue repeats one.
@@ -306,9 +333,8 @@ impl VenueClient {
         match self.venue() {
             Venue::Binance => {
                 let interval = self
-                    .instruments()
+                    .binance_funding_intervals()
                     .await?
-                    .funding_intervals
                     .get(&inst.native)
                     .copied()
                     .unwrap_or(binance::DEFAULT_FUNDING_INTERVAL_MINUTES);

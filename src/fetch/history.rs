@@ -83,6 +83,16 @@ impl<R> History<R> {
     }
 }
 
+impl<R> History<R> {
+    /// Nothing to fetch: the store's coverage already holds the whole range.
+    fn covered(inst: &InstrumentRef, range: HistoryRange) -> Self {
+        History {
+            resumed_after_ms: Some(range.end_ms),
+            ..History::empty(inst)
+        }
+    }
+}
+
 impl VenueClient {
     pub async fn fetch_open_interest_history(
         &self,
@@ -95,8 +105,15 @@ impl VenueClient {
             return Err(hyperliquid::open_interest_history_unsupported());
         }
         let inst = self.resolve(symbol).await?;
-        let (range, resumed) = resume::<OpenInterest>(sink, &inst, range, period.millis()).await?;
+        let dataset = format!("open_interest_{}", period.binance_name());
+        let requested_start = range.start_ms;
+        let Some(todo) = plan(sink, &dataset, &inst, range).await else {
+            return Ok(History::covered(&inst, range));
+        };
+        let (range, resumed) = resume::<OpenInterest>(sink, &inst, todo, period.millis()).await?;
+        let fetch_start = range.start_ms;
         let range = (range.start_ms, range.end_ms);
+        let mut served_range = Some(range);
         let mut clamped_note = None;
         let history = match self.venue() {
             Venue::Binance => {
@@ -105,6 +122,7 @@ impl VenueClient {
                     &self.http().send(&binance::server_time_request()).await?,
                 )?;
                 let (served, note) = binance::clamp_open_interest_range(range, server_ms);
+                served_range = served;
                 if let Some(note) = &note {
                     tracing::warn!("{note}");
                 }
@@ -148,6 +166,25 @@ impl VenueClient {
             ..history
         };
         history.warnings.splice(0..0, clamped_note);
+        // Binance's 30-day window: only the part it served is covered (the older part can never be fetched, and
+        // asking for it again costs only the server-time request).
+        if let Some((served_start, served_end)) = served_range {
+            let covered_start = if served_start == fetch_start {
+                todo.start_ms
+            } else {
+                served_start
+            };
+            record(
+                sink,
+                &dataset,
+                &history,
+                (covered_start, served_end),
+                served_start,
+                resumed.is_none() && todo.start_ms == requested_start,
+                period.millis(),
+            )
+            .await;
+        }
         Ok(history)
     }
 
@@ -158,7 +195,13 @@ impl VenueClient {
         sink: &HistorySink,
     ) -> Result<History<FundingRate>> {
         let inst = self.resolve(symbol).await?;
-        let (range, resumed) = resume::<FundingRate>(sink, &inst, range, FUNDING_STEP_MS).await?;
+        let dataset = "funding_rate";
+        let requested_start = range.start_ms;
+        let Some(todo) = plan(sink, dataset, &inst, range).await else {
+            return Ok(History::covered(&inst, range));
+        };
+        let (range, resumed) = resume::<FundingRate>(sink, &inst, todo, FUNDING_STEP_MS).await?;
+        let fetch_start = range.start_ms;
         let range = (range.start_ms, range.end_ms);
         let mut previous_settlement = None;
         let fill = move |rows: &mut Vec<FundingRate>| {
@@ -205,10 +248,21 @@ impl VenueClient {
                 .await
             }
         }?;
-        Ok(History {
+        let history = History {
             resumed_after_ms: resumed,
             ..history
-        })
+        };
+        record(
+            sink,
+            dataset,
+            &history,
+            (todo.start_ms, todo.end_ms),
+            fetch_start,
+            resumed.is_none() && todo.start_ms == requested_start,
+            FUNDING_STEP_MS,
+        )
+        .await;
+        Ok(history)
     }
 
     async fn run<P>(
@@ -309,6 +363,98 @@ async fn resume<R: StoredRow>(
     ))
 }
 
+/// How far behind the wall clock the venues may publish a row: coverage ends at least this long before now (or at
+/// the last row received), so a row published late is fetched by the next run.
+const PUBLISH_LAG_MS: i64 = 3_600_000;
+
+/// With a store: the part of `range` its coverage does not hold yet, `None` when there is nothing to fetch.
+async fn plan(
+    sink: &HistorySink,
+    dataset: &str,
+    inst: &InstrumentRef,
+    range: HistoryRange,
+) -> Option<HistoryRange> {
+    let Some(store) = sink.store.clone() else {
+        return Some(range);
+    };
+    let (dataset, id) = (dataset.to_string(), inst.instrument_id.clone());
+    let coverage = tokio::task::spawn_blocking(move || store.read_coverage(&dataset, &id))
+        .await
+        .unwrap_or_default();
+    match coverage.uncovered(range.start_ms, range.end_ms) {
+        Some((start_ms, end_ms)) => {
+            if (start_ms, end_ms) != (range.start_ms, range.end_ms) {
+                tracing::info!(
+                    venue = %inst.venue,
+                    instrument = %inst.instrument_id,
+                    "already covered in the store; fetching {} to {}",
+                    crate::model::time::iso_ms(start_ms),
+                    crate::model::time::iso_ms(end_ms)
+                );
+            }
+            Some(HistoryRange { start_ms, end_ms })
+        }
+        None => {
+            tracing::info!(venue = %inst.venue, instrument = %inst.instrument_id, "range already covered in the store: nothing to fetch");
+            None
+        }
+    }
+}
+
+/// After a complete fetch of `covered` (its rows from `fetch_start` on came from the venue): records the range as
+/// covered, up to the last row or an hour before now, whichever is later (never past the range's end). When the
+/// fetch started at the requested start with nothing stored or covered there, and its first row came more than a
+/// day (and two `step_ms`) after that start, the venue has nothing before that row (a venue's history is
+/// continuous from its listing): that is its first available time.
+/// A failure to record only costs requests later, so it is a warning.
+async fn record<R: StoredRow>(
+    sink: &HistorySink,
+    dataset: &str,
+    history: &History<R>,
+    covered: (i64, i64),
+    fetch_start: i64,
+    from_nothing_stored: bool,
+    step_ms: i64,
+) {
+    let Some(store) = sink.store.clone() else {
+        return;
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let first = history
+        .rows
+        .first()
+        .map(|r| r.ts_event().div_euclid(1_000_000));
+    let last = history
+        .rows
+        .last()
+        .map(|r| r.ts_event().div_euclid(1_000_000));
+    let settled = now_ms
+        .saturating_sub(PUBLISH_LAG_MS)
+        .max(last.unwrap_or(i64::MIN));
+    let end = covered.1.min(settled);
+    let range = (covered.0 <= end).then_some((covered.0, end));
+    let first_available = first.filter(|&t| {
+        from_nothing_stored && t.saturating_sub(fetch_start) > (2 * step_ms).max(86_400_000)
+    });
+    if range.is_none() && first_available.is_none() {
+        return;
+    }
+    let (dataset, id) = (dataset.to_string(), history.instrument_id.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        store.record_coverage(&dataset, &id, range, first_available)
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!("coverage not recorded (the next run fetches the range again): {e}")
+        }
+        Err(e) => tracing::warn!("coverage not recorded: {e}"),
+    }
+}
+
 /// Longest spacing of consecutive funding settlements on any venue (8 h), plus slack for Hyperliquid's ms jitter.
 const FUNDING_STEP_MS: i64 = 8 * 3_600_000 + 60_000;
 
@@ -317,8 +463,12 @@ async fn store_rows<R: StoredRow>(store: &ParquetStore, rows: &[R]) -> Result<us
         return Ok(0);
     }
     let (store, rows) = (store.clone(), rows.to_vec());
-    let summary = tokio::task::spawn_blocking(move || store.write(&rows))
-        .await
-        .map_err(|e| PipelineError::Store(format!("store task failed: {e}")))??;
+    let pending = store.pending_write();
+    let summary = tokio::task::spawn_blocking(move || {
+        let _pending = pending;
+        store.write(&rows)
+    })
+    .await
+    .map_err(|e| PipelineError::Store(format!("store task failed: {e}")))??;
     Ok(summary.rows_added)
 }

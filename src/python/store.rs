@@ -103,6 +103,21 @@ impl PyParquetStore {
         self.store.root().to_path_buf()
     }
 
+    /// Rows this store object has added since it was opened (by `write`, fetches and streams given it), counted
+    /// as they reach the disk.
+    #[getter]
+    fn rows_added(&self) -> u64 {
+        self.store.rows_added()
+    }
+
+    /// Waits (at most `timeout` seconds) until no write through this store is under way, e.g. the page a
+    /// cancelled fetch had already handed to the disk; `False` if one still is. Then `rows_added` is final.
+    #[pyo3(signature = (timeout=10.0))]
+    fn wait_for_writes(&self, py: Python<'_>, timeout: f64) -> bool {
+        let timeout = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+        py.detach(|| self.store.wait_for_writes(timeout))
+    }
+
     /// Writes a table of one kind (columns: docs/formats.md#tables); returns `{"rows_added", "rows_duplicate",
     /// "files_written"}`.
     fn write<'py>(&self, py: Python<'py>, table: PyTable) -> PyResult<Bound<'py, PyDict>> {

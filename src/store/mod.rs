@@ -24,6 +24,7 @@
 //!   stream gaps) before they become folder names.
 
 mod codec;
+mod coverage;
 mod files;
 mod sink;
 
@@ -31,6 +32,7 @@ pub use codec::{
     check_timestamp, iso, parse_instrument, whole_market, whole_market_of, Kind, StoredRow,
     MAX_TIMESTAMP, MIN_TIMESTAMP,
 };
+pub use coverage::{Coverage, COVERAGE_DIR};
 pub use files::{WaitCheck, LOCK_FILE, LOCK_WAIT_NOTICE, QUARANTINE};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -147,6 +149,19 @@ pub struct ParquetStore {
     /// Footer statistics of files already seen, so the cross-day de-duplication check of a flush costs a `stat`
     /// per file, not a footer read.
     footers: Arc<FooterCache>,
+    /// Rows added through this store and its clones since it was opened.
+    rows_added: Arc<std::sync::atomic::AtomicU64>,
+    /// Writes started (or about to start on a blocking thread) and not finished.
+    pending_writes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A write in progress on a store; counted until dropped (see [`ParquetStore::wait_for_writes`]).
+pub struct PendingWrite(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for ParquetStore {
@@ -173,6 +188,8 @@ impl ParquetStore {
             lock_timeout: None,
             wait_check: None,
             footers: Arc::default(),
+            rows_added: Arc::default(),
+            pending_writes: Arc::default(),
         })
     }
 
@@ -191,6 +208,40 @@ impl ParquetStore {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Rows this store (with its clones: every fetch and stream given it) has added since it was opened, as
+    /// written to disk: what an interrupted or partly failed run really stored.
+    pub fn rows_added(&self) -> u64 {
+        self.rows_added.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Marks a write as under way until the guard is dropped. A caller that hands a write to another thread takes
+    /// it first, so that a write still queued when its caller was cancelled (Ctrl+C) is waited for too.
+    pub fn pending_write(&self) -> PendingWrite {
+        self.pending_writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        PendingWrite(self.pending_writes.clone())
+    }
+
+    /// Waits until no write through this store (or its clones) is under way, at most `timeout`; `false` if some
+    /// still is. After a cancelled fetch, writes already handed to a blocking thread finish on their own: this
+    /// makes [`Self::rows_added`] final.
+    pub fn wait_for_writes(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self
+                .pending_writes
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == 0
+            {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn lock_timeout(&self) -> Option<Duration> {
@@ -269,6 +320,7 @@ impl ParquetStore {
     /// Merges `rows` into the store: per instrument and UTC day of `ts_init`, under the store lock. Every row is
     /// checked first: one bad row refuses the whole write, before anything is written.
     pub fn write<R: StoredRow>(&self, rows: &[R]) -> Result<WriteSummary> {
+        let _pending = self.pending_write();
         let mut summary = WriteSummary::default();
         let mut groups: BTreeMap<&str, BTreeMap<i64, Vec<R>>> = BTreeMap::new();
         let mut seen: HashSet<(&str, R::Key)> = HashSet::new();
@@ -323,6 +375,8 @@ impl ParquetStore {
                     &mut summary.quarantined,
                 )?;
                 summary.rows_added += added;
+                self.rows_added
+                    .fetch_add(added as u64, std::sync::atomic::Ordering::SeqCst);
                 summary.rows_duplicate += duplicate;
                 summary.files_written += usize::from(added > 0);
             }

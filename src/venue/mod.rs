@@ -70,11 +70,13 @@ pub fn error_from_status(
     body: &[u8],
     retry_after_ms: Option<u64>,
 ) -> PipelineError {
-    let text = String::from_utf8_lossy(body)
-        .trim()
-        .chars()
-        .take(300)
-        .collect::<String>();
+    let text = html_answer(body, Some(status)).unwrap_or_else(|| {
+        String::from_utf8_lossy(body)
+            .trim()
+            .chars()
+            .take(300)
+            .collect::<String>()
+    });
     if is_rate_limit(venue, status, body) {
         return PipelineError::RateLimited {
             venue,
@@ -102,6 +104,48 @@ pub fn error_from_status(
         code,
         message,
     }
+}
+
+/// `answered HTML (HTTP 403), not JSON: <title>` when `body` is an HTML page (a CDN's block page, a proxy's error
+/// page, a captive portal) rather than the venue's JSON; `None` otherwise.
+pub fn html_answer(body: &[u8], status: Option<u16>) -> Option<String> {
+    let head = String::from_utf8_lossy(&body[..body.len().min(2048)]).to_ascii_lowercase();
+    let start = head.trim_start();
+    let is_html = start.starts_with("<!doctype html")
+        || start.starts_with("<html")
+        || (start.starts_with('<')
+            && (head.contains("<html") || head.contains("<body") || head.contains("<title")));
+    if !is_html {
+        return None;
+    }
+    let status = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    let title = lower
+        .find("<title")
+        .and_then(|at| lower[at..].find('>').map(|gt| at + gt + 1))
+        .and_then(|from| {
+            lower[from..]
+                .find("</title")
+                .map(|len| &text[from..from + len])
+        })
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|t| !t.is_empty())
+        .map(|t| format!(": \"{}\"", t.chars().take(120).collect::<String>()))
+        .unwrap_or_default();
+    Some(format!("answered HTML{status}, not JSON{title}"))
+}
+
+/// The detail of a body that could not be decoded: what kind of answer it was when it is not JSON at all,
+/// otherwise the decoder's message (made readable by the error's display).
+pub(crate) fn decode_detail(body: &[u8], error: &serde_json::Error) -> String {
+    if let Some(html) = html_answer(body, None) {
+        return html;
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return "empty body, not JSON".to_string();
+    }
+    error.to_string()
 }
 
 /// An answer for another symbol than asked is malformed, not data to store under the wrong instrument.
@@ -319,10 +363,32 @@ mod tests {
         ));
         let geo_block = b"<HTML><HEAD><TITLE>ERROR: The request could not be satisfied</TITLE></HEAD><BODY>The Amazon \
             CloudFront distribution is configured to block access from your country.</BODY></HTML>";
-        assert!(matches!(
-            error_from_status(Venue::Bybit, 403, geo_block, None),
-            PipelineError::Exchange { code: 403, .. }
-        ));
+        let blocked = error_from_status(Venue::Bybit, 403, geo_block, None);
+        assert!(matches!(blocked, PipelineError::Exchange { code: 403, .. }));
+        assert_eq!(
+            blocked.to_string(),
+            "bybit: exchange error 403 (HTTP 403): answered HTML (HTTP 403), not JSON: \"ERROR: The request could \
+             not be satisfied\""
+        );
+        for (page, status) in [
+            (
+                &b"<!DOCTYPE html><html><head><title>Just a moment...</title></head></html>"[..],
+                503,
+            ),
+            (b"\n  <html><body>502 Bad Gateway</body></html>", 502),
+            (b"<HEAD><TITLE>Access Denied</TITLE></HEAD>", 403),
+        ] {
+            for venue in Venue::ALL {
+                let text = error_from_status(venue, status, page, None).to_string();
+                assert!(
+                    text.contains(&format!("answered HTML (HTTP {status}), not JSON")),
+                    "{text}"
+                );
+                assert!(!text.contains('<'), "{text}");
+            }
+        }
+        assert_eq!(html_answer(b"{\"code\":1}", Some(200)), None);
+        assert_eq!(html_answer(b"<5 is not html", Some(200)), None);
         // 403 is not a rate limit on Binance (WAF refusal): an exchange error.
         assert!(matches!(
             error_from_status(Venue::Binance, 403, b"", None),

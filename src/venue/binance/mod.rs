@@ -105,7 +105,7 @@ fn decode<'a, T: Deserialize<'a>>(body: &'a [u8], what: &'static str) -> Result<
             code,
             message,
         },
-        None => PipelineError::malformed(VENUE, what, e),
+        None => PipelineError::malformed(VENUE, what, super::decode_detail(body, &e)),
     })
 }
 

@@ -113,7 +113,7 @@ fn open<'a, T: Deserialize<'a>>(body: &'a [u8], what: &'static str) -> Result<(T
                 code,
                 message,
             },
-            None => PipelineError::malformed(VENUE, what, e),
+            None => PipelineError::malformed(VENUE, what, super::decode_detail(body, &e)),
         })?;
     if envelope.ret_code != 0 {
         return Err(PipelineError::Exchange {

@@ -71,7 +71,8 @@ struct AssetCtx {
 }
 
 fn decode<'a, T: Deserialize<'a>>(body: &'a [u8], what: &'static str) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| PipelineError::malformed(VENUE, what, e))
+    serde_json::from_slice(body)
+        .map_err(|e| PipelineError::malformed(VENUE, what, super::decode_detail(body, &e)))
 }
 
 /// Coins currently listed (delisted ones are skipped: they answer with stale contexts).
