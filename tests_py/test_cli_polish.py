@@ -270,3 +270,26 @@ def test_cli_rerun_of_a_range_starting_before_listing_costs_one_request_per_venu
         assert json.loads(earlier.stdout) == []
         assert sim.request_count("hyperliquid") - before <= 1
     assert ParquetStore(data).read("funding_rate").num_rows == stored
+
+
+def test_progress_bars_say_when_a_venue_waits_out_its_rate_limit():
+    import logging
+
+    from ccxt_pipeline_rs.cli import HistoryProgress
+
+    progress = HistoryProgress()
+    with progress:
+        progress("bybit", "BTCUSDT-LINEAR.BYBIT", 200, 0.1)
+        progress("binance", "BTCUSDT-PERP.BINANCE", 500, 0.2)
+        logging.getLogger("ccxt_pipeline_rs.net.rate_limit").warning(
+            "rate limited; waiting 4.2 s, until 2026-12-06T04:10:05.123Z, for the venue's window to pass before "
+            "retrying: bybit: rate limited (HTTP 403) venue=bybit path=/v5/market/funding/history attempt=1"
+        )
+        fields = {t.description: t.fields["waiting"] for t in progress._bars.tasks}
+        assert fields == {
+            "bybit BTCUSDT-LINEAR.BYBIT": "rate limit: waiting until 2026-12-06T04:10:05.123Z",
+            "binance BTCUSDT-PERP.BINANCE": "",
+        }
+        progress("bybit", "BTCUSDT-LINEAR.BYBIT", 400, 0.2)
+        assert progress._bars.tasks[0].fields["waiting"] == "", "the next page ends the wait"
+    assert progress not in logging.getLogger("ccxt_pipeline_rs.net.rate_limit").handlers

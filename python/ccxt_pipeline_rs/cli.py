@@ -325,13 +325,17 @@ def with_options(options):
     return decorate
 
 
-class HistoryProgress:
-    """One progress bar per (venue, instrument), fed from the Rust side after every page."""
+class HistoryProgress(logging.Handler):
+    """One progress bar per (venue, instrument), fed from the Rust side after every page. It also listens to the
+    core's rate-limit log: while a venue's window is waited out, that venue's bars say so and until when."""
+
+    RATE_LIMIT_LOGGER = "ccxt_pipeline_rs.net.rate_limit"
 
     def __init__(self) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+        super().__init__(level=logging.WARNING)
         self.rows: dict[str, int] = {}
         self._tasks: dict[str, int] = {}
         self._bars = Progress(
@@ -340,15 +344,18 @@ class HistoryProgress:
             TextColumn("{task.percentage:>5.1f}%"),
             TextColumn("{task.fields[rows]:>8} rows"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[waiting]}"),
             console=Console(stderr=True),
             transient=False,
         )
 
     def __enter__(self) -> HistoryProgress:
         # The bars start with the first page: a fetch that never gets one leaves no empty line behind.
+        logging.getLogger(self.RATE_LIMIT_LOGGER).addHandler(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        logging.getLogger(self.RATE_LIMIT_LOGGER).removeHandler(self)
         if self._tasks:  # rich prints an empty line when a display that never started stops
             self._bars.stop()
 
@@ -357,9 +364,23 @@ class HistoryProgress:
         if key not in self._tasks:
             if not self._tasks:
                 self._bars.start()
-            self._tasks[key] = self._bars.add_task(key, total=1.0, rows=0)
+            self._tasks[key] = self._bars.add_task(key, total=1.0, rows=0, waiting="")
         self.rows[key] = rows
-        self._bars.update(self._tasks[key], completed=fraction, rows=rows)
+        # A page arrived: whatever wait the venue imposed is over.
+        self._bars.update(self._tasks[key], completed=fraction, rows=rows, waiting="")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """A rate-limit wait of the core ("… waiting 4.2 s, until <ISO>, … venue=bybit …") shown on the bars."""
+        import re
+
+        message = record.getMessage()
+        until = re.search(r"until (\S+?),", message)
+        venue = re.search(r"\bvenue=(\w+)", message)
+        if until is None or venue is None:
+            return
+        for key, task in self._tasks.items():
+            if key.startswith(venue.group(1) + " "):
+                self._bars.update(task, waiting=f"rate limit: waiting until {until.group(1)}")
 
 
 def fetch_history(state: Context, kind: str, symbol: str, exchanges, start, end, period, fmt, store, data_dir) -> None:
