@@ -40,6 +40,13 @@ def test_a_panic_in_a_sync_call_is_an_internal_error_not_a_panic_exception():
     assert "internal error" in str(info.value) and "index out of bounds" in str(info.value)
 
 
+def test_a_panic_in_blocking_work_outside_a_future_is_an_internal_error():
+    # Store reads and writes run as blocking work with the GIL released, through the same guard.
+    with pytest.raises(InternalError) as info:
+        _core._panic_for_tests(blocking=True)
+    assert "index out of bounds" in str(info.value)
+
+
 async def test_a_panic_in_an_awaitable_is_an_internal_error_not_a_panic_exception():
     with pytest.raises(InternalError):
         await _core._panic_for_tests(asynchronous=True)

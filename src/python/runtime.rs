@@ -32,6 +32,13 @@ pub fn panic_to_py_err(payload: Box<dyn std::any::Any + Send>) -> PyErr {
     InternalError::new_err(format!("internal error, please report it: {detail}"))
 }
 
+/// Runs blocking work (disk, CPU) with the GIL released; a panic in it (a bug of ours) is an `InternalError`, never
+/// a `PanicException` that `except Exception` would miss.
+pub fn detach_guarded<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
+    py.detach(|| std::panic::catch_unwind(AssertUnwindSafe(work)))
+        .map_err(panic_to_py_err)
+}
+
 /// Runs `future` to completion with the GIL released. Python signal handlers run every 100 ms; if one raises
 /// (Ctrl+C → KeyboardInterrupt), the future is dropped, which cancels its requests. A panic inside the future
 /// becomes an `InternalError`.
@@ -92,8 +99,8 @@ pub fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>> {
 /// Panics inside a sync call and inside an awaitable, so tests can prove that neither reaches Python as a
 /// `PanicException`. Not part of the API.
 #[pyfunction]
-#[pyo3(signature = (asynchronous=false))]
-pub fn _panic_for_tests(py: Python<'_>, asynchronous: bool) -> PyResult<Py<PyAny>> {
+#[pyo3(signature = (asynchronous=false, blocking=false))]
+pub fn _panic_for_tests(py: Python<'_>, asynchronous: bool, blocking: bool) -> PyResult<Py<PyAny>> {
     async fn boom() -> Result<()> {
         let len = std::hint::black_box(0usize);
         let v: Vec<u8> = Vec::with_capacity(len);
@@ -101,7 +108,11 @@ pub fn _panic_for_tests(py: Python<'_>, asynchronous: bool) -> PyResult<Py<PyAny
         let _ = v[std::hint::black_box(3)];
         Ok(())
     }
-    if asynchronous {
+    if blocking {
+        // Disk and CPU work outside any future (store reads and writes) goes through `detach_guarded`.
+        detach_guarded(py, || runtime().block_on(boom()))?.map_err(to_py_err)?;
+        Ok(py.None())
+    } else if asynchronous {
         Ok(awaitable(py, boom(), |py, ()| Ok(py.None()))?.unbind())
     } else {
         block_on_result(py, boom())?;

@@ -11,7 +11,7 @@ use pyo3_arrow::PyTable;
 use crate::model::{PipelineError, Venue};
 use crate::python::dates::{datetime_ns, py_datetime};
 use crate::python::errors::to_py_err;
-use crate::python::runtime::to_pyarrow;
+use crate::python::runtime::{detach_guarded, to_pyarrow};
 use crate::store::{Kind, ParquetStore, TimeRange};
 
 fn venues(venue: Option<&str>) -> PyResult<Option<Vec<Venue>>> {
@@ -46,7 +46,7 @@ impl PyParquetStore {
         py: Python<'_>,
         work: impl FnOnce() -> Result<T, PipelineError> + Send,
     ) -> PyResult<T> {
-        let result = py.detach(work);
+        let result = detach_guarded(py, work)?;
         let pending = self
             .interrupted
             .lock()
@@ -90,8 +90,7 @@ impl PyParquetStore {
             }
             _ => Ok(()),
         };
-        let store = py
-            .detach(|| ParquetStore::open(root))
+        let store = detach_guarded(py, || ParquetStore::open(root))?
             .map_err(to_py_err)?
             .with_lock_timeout(timeout)
             .with_wait_check(Arc::new(check));
@@ -148,12 +147,10 @@ impl PyParquetStore {
             start: start.map(datetime_ns).transpose()?,
             end: end.map(datetime_ns).transpose()?,
         };
-        let (batch, _) = py
-            .detach(|| {
-                let ids = self.store.select(kind, venues.as_deref(), symbol)?;
-                self.store.read_table(kind, &ids, &range)
-            })
-            .map_err(to_py_err)?;
+        let (batch, _) = self.run(py, || {
+            let ids = self.store.select(kind, venues.as_deref(), symbol)?;
+            self.store.read_table(kind, &ids, &range)
+        })?;
         to_pyarrow(py, batch)
     }
 
@@ -167,16 +164,14 @@ impl PyParquetStore {
     ) -> PyResult<Option<Py<PyAny>>> {
         let kind = Kind::parse(kind).map_err(to_py_err)?;
         let venue: Venue = venue.parse().map_err(to_py_err)?;
-        let last = py
-            .detach(|| {
-                let ids = self.store.select(kind, Some(&[venue]), Some(symbol))?;
-                let mut last = None;
-                for id in ids {
-                    last = last.max(self.store.last_timestamp(kind, &id)?);
-                }
-                Ok::<_, PipelineError>(last)
-            })
-            .map_err(to_py_err)?;
+        let last = self.run(py, || {
+            let ids = self.store.select(kind, Some(&[venue]), Some(symbol))?;
+            let mut last = None;
+            for id in ids {
+                last = last.max(self.store.last_timestamp(kind, &id)?);
+            }
+            Ok::<_, PipelineError>(last)
+        })?;
         last.map(|ns| py_datetime(py, ns)).transpose()
     }
 
@@ -196,7 +191,7 @@ impl PyParquetStore {
     /// One dict per dataset: kind, instrument_id, files, rows, first/last `ts_init` as UTC datetimes, `corrupt`
     /// (unreadable data files, skipped by reads) and `quarantined` (files moved to `<root>/quarantine/`).
     fn summary(&self, py: Python<'_>) -> PyResult<Vec<Py<PyDict>>> {
-        let datasets = py.detach(|| self.store.summary()).map_err(to_py_err)?;
+        let datasets = self.run(py, || self.store.summary())?;
         datasets
             .into_iter()
             .map(|d| {
