@@ -108,7 +108,9 @@ def test_venue_and_kind_lists_are_the_cores(tmp_path):
     assert _core.VENUES == ("binance", "bybit", "hyperliquid")
     assert _core.KINDS == ("open_interest", "funding_rate", "liquidation", "gaps")
     assert cli.parse_exchanges(None) == list(_core.VENUES)
-    assert cli.parse_exchanges("binanceusdm,binance,hyperliquid") == ["binance", "hyperliquid"]
+    assert cli.parse_exchanges("binanceusdm,hyperliquid") == ["binance", "hyperliquid"]
+    with pytest.raises(cli.BadInput, match="binance given more than once"):
+        cli.parse_exchanges("binanceusdm,binance")  # an alias repeats its venue like any repeated entry
     for venue in _core.VENUES:
         assert _core.venue_from_name(f" {venue.upper()} ") == venue
     assert _core.venue_from_name("binanceusdm") == "binance"
