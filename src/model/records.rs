@@ -147,9 +147,10 @@ pub enum GapReason {
     Resubscribe,
     /// The consumer fell behind and the oldest undelivered events were dropped from its queue.
     Overflow,
-    /// The stream was closed by the user: from the last event seen to the close.
+    /// The daemon was not running: from the last status it wrote before it stopped (or was killed) to the
+    /// start of the next run's streams.
     Shutdown,
-    /// A poll (Hyperliquid `userFillsByTime`) failed; the next successful poll covers the interval again.
+    /// A scheduled snapshot (open interest, funding) of the daemon still failed when its interval ended.
     PollFailure,
 }
 
