@@ -14,7 +14,10 @@ use crate::model::{GapReason, Liquidation, StreamGap};
 
 /// Recognises an event seen before: identity = (instrument, time, side, price, quantity), the store's key.
 /// Bounded by age (the options' window) and by count.
-struct Dedup {
+///
+/// Public for `benches/stream.rs`, which measures the collector's per-event path (parse, this, Arrow batch);
+/// streams construct their own.
+pub struct Dedup {
     seen: HashSet<u64>,
     order: VecDeque<(Instant, u64)>,
     window: std::time::Duration,
@@ -23,7 +26,17 @@ struct Dedup {
 impl Dedup {
     const MAX_KEYS: usize = 1_000_000;
 
-    fn is_new(&mut self, row: &Liquidation, now: Instant) -> bool {
+    /// An empty memory that forgets an event `window` after it was first seen (and keeps at most a million).
+    pub fn new(window: std::time::Duration) -> Self {
+        Dedup {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            window,
+        }
+    }
+
+    /// Whether `row` (received at `now`) was not seen within the window; remembers it if so.
+    pub fn is_new(&mut self, row: &Liquidation, now: Instant) -> bool {
         while let Some(&(at, key)) = self.order.front() {
             if self.order.len() < Self::MAX_KEYS && now.duration_since(at) < self.window {
                 break;
@@ -72,11 +85,7 @@ impl Collector {
         stats: Arc<StreamStats>,
         gaps: Arc<Mutex<GapLog>>,
     ) -> Self {
-        let dedup = Dedup {
-            seen: HashSet::new(),
-            order: VecDeque::new(),
-            window: options.dedup_window,
-        };
+        let dedup = Dedup::new(options.dedup_window);
         Collector {
             inbox,
             options,

@@ -25,7 +25,7 @@ use crate::model::{InstrumentRef, Liquidation, PipelineError, Result, StreamGap,
 use crate::net::BackoffPolicy;
 use crate::venue::stream::{liquidation_protocol, StreamSpec};
 
-pub use collector::ConsumerQueue;
+pub use collector::{ConsumerQueue, Dedup};
 
 /// Where a stream's rows and gaps go besides the consumer (the Parquet store implements it). Called from a
 /// blocking thread.
