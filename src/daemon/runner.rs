@@ -638,19 +638,25 @@ async fn stream_job(
         job.runs += 1;
         job.last_success_ms = Some(now_ms());
     });
-    // The store gets every row from the collector; the daemon has no consumer, so the queue is drained here.
+    // The store gets every row from the collector; the daemon has no consumer, so the queue is drained here
+    // (and the job's row count follows the store's).
+    let stored = || {
+        stream
+            .stats()
+            .stored
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
     loop {
         tokio::select! {
             batch = stream.next_batch() => if batch.is_none() { break },
             () = stopped(&mut stop) => break,
         }
+        let rows = stored();
+        context.status.job(&name, |job| job.rows_written = rows);
     }
     stream.close().await;
-    let stored = stream
-        .stats()
-        .stored
-        .load(std::sync::atomic::Ordering::Relaxed);
-    context.status.job(&name, |job| job.rows_written = stored);
+    let rows = stored();
+    context.status.job(&name, |job| job.rows_written = rows);
 }
 
 /// One `shutdown` gap per stream of `venue` for the time the daemon was not running.
