@@ -50,7 +50,9 @@ pub struct StreamOptions {
     /// Time for the connection, the TLS and WebSocket handshakes, and for every subscription to be acknowledged.
     pub connect_timeout: Duration,
     pub backoff: BackoffPolicy,
-    /// A connection that stayed up this long resets the backoff.
+    /// A connection that stayed up this long resets the backoff. Short on purpose: a venue that drops
+    /// connections every few seconds (maintenance, load balancers) must not push reconnects out to 30 s, which
+    /// would turn short drops into long gaps; one that refuses or drops at once still backs off.
     pub healthy_after: Duration,
     /// Replace connections after this age instead of the venue's own limit (Binance 24 h, minus a margin).
     pub max_connection_age: Option<Duration>,
@@ -73,7 +75,7 @@ impl Default for StreamOptions {
                 max: Duration::from_secs(30),
                 immediate_first: true,
             },
-            healthy_after: Duration::from_secs(60),
+            healthy_after: Duration::from_secs(5),
             max_connection_age: None,
             poll_interval: Duration::from_secs(5),
             dedup_window: Duration::from_secs(600),
