@@ -108,6 +108,58 @@ fn opt_seconds_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
         .map_err(|_| wrong_type(value, "a number of seconds"))
 }
 
+/// Venue names: a list of strings (or one string).
+fn opt_names_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<Vec<String>>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if let Ok(one) = value.extract::<String>() {
+        return Ok(Some(vec![one]));
+    }
+    value
+        .extract::<Vec<String>>()
+        .map(Some)
+        .map_err(|_| wrong_type(value, "a list of venue names"))
+}
+
+/// Venue name → URL.
+fn opt_url_map_arg(
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Option<std::collections::HashMap<String, String>>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    value
+        .extract()
+        .map(Some)
+        .map_err(|_| wrong_type(value, "a dict of venue name to URL"))
+}
+
+/// A progress callback.
+fn opt_callable_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if !value.is_callable() {
+        return Err(wrong_type(
+            value,
+            "a callable progress(venue, instrument_id, rows, fraction)",
+        ));
+    }
+    Ok(Some(value.clone().unbind()))
+}
+
+/// A `ParquetStore`.
+fn opt_store_arg<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<PyRef<'py, PyParquetStore>>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    value
+        .extract()
+        .map(Some)
+        .map_err(|_| wrong_type(value, "a ParquetStore"))
+}
+
 fn wrong_type(value: &Bound<'_, PyAny>, expected: &str) -> PyErr {
     let type_name = value
         .get_type()
@@ -249,8 +301,8 @@ macro_rules! fetcher {
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
                 #[pyo3(from_py_with = text_arg)] period: String,
-                progress: Option<Py<PyAny>>,
-                store: Option<PyRef<'_, PyParquetStore>>,
+                #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
+                #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Py<PyAny>> {
                 let (range, period, sink) = (
                     history_range(start, end)?,
@@ -273,8 +325,8 @@ macro_rules! fetcher {
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
                 #[pyo3(from_py_with = text_arg)] period: String,
-                progress: Option<Py<PyAny>>,
-                store: Option<PyRef<'_, PyParquetStore>>,
+                #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
+                #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let (range, period, sink) = (
                     history_range(start, end)?,
@@ -301,8 +353,8 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
-                progress: Option<Py<PyAny>>,
-                store: Option<PyRef<'_, PyParquetStore>>,
+                #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
+                #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Py<PyAny>> {
                 let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
                 let history = block_on_result(
@@ -319,8 +371,8 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = text_arg)] symbol: String,
                 start: &Bound<'_, PyAny>,
                 end: Option<&Bound<'_, PyAny>>,
-                progress: Option<Py<PyAny>>,
-                store: Option<PyRef<'_, PyParquetStore>>,
+                #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
+                #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
                 let client = self.client.clone();
@@ -344,7 +396,7 @@ macro_rules! fetcher {
                 &self,
                 py: Python<'_>,
                 symbols: Option<&Bound<'_, PyAny>>,
-                store: Option<PyRef<'_, PyParquetStore>>,
+                #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
                 batch_rows: usize,
                 batch_seconds: f64,
                 all_market: bool,
@@ -476,11 +528,15 @@ impl PyOrchestrator {
     #[new]
     #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true, timeout=None, ws_urls=None))]
     fn new(
-        exchanges: Option<Vec<String>>,
-        base_urls: Option<std::collections::HashMap<String, String>>,
+        #[pyo3(from_py_with = opt_names_arg)] exchanges: Option<Vec<String>>,
+        #[pyo3(from_py_with = opt_url_map_arg)] base_urls: Option<
+            std::collections::HashMap<String, String>,
+        >,
         rate_limits: bool,
         #[pyo3(from_py_with = opt_seconds_arg)] timeout: Option<f64>,
-        ws_urls: Option<std::collections::HashMap<String, String>>,
+        #[pyo3(from_py_with = opt_url_map_arg)] ws_urls: Option<
+            std::collections::HashMap<String, String>,
+        >,
     ) -> PyResult<Self> {
         let venues: Vec<Venue> = match exchanges {
             None => Venue::ALL.to_vec(),
@@ -523,7 +579,7 @@ impl PyOrchestrator {
         &self,
         py: Python<'_>,
         symbols: Option<&Bound<'_, PyAny>>,
-        store: Option<PyRef<'_, PyParquetStore>>,
+        #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
         batch_rows: usize,
         batch_seconds: f64,
         all_market: bool,
@@ -608,8 +664,8 @@ impl PyOrchestrator {
         start: &Bound<'_, PyAny>,
         end: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = text_arg)] period: String,
-        progress: Option<Py<PyAny>>,
-        store: Option<PyRef<'_, PyParquetStore>>,
+        #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
+        #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<MultiVenueResult> {
         let (symbols, range, period) = (
             symbol_list(symbols)?,
@@ -633,8 +689,8 @@ impl PyOrchestrator {
         symbols: &Bound<'_, PyAny>,
         start: &Bound<'_, PyAny>,
         end: Option<&Bound<'_, PyAny>>,
-        progress: Option<Py<PyAny>>,
-        store: Option<PyRef<'_, PyParquetStore>>,
+        #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
+        #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<MultiVenueResult> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
         let sink = history_sink(store, progress);
@@ -654,8 +710,8 @@ impl PyOrchestrator {
         start: &Bound<'_, PyAny>,
         end: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = text_arg)] period: String,
-        progress: Option<Py<PyAny>>,
-        store: Option<PyRef<'_, PyParquetStore>>,
+        #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
+        #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range, period) = (
             symbol_list(symbols)?,
@@ -681,8 +737,8 @@ impl PyOrchestrator {
         symbols: &Bound<'_, PyAny>,
         start: &Bound<'_, PyAny>,
         end: Option<&Bound<'_, PyAny>>,
-        progress: Option<Py<PyAny>>,
-        store: Option<PyRef<'_, PyParquetStore>>,
+        #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
+        #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
         let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
