@@ -65,15 +65,14 @@ impl Dedup {
 pub(crate) struct Collector {
     inbox: mpsc::Receiver<Delivery>,
     options: Arc<StreamOptions>,
-    sink: Option<Arc<dyn LiquidationSink>>,
     queue: Arc<ConsumerQueue>,
     stats: Arc<StreamStats>,
     gaps: Arc<Mutex<GapLog>>,
     dedup: Dedup,
     pending: Vec<Liquidation>,
     pending_gaps: Vec<StreamGap>,
-    /// Rows the store refused (disk full, lock held too long): retried with the next batch.
-    unstored: Vec<Liquidation>,
+    /// Where rows wait for the store; `None` without one.
+    store: Option<(Arc<StoreBacklog>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Collector {
@@ -86,17 +85,24 @@ impl Collector {
         gaps: Arc<Mutex<GapLog>>,
     ) -> Self {
         let dedup = Dedup::new(options.dedup_window);
+        let store = sink.map(|sink| {
+            let backlog = Arc::new(StoreBacklog::new(
+                options.queue_rows.max(1_000_000),
+                stats.clone(),
+            ));
+            let writer = tokio::spawn(backlog.clone().write_until_closed(sink));
+            (backlog, writer)
+        });
         Collector {
             inbox,
             options,
-            sink,
             queue,
             stats,
             gaps,
             dedup,
             pending: Vec::new(),
             pending_gaps: Vec::new(),
-            unstored: Vec::new(),
+            store,
         }
     }
 
@@ -140,11 +146,11 @@ impl Collector {
             }
         }
         self.flush().await;
-        if !self.unstored.is_empty() {
-            tracing::error!(
-                rows = self.unstored.len(),
-                "liquidations the store refused until the stream closed"
-            );
+        if let Some((backlog, writer)) = self.store.take() {
+            backlog.close();
+            if let Err(error) = writer.await {
+                tracing::error!(%error, "the stream's store writer failed");
+            }
         }
         self.queue.close();
     }
@@ -166,49 +172,174 @@ impl Collector {
         self.pending_gaps.extend(gaps);
     }
 
-    /// Hands the pending rows to the store (first) and the consumer queue.
+    /// Hands the pending rows to the store writer and the consumer queue; never waits for the disk.
     async fn flush(&mut self) {
         let rows = std::mem::take(&mut self.pending);
         let gaps = std::mem::take(&mut self.pending_gaps);
-        if let Some(sink) = self.sink.clone() {
-            let mut to_store = std::mem::take(&mut self.unstored);
-            to_store.extend(rows.iter().cloned());
-            if !to_store.is_empty() || !gaps.is_empty() {
-                let stats = self.stats.clone();
-                let written = tokio::task::spawn_blocking(move || {
-                    let result = if to_store.is_empty() { Ok(()) } else { sink.write_liquidations(&to_store) };
-                    let gap_result = if gaps.is_empty() { Ok(()) } else { sink.write_gaps(&gaps) };
-                    match (result, gap_result) {
-                        (Ok(()), Ok(())) => {
-                            StreamStats::add(&stats.stored, to_store.len() as u64);
-                            Vec::new()
-                        }
-                        (result, gap_result) => {
-                            StreamStats::add(&stats.store_errors, 1);
-                            for error in [result.err(), gap_result.err()].into_iter().flatten() {
-                                tracing::error!(%error, "storing liquidations failed; retrying with the next batch");
-                            }
-                            to_store
-                        }
-                    }
-                })
-                .await;
-                self.unstored = written.unwrap_or_default();
-                // Bounded: a store that stays down for long loses the oldest rows, loudly, rather than all memory.
-                let excess = self.unstored.len().saturating_sub(self.options.queue_rows);
-                if excess > 0 {
-                    tracing::error!(
-                        rows = excess,
-                        "the store has been failing: dropping the oldest unstored rows"
-                    );
-                    self.unstored.drain(..excess);
-                }
-            }
+        if let Some((backlog, _)) = &self.store {
+            backlog.add(&rows, gaps);
         }
         if !rows.is_empty() {
             self.queue.push(rows);
         }
     }
+}
+
+/// Rows and gaps waiting for the store, written by one task so the collector never waits for the disk: what
+/// arrives while a write is under way goes into the next, larger write (a slow store gets fewer, bigger writes
+/// instead of stalling the sockets). Bounded: past `capacity_rows` the oldest rows are dropped, loudly, and the
+/// hole is stored as an `overflow` gap.
+pub(crate) struct StoreBacklog {
+    state: Mutex<Backlog>,
+    ready: Notify,
+    capacity_rows: usize,
+    stats: Arc<StreamStats>,
+}
+
+#[derive(Default)]
+struct Backlog {
+    rows: Vec<Liquidation>,
+    gaps: Vec<StreamGap>,
+    closed: bool,
+}
+
+impl StoreBacklog {
+    fn new(capacity_rows: usize, stats: Arc<StreamStats>) -> Self {
+        StoreBacklog {
+            state: Mutex::new(Backlog::default()),
+            ready: Notify::new(),
+            capacity_rows,
+            stats,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Backlog> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, rows: &[Liquidation], gaps: Vec<StreamGap>) {
+        if rows.is_empty() && gaps.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        state.rows.extend_from_slice(rows);
+        state.gaps.extend(gaps);
+        let excess = state.rows.len().saturating_sub(self.capacity_rows);
+        if excess > 0 {
+            let dropped: Vec<Liquidation> = state.rows.drain(..excess).collect();
+            tracing::error!(
+                rows = excess,
+                "the store fell far behind: dropping the oldest unstored liquidations"
+            );
+            StreamStats::add(&self.stats.dropped, excess as u64);
+            state.gaps.extend(overflow_gaps(&dropped, "store backlog"));
+        }
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_one();
+    }
+
+    /// Writes whatever waits, until closed and empty. A failed write keeps its rows (ahead of newer ones) and is
+    /// retried a second later.
+    async fn write_until_closed(self: Arc<Self>, sink: Arc<dyn LiquidationSink>) {
+        loop {
+            let notified = self.ready.notified();
+            let (rows, gaps, closed) = {
+                let mut state = self.lock();
+                (
+                    std::mem::take(&mut state.rows),
+                    std::mem::take(&mut state.gaps),
+                    state.closed,
+                )
+            };
+            if rows.is_empty() && gaps.is_empty() {
+                if closed {
+                    return;
+                }
+                notified.await;
+                continue;
+            }
+            let sink = sink.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                let result = if rows.is_empty() {
+                    Ok(())
+                } else {
+                    sink.write_liquidations(&rows)
+                };
+                let gap_result = if gaps.is_empty() {
+                    Ok(())
+                } else {
+                    sink.write_gaps(&gaps)
+                };
+                (rows, gaps, result, gap_result)
+            })
+            .await;
+            let Ok((rows, gaps, result, gap_result)) = written else {
+                tracing::error!("the store write task failed");
+                continue;
+            };
+            if result.is_ok() {
+                StreamStats::add(&self.stats.stored, rows.len() as u64);
+            }
+            if result.is_err() || gap_result.is_err() {
+                StreamStats::add(&self.stats.store_errors, 1);
+                for error in [result.as_ref().err(), gap_result.as_ref().err()]
+                    .into_iter()
+                    .flatten()
+                {
+                    tracing::error!(%error, "storing liquidations failed; retrying in 1 s");
+                }
+                let closed = {
+                    let mut state = self.lock();
+                    if result.is_err() {
+                        let newer = std::mem::replace(&mut state.rows, rows);
+                        state.rows.extend(newer);
+                    }
+                    if gap_result.is_err() {
+                        let newer = std::mem::replace(&mut state.gaps, gaps);
+                        state.gaps.extend(newer);
+                    }
+                    state.closed
+                };
+                if !closed {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                } else {
+                    tracing::error!(
+                        "the stream closed while the store was failing: unstored rows are lost"
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One `overflow` gap per instrument over the event times of `dropped`.
+fn overflow_gaps(dropped: &[Liquidation], stream: &str) -> Vec<StreamGap> {
+    let mut spans: HashMap<(crate::model::Venue, String), (String, i64, i64)> = HashMap::new();
+    for row in dropped {
+        let span = spans
+            .entry((row.venue, row.instrument_id.clone()))
+            .or_insert_with(|| (row.symbol.clone(), row.ts_event, row.ts_event));
+        span.1 = span.1.min(row.ts_event);
+        span.2 = span.2.max(row.ts_event);
+    }
+    spans
+        .into_iter()
+        .map(|((venue, instrument_id), (symbol, from, to))| StreamGap {
+            venue,
+            symbol,
+            instrument_id,
+            ts_event: from,
+            ts_init: to.max(from),
+            stream: stream.to_string(),
+            reason: GapReason::Overflow,
+        })
+        .collect()
 }
 
 /// Batches waiting for the consumer, bounded in rows: when full, the oldest batches are dropped and an
@@ -268,30 +399,17 @@ impl ConsumerQueue {
     }
 
     fn record_overflow(&self, dropped: Vec<Vec<Liquidation>>) {
-        let mut spans: HashMap<(crate::model::Venue, String), (String, i64, i64)> = HashMap::new();
-        let mut count = 0;
-        for row in dropped.iter().flatten() {
-            count += 1;
-            let span = spans
-                .entry((row.venue, row.instrument_id.clone()))
-                .or_insert_with(|| (row.symbol.clone(), row.ts_event, row.ts_event));
-            span.1 = span.1.min(row.ts_event);
-            span.2 = span.2.max(row.ts_event);
-        }
-        StreamStats::add(&self.stats.dropped, count);
-        tracing::warn!(rows = count, "the consumer fell behind: dropped the oldest queued liquidations (the store keeps them)");
+        let dropped: Vec<Liquidation> = dropped.into_iter().flatten().collect();
+        StreamStats::add(&self.stats.dropped, dropped.len() as u64);
+        tracing::warn!(
+            rows = dropped.len(),
+            "the consumer fell behind: dropped the oldest queued liquidations (the store keeps them)"
+        );
+        let gaps = overflow_gaps(&dropped, "consumer queue");
+        StreamStats::add(&self.stats.gaps, gaps.len() as u64);
         let mut log = self.gaps.lock().unwrap_or_else(|p| p.into_inner());
-        for ((venue, instrument_id), (symbol, from, to)) in spans {
-            StreamStats::add(&self.stats.gaps, 1);
-            log.push(StreamGap {
-                venue,
-                symbol,
-                instrument_id,
-                ts_event: from,
-                ts_init: to.max(from),
-                stream: "consumer queue".into(),
-                reason: GapReason::Overflow,
-            });
+        for gap in gaps {
+            log.push(gap);
         }
     }
 
@@ -388,5 +506,90 @@ mod tests {
         assert_eq!(queue.try_pop().unwrap().num_rows(), 1);
         queue.close();
         assert!(queue.pop().await.is_none());
+    }
+
+    /// A store that fails its first `failures` writes and records every write it accepts.
+    struct FlakyStore {
+        failures: std::sync::atomic::AtomicU32,
+        writes: Mutex<Vec<usize>>,
+    }
+
+    impl LiquidationSink for FlakyStore {
+        fn write_liquidations(&self, rows: &[Liquidation]) -> crate::model::Result<()> {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            if self.failures.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                self.failures
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                return Err(crate::model::PipelineError::Store("disk full".into()));
+            }
+            self.writes.lock().unwrap().push(rows.len());
+            Ok(())
+        }
+        fn write_gaps(&self, _: &[StreamGap]) -> crate::model::Result<()> {
+            Ok(())
+        }
+        fn newest_liquidation_ns(
+            &self,
+            _: crate::model::Venue,
+        ) -> crate::model::Result<Option<i64>> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_store_writer_coalesces_behind_a_slow_store_and_retries_a_failed_write() {
+        let stats = Arc::new(StreamStats::default());
+        let store = Arc::new(FlakyStore {
+            failures: 1.into(),
+            writes: Mutex::new(Vec::new()),
+        });
+        let backlog = Arc::new(StoreBacklog::new(1_000, stats.clone()));
+        let writer = tokio::spawn(backlog.clone().write_until_closed(store.clone()));
+        for i in 0..20 {
+            backlog.add(&[row(i, 1.0)], Vec::new());
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        backlog.close();
+        writer.await.unwrap();
+        let writes = store.writes.lock().unwrap().clone();
+        assert_eq!(
+            writes.iter().sum::<usize>(),
+            20,
+            "every row stored once, the failed write's rows included"
+        );
+        assert!(
+            writes.len() < 20,
+            "rows that arrived during a write went into the next one: {writes:?}"
+        );
+        assert_eq!(stats.stored.load(std::sync::atomic::Ordering::Relaxed), 20);
+        assert_eq!(
+            stats
+                .store_errors
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[test]
+    fn a_backlog_past_its_capacity_drops_the_oldest_and_stores_the_hole_as_a_gap() {
+        let stats = Arc::new(StreamStats::default());
+        let backlog = StoreBacklog::new(3, stats.clone());
+        backlog.add(&[row(1, 1.0), row(2, 1.0)], Vec::new());
+        backlog.add(&[row(3, 1.0), row(4, 1.0), row(5, 1.0)], Vec::new());
+        let state = backlog.lock();
+        assert_eq!(
+            state.rows.iter().map(|r| r.ts_event).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
+        assert_eq!(state.gaps.len(), 1);
+        assert_eq!(
+            (
+                state.gaps[0].reason,
+                state.gaps[0].ts_event,
+                state.gaps[0].ts_init
+            ),
+            (GapReason::Overflow, 1, 2)
+        );
+        assert_eq!(stats.dropped.load(std::sync::atomic::Ordering::Relaxed), 2);
     }
 }
