@@ -308,3 +308,21 @@ def test_cli_says_when_it_waits_out_a_rate_limit_and_until_when(sim):
         out.stderr
     )
     assert [r["venue"] for r in json.loads(out.stdout)] == ["bybit"]
+
+
+def test_wrong_types_of_collections_callbacks_and_stores_are_invalid_argument_errors():
+    import ccxt_pipeline_rs as c
+
+    calls = [
+        lambda: c.Orchestrator(exchanges=5),
+        lambda: c.Orchestrator(base_urls=["http://x"]),
+        lambda: c.Orchestrator(ws_urls=3),
+        lambda: c.BybitFetcher().fetch_funding_rate_history("BTCUSDT-PERP", "2024-01-01", progress=5),
+        lambda: c.BybitFetcher().fetch_funding_rate_history("BTCUSDT-PERP", "2024-01-01", store="data"),
+        lambda: c.Orchestrator().fetch_open_interest_history("BTCUSDT-PERP", "2024-01-01", store=1),
+    ]
+    for call in calls:
+        with pytest.raises(c.InvalidArgumentError, match="expected") as info:
+            call()
+        assert isinstance(info.value, TypeError)
+    assert c.Orchestrator(exchanges="bybit").exchanges == ["bybit"]
