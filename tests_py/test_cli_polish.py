@@ -264,7 +264,7 @@ def test_cli_rerun_of_a_range_starting_before_listing_costs_one_request_per_venu
         # On Hyperliquid an even earlier start is known to hold nothing (the first run started before its listing;
         # Binance and Bybit listed BTC before 2022, so there an earlier start has rows to fetch).
         before = sim.request_count("hyperliquid")
-        earlier = [a if a != "2022-01-01" else "2018-01-01" for a in args]
+        earlier = [a if a != "2022-01-01" else "2019-06-01" for a in args]
         earlier = run(*earlier, "--exchange", "hyperliquid", env=env)
         assert earlier.returncode == 0, earlier.stderr
         assert json.loads(earlier.stdout) == []
