@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,13 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 def rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * PAGE
+
+
+def anon_bytes() -> int:
+    """Resident memory that is not file-backed (statm resident − shared): the heap, without library pages."""
+    with open("/proc/self/statm") as f:
+        fields = f.read().split()
+    return (int(fields[1]) - int(fields[2])) * PAGE
 
 
 def cpu_seconds() -> float:
@@ -69,6 +77,7 @@ def emit(obj) -> None:
 
 
 def ours_client(args) -> None:
+    import pyarrow as pa
     from ccxt_pipeline_rs import BinanceFetcher, BybitFetcher, ParquetStore
 
     fetcher_class = {"binance": BinanceFetcher, "bybit": BybitFetcher}[args.venue]
@@ -77,6 +86,8 @@ def ours_client(args) -> None:
     options = {"queue_rows": 4_000_000}
     if args.mode == "latency" and args.batch_rows:
         options.update(batch_rows=args.batch_rows)
+    # pyarrow loads its compute kernels on the first cast (a few hundred ms): done here, not on the first table.
+    pa.array([0], pa.timestamp("ns", tz="UTC")).cast("int64").to_pylist()
     stream = fetcher.stream_liquidations(SYMBOLS, store=store, **options)
     deadline = time.monotonic() + 10
     while stream.connected < 1 and time.monotonic() < deadline:
@@ -436,7 +447,7 @@ def rss_client(args) -> None:
     def sample():
         t0 = time.monotonic()
         while not stop.is_set():
-            samples.append((round(time.monotonic() - t0, 1), rss_bytes()))
+            samples.append((round(time.monotonic() - t0, 1), rss_bytes(), anon_bytes()))
             stop.wait(1.0)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -458,6 +469,18 @@ def rss_client(args) -> None:
             "stored": stream.stored,
             "reconnects": stream.reconnects,
             "gaps": stream.gaps.num_rows,
+            "gap_reasons": dict(Counter(stream.gaps.column("reason").to_pylist())),
+            "gap_seconds": round(
+                sum(
+                    (e - b).total_seconds()
+                    for b, e in zip(
+                        stream.gaps.column("ts_event").to_pylist(),
+                        stream.gaps.column("ts_init").to_pylist(),
+                        strict=True,
+                    )
+                ),
+                1,
+            ),
             "dropped": stream.dropped,
             "cpu_s": cpu_seconds(),
         }
@@ -476,20 +499,28 @@ def rss_part(seconds: float, rate: float, drop_every: float) -> list[str]:
         emitted = stop_server(server)["emitted"]
     mib = 1024 * 1024
     samples = result["samples"]
-    values = [v for _, v in samples]
-    minute = [v for t, v in samples if t >= 60]
+    values = [v for _, v, _ in samples]
+    minute = [v for t, v, _ in samples if t >= 60]
+    anon = [a for _, _, a in samples]
+    anon_minute = [a for t, _, a in samples if t >= 60]
     out = [
         f"## RSS over {seconds:g} s: 10 symbols x 3 venues, {rate:g} liquidations/s/symbol, Binance and Bybit "
         f"connections dropped every {drop_every:g} s, store on",
         "",
-        "| RSS start (1 s) | after 60 s | peak | end | events | stored | reconnects | gaps | CPU s |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {values[1] / mib:.1f} MiB | {minute[0] / mib:.1f} MiB | {max(values) / mib:.1f} MiB "
-        f"| {values[-1] / mib:.1f} MiB | {result['events']:,} | {result['stored']:,} | {result['reconnects']} "
-        f"| {result['gaps']} | {result['cpu_s']:.1f} |",
+        "| memory | start (1 s) | after 60 s | peak | end |",
+        "|---|---|---|---|---|",
+        f"| RSS | {values[1] / mib:.1f} MiB | {minute[0] / mib:.1f} MiB | {max(values) / mib:.1f} MiB "
+        f"| {values[-1] / mib:.1f} MiB |",
+        f"| RSS without file-backed pages (heap) | {anon[1] / mib:.1f} MiB | {anon_minute[0] / mib:.1f} MiB "
+        f"| {max(anon) / mib:.1f} MiB | {anon[-1] / mib:.1f} MiB |",
+        "",
+        f"Events {result['events']:,}, stored {result['stored']:,}, reconnects {result['reconnects']}, gaps "
+        f"{result['gaps']} ({result['gap_reasons']}; {result['gap_seconds']} stream-seconds), dropped from the "
+        f"iterator {result['dropped']}, CPU {result['cpu_s']:.1f} s.",
         "",
         f"Simulator emitted (Binance, Bybit, all subscribers): {emitted['binance']:,}, {emitted['bybit']:,}.",
-        "RSS every 10 s (MiB): " + ", ".join(f"{v / mib:.1f}" for t, v in samples if int(t) % 10 == 0),
+        "RSS / heap every 10 s (MiB): "
+        + ", ".join(f"{v / mib:.1f}/{a / mib:.1f}" for t, v, a in samples if int(t) % 10 == 0),
         "",
     ]
     return out
