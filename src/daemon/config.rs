@@ -574,7 +574,11 @@ fn unknown_key(entry: &Entry) -> PipelineError {
 
 /// Where a TOML parse error is, as `line L, column C` (both from 1).
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
@@ -1518,6 +1522,12 @@ port = 9464
         assert_eq!(
             message,
             "test.toml: line 2, column 1: not valid TOML: duplicate key (log_level)"
+        );
+        // Columns count characters, not bytes.
+        let message = refused("# “quoted” ü\ndata_dir = \"é\" x");
+        assert!(
+            message.starts_with("test.toml: line 2, column 16: not valid TOML: "),
+            "{message}"
         );
     }
 
