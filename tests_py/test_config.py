@@ -226,6 +226,15 @@ def test_env_var_names():
         CCXTPipelineConfig.env_var("nope")
 
 
+def test_unknown_variables_are_listed(monkeypatch):
+    assert CCXTPipelineConfig.unknown_env_vars() == []
+    monkeypatch.setenv("CCXT_PIPELINE_SNAPSHOT_INTERVAL", "1m")
+    monkeypatch.setenv("CCXT_PIPELINE_VENUES", "binance")
+    assert CCXTPipelineConfig.unknown_env_vars() == ["CCXT_PIPELINE_SNAPSHOT_INTERVAL"]
+    # They are ignored, not applied.
+    assert CCXTPipelineConfig().with_env().venues == ["binance"]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

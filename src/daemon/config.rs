@@ -146,6 +146,19 @@ pub fn env_var(key: &str) -> String {
     }
 }
 
+/// The names among `names` that look like this configuration's variables (`CCXT_PIPELINE_…`) but are none of them:
+/// most likely typos, which the environment cannot refuse the way the file does; the caller warns about them.
+pub fn unknown_env_vars<'n>(names: impl IntoIterator<Item = &'n str>) -> Vec<String> {
+    let known: Vec<String> = KEYS.iter().map(|key| env_var(key)).collect();
+    let mut unknown: Vec<String> = names
+        .into_iter()
+        .filter(|name| name.starts_with("CCXT_PIPELINE_") && !known.iter().any(|k| k == name))
+        .map(str::to_string)
+        .collect();
+    unknown.sort();
+    unknown
+}
+
 /// One value for one key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Setting {
@@ -1560,6 +1573,25 @@ port = 9464
             env_var("liquidations.hyperliquid_addresses"),
             "CCXT_PIPELINE_LIQUIDATIONS_HYPERLIQUID_ADDRESSES"
         );
+    }
+
+    #[test]
+    fn unknown_variables_are_named() {
+        assert_eq!(
+            unknown_env_vars([
+                "PATH",
+                "CCXT_PIPELINE_DATA_DIR",
+                "CCXT_PIPELINE_SNAPSHOT_INTERVAL",
+                "CCXT_PIPELINE_BINANCE_WS_URL",
+                "CCXT_PIPELINE_URLS_BINANCE",
+            ]),
+            vec![
+                "CCXT_PIPELINE_SNAPSHOT_INTERVAL".to_string(),
+                "CCXT_PIPELINE_URLS_BINANCE".to_string()
+            ]
+        );
+        let all: Vec<String> = KEYS.iter().map(|k| env_var(k)).collect();
+        assert!(unknown_env_vars(all.iter().map(String::as_str)).is_empty());
     }
 
     #[test]
