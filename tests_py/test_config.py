@@ -177,6 +177,10 @@ def test_overrides_are_copies_applied_all_or_none():
     # Both halves of a top-N selection, in either order.
     top = base.with_overrides({"top_n_by_open_interest": "3", "symbols": "all"})
     assert top.symbols is None and top.top_n_by_open_interest == 3
+    # A table is its dotted keys.
+    tabled = base.with_overrides({"snapshots": {"funding_interval": "off", "open_interest_interval": "5m"}})
+    assert tabled.funding_interval is None
+    assert tabled.open_interest_interval == dt.timedelta(minutes=5)
 
 
 def test_precedence_file_then_environment_then_overrides(tmp_path, monkeypatch):
@@ -220,6 +224,15 @@ def test_env_var_names():
     assert len(CCXTPipelineConfig.KEYS) == 22
     with pytest.raises(InvalidArgumentError, match="unknown key 'nope'"):
         CCXTPipelineConfig.env_var("nope")
+
+
+def test_unknown_variables_are_listed(monkeypatch):
+    assert CCXTPipelineConfig.unknown_env_vars() == []
+    monkeypatch.setenv("CCXT_PIPELINE_SNAPSHOT_INTERVAL", "1m")
+    monkeypatch.setenv("CCXT_PIPELINE_VENUES", "binance")
+    assert CCXTPipelineConfig.unknown_env_vars() == ["CCXT_PIPELINE_SNAPSHOT_INTERVAL"]
+    # They are ignored, not applied.
+    assert CCXTPipelineConfig().with_env().venues == ["binance"]
 
 
 @pytest.mark.parametrize(

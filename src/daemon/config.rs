@@ -146,6 +146,19 @@ pub fn env_var(key: &str) -> String {
     }
 }
 
+/// The names among `names` that look like this configuration's variables (`CCXT_PIPELINE_…`) but are none of them:
+/// most likely typos, which the environment cannot refuse the way the file does; the caller warns about them.
+pub fn unknown_env_vars<'n>(names: impl IntoIterator<Item = &'n str>) -> Vec<String> {
+    let known: Vec<String> = KEYS.iter().map(|key| env_var(key)).collect();
+    let mut unknown: Vec<String> = names
+        .into_iter()
+        .filter(|name| name.starts_with("CCXT_PIPELINE_") && !known.iter().any(|k| k == name))
+        .map(str::to_string)
+        .collect();
+    unknown.sort();
+    unknown
+}
+
 /// One value for one key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Setting {
@@ -196,7 +209,7 @@ fn render_value(value: &toml::Value) -> String {
     let text = match value {
         toml::Value::String(s) => return quote(s),
         toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Float(f) => format!("{f:?}"),
         toml::Value::Boolean(b) => b.to_string(),
         toml::Value::Datetime(d) => d.to_string(),
         toml::Value::Array(items) => {
@@ -574,10 +587,50 @@ fn unknown_key(entry: &Entry) -> PipelineError {
 
 /// Where a TOML parse error is, as `line L, column C` (both from 1).
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+/// A table's keys as dotted keys (`[snapshots]` with `funding_interval` is `snapshots.funding_interval`); a table's
+/// name with anything but a table is refused.
+fn expand_tables(entries: Vec<Entry>) -> Result<Vec<Entry>> {
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if !TABLES.contains(&entry.key.as_str()) {
+            out.push(entry);
+            continue;
+        }
+        match entry.value {
+            Setting::Value(toml::Value::Table(inner)) => {
+                out.extend(inner.into_iter().map(|(key, value)| Entry {
+                    key: format!("{}.{key}", entry.key),
+                    value: Setting::Value(value),
+                    origin: entry.origin.clone(),
+                }));
+            }
+            value => {
+                let keys: Vec<&str> = KEYS
+                    .iter()
+                    .filter_map(|k| k.strip_prefix(entry.key.as_str())?.strip_prefix('.'))
+                    .collect();
+                return Err(PipelineError::InvalidArgument(format!(
+                    "{}: {} = {}: expected a table [{}] with {}",
+                    entry.origin,
+                    entry.key,
+                    value.render(),
+                    entry.key,
+                    keys.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl DaemonConfig {
@@ -632,36 +685,14 @@ impl DaemonConfig {
     /// Reads a table laid out like the file over the defaults (a Python dict comes this way); `origin` is named in
     /// errors.
     pub fn from_toml_table(table: &toml::Table, origin: &str) -> Result<Self> {
-        let mut entries = Vec::new();
-        for (key, value) in table {
-            match value {
-                toml::Value::Table(inner) if TABLES.contains(&key.as_str()) => {
-                    for (inner_key, inner_value) in inner {
-                        entries.push(Entry {
-                            key: format!("{key}.{inner_key}"),
-                            value: Setting::Value(inner_value.clone()),
-                            origin: origin.to_string(),
-                        });
-                    }
-                }
-                _ if TABLES.contains(&key.as_str()) => {
-                    let keys: Vec<&str> = KEYS
-                        .iter()
-                        .filter_map(|k| k.strip_prefix(key.as_str())?.strip_prefix('.'))
-                        .collect();
-                    return Err(PipelineError::InvalidArgument(format!(
-                        "{origin}: {key} = {}: expected a table [{key}] with {}",
-                        render_value(value),
-                        keys.join(", ")
-                    )));
-                }
-                _ => entries.push(Entry {
-                    key: key.clone(),
-                    value: Setting::Value(value.clone()),
-                    origin: origin.to_string(),
-                }),
-            }
-        }
+        let entries = table
+            .iter()
+            .map(|(key, value)| Entry {
+                key: key.clone(),
+                value: Setting::Value(value.clone()),
+                origin: origin.to_string(),
+            })
+            .collect();
         let mut config = DaemonConfig::default();
         config.apply_entries(entries)?;
         Ok(config)
@@ -733,7 +764,8 @@ impl DaemonConfig {
     }
 
     /// Validates and applies a batch on a copy, so a bad value leaves `self` as it was.
-    fn apply_entries(&mut self, mut entries: Vec<Entry>) -> Result<()> {
+    fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<()> {
+        let mut entries = expand_tables(entries)?;
         if let Some(entry) = entries.iter().find(|e| !KEYS.contains(&e.key.as_str())) {
             return Err(unknown_key(entry));
         }
@@ -1504,6 +1536,12 @@ port = 9464
             message,
             "test.toml: line 2, column 1: not valid TOML: duplicate key (log_level)"
         );
+        // Columns count characters, not bytes.
+        let message = refused("# “quoted” ü\ndata_dir = \"é\" x");
+        assert!(
+            message.starts_with("test.toml: line 2, column 16: not valid TOML: "),
+            "{message}"
+        );
     }
 
     #[test]
@@ -1535,6 +1573,25 @@ port = 9464
             env_var("liquidations.hyperliquid_addresses"),
             "CCXT_PIPELINE_LIQUIDATIONS_HYPERLIQUID_ADDRESSES"
         );
+    }
+
+    #[test]
+    fn unknown_variables_are_named() {
+        assert_eq!(
+            unknown_env_vars([
+                "PATH",
+                "CCXT_PIPELINE_DATA_DIR",
+                "CCXT_PIPELINE_SNAPSHOT_INTERVAL",
+                "CCXT_PIPELINE_BINANCE_WS_URL",
+                "CCXT_PIPELINE_URLS_BINANCE",
+            ]),
+            vec![
+                "CCXT_PIPELINE_SNAPSHOT_INTERVAL".to_string(),
+                "CCXT_PIPELINE_URLS_BINANCE".to_string()
+            ]
+        );
+        let all: Vec<String> = KEYS.iter().map(|k| env_var(k)).collect();
+        assert!(unknown_env_vars(all.iter().map(String::as_str)).is_empty());
     }
 
     #[test]
@@ -1796,6 +1853,33 @@ port = 9464
             .unwrap();
         assert!(config.liquidations_all_market);
         assert_eq!(config.symbols, SymbolSelection::TopByOpenInterest(3));
+        // A table is its dotted keys.
+        let table: toml::Table = "open_interest_interval = \"5m\"\nfunding_interval = \"off\""
+            .parse()
+            .unwrap();
+        config
+            .set_all(
+                [("snapshots", Setting::Value(toml::Value::Table(table)))],
+                "overrides",
+            )
+            .unwrap();
+        assert_eq!(
+            config.open_interest_interval,
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(config.funding_interval, None);
+        assert_eq!(
+            refusal(config.set("snapshots", "5m")),
+            "command line: snapshots = \"5m\": expected a table [snapshots] with open_interest_interval, \
+             funding_interval"
+        );
+        assert_eq!(
+            refusal(config.set_all(
+                [("metrics.port", Setting::Value(toml::Value::Float(1.0)))],
+                "overrides"
+            )),
+            "overrides: metrics.port = 1.0: expected a port from 1 to 65535, or \"off\""
+        );
     }
 
     #[test]

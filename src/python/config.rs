@@ -7,7 +7,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyBool, PyDelta, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::daemon::config::{env_var, format_duration, Setting, KEYS};
+use crate::daemon::config::{env_var, format_duration, unknown_env_vars, Setting, KEYS};
 use crate::daemon::{DaemonConfig, SymbolSelection};
 use crate::model::PipelineError;
 use crate::python::errors::to_py_err;
@@ -249,6 +249,15 @@ impl PyPipelineConfig {
                 KEYS.join(", ")
             ))))
         }
+    }
+
+    /// `CCXT_PIPELINE_*` variables of this process that are no key's (likely typos; they are ignored).
+    #[staticmethod]
+    fn unknown_env_vars() -> Vec<String> {
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect();
+        unknown_env_vars(names.iter().map(String::as_str))
     }
 
     /// The file this configuration was read from, if any.
