@@ -196,6 +196,15 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path):
     assert out.returncode == 2 and "does not exist" in out.stderr
 
 
+def test_a_misspelt_environment_variable_is_warned_about(tmp_path):
+    env = dict(os.environ, CCXT_PIPELINE_SNAPSHOT_INTERVAL="1m")
+    out = subprocess.run(
+        [*CLI, "daemon", "status", "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert out.returncode == 3
+    assert "warning: CCXT_PIPELINE_SNAPSHOT_INTERVAL is not a configuration variable" in out.stderr
+
+
 def test_python_runner_stops_gracefully_from_another_thread(tmp_path):
     import threading
 

@@ -683,6 +683,8 @@ def daemon_config(
     if config_path is not None and not os.path.isfile(config_path):
         raise BadInput(f"config file {config_path} does not exist")
     config = CCXTPipelineConfig.from_file(config_path) if config_path else CCXTPipelineConfig().with_env()
+    for name in CCXTPipelineConfig.unknown_env_vars():
+        click.echo(f"warning: {name} is not a configuration variable (misspelt?); it is ignored", err=True)
     overrides: dict[str, object] = {"data_dir": data_dir, "metrics.port": metrics_port}
     if state.sim_enabled and urls:
         sim = state.simulator()
