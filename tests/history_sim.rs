@@ -221,6 +221,7 @@ async fn incremental_runs_resume_after_the_store_and_a_killed_backfill_completes
         let sink = |dir: &std::path::Path| HistorySink {
             store: Some(ParquetStore::open(dir).unwrap()),
             progress: None,
+            ..Default::default()
         };
         let full = client(&server, venue, 50)
             .fetch_open_interest_history(
@@ -237,17 +238,25 @@ async fn incremental_runs_resume_after_the_store_and_a_killed_backfill_completes
         let interrupted = tempfile::tempdir().unwrap();
         let pages = Arc::new(AtomicUsize::new(0));
         let counter = pages.clone();
+        // Stored in batches of 100 rows (two pages): killed once the first batch is stored and more pages came.
+        let interrupted_store = ParquetStore::open(interrupted.path()).unwrap();
         let killing = HistorySink {
-            store: Some(ParquetStore::open(interrupted.path()).unwrap()),
+            store: Some(interrupted_store.clone()),
             progress: Some(Arc::new(move |_| {
                 counter.fetch_add(1, Ordering::SeqCst);
             })),
+            store_batch_rows: Some(100),
+            ..Default::default()
         };
         let c = client(&server, venue, 50);
         let watcher = pages.clone();
         tokio::select! {
             _ = c.fetch_open_interest_history("SOLUSDT-PERP", OiPeriod::M15, range, &killing) => panic!("{venue}: the backfill should have been killed"),
-            _ = async { while watcher.load(Ordering::SeqCst) < 5 { tokio::time::sleep(Duration::from_millis(1)).await } } => {}
+            _ = async {
+                while interrupted_store.rows_added() == 0 || watcher.load(Ordering::SeqCst) < 5 {
+                    tokio::time::sleep(Duration::from_millis(1)).await
+                }
+            } => {}
         }
         let resumed = client(&server, venue, 50)
             .fetch_open_interest_history(
@@ -372,6 +381,7 @@ async fn a_hole_or_a_later_snapshot_does_not_stop_the_backfill() {
     let sink = HistorySink {
         store: Some(store.clone()),
         progress: None,
+        ..Default::default()
     };
     let history = client(&server, Venue::Bybit, 200)
         .fetch_open_interest_history("ETHUSDT-PERP", OiPeriod::M15, range, &sink)
@@ -410,6 +420,7 @@ async fn a_panicking_task_is_a_failure_of_its_venue_not_a_silent_loss() {
         progress: Some(Arc::new(|p| {
             assert_ne!(p.venue, Venue::Bybit, "callback bug")
         })),
+        ..Default::default()
     };
     let range = HistoryRange::new(NOW_MS - DAY_MS, NOW_MS).unwrap();
     let result = orchestrator
@@ -438,6 +449,7 @@ async fn a_second_run_of_a_finished_range_costs_at_most_one_request_per_venue_an
     let sink = || HistorySink {
         store: Some(ParquetStore::open(dir.path()).unwrap()),
         progress: None,
+        ..Default::default()
     };
     let range = HistoryRange::new(NOW_MS - 20 * DAY_MS, NOW_MS - DAY_MS).unwrap();
     let symbols = ["BTCUSDT-PERP", "DOGEUSDT-PERP"];
@@ -490,6 +502,7 @@ async fn a_range_extended_at_the_end_fetches_only_the_new_part() {
         let sink = HistorySink {
             store: Some(ParquetStore::open(dir.path()).unwrap()),
             progress: None,
+            ..Default::default()
         };
         let start = NOW_MS - 60 * DAY_MS;
         let first_end = NOW_MS - 10 * DAY_MS;
@@ -546,6 +559,7 @@ async fn a_range_starting_before_listing_is_remembered_and_survives_a_restart() 
     let open = || HistorySink {
         store: Some(ParquetStore::open(dir.path()).unwrap()),
         progress: None,
+        ..Default::default()
     };
     let first = client(&server, Venue::Hyperliquid, 500)
         .fetch_funding_rate_history("BTC", HistoryRange::new(start, end).unwrap(), &open())
@@ -599,6 +613,7 @@ async fn a_corrupt_coverage_file_is_ignored_and_rewritten() {
     let sink = HistorySink {
         store: Some(store.clone()),
         progress: None,
+        ..Default::default()
     };
     let first = client(&server, Venue::Bybit, 50)
         .fetch_funding_rate_history("SOLUSDT-PERP", range, &sink)

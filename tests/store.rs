@@ -40,27 +40,27 @@ fn data_files(root: &Path, kind: Kind, id: &str) -> Vec<String> {
 }
 
 #[test]
-fn one_file_per_instrument_per_utc_day_with_catalog_names() {
+fn one_file_per_instrument_per_granule_named_by_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let store = ParquetStore::open(dir.path()).unwrap();
     let btc = inst(Venue::Binance, "BTCUSDT-PERP");
-    let rows: Vec<_> = (0..3 * 24)
+    // Hourly from 2024-12-31 to 2025-01-02: open interest files are monthly, so the write makes two.
+    let rows: Vec<_> = (-24..2 * 24)
         .map(|h| oi(&btc, DAY0 + h * 60 * MINUTE, 100.0 + h as f64))
         .collect();
     let summary = store.write(&rows).unwrap();
-    assert_eq!((summary.rows_added, summary.files_written), (72, 3));
+    assert_eq!((summary.rows_added, summary.files_written), (72, 2));
     assert_eq!(
         data_files(dir.path(), Kind::OpenInterest, "BTCUSDT-PERP.BINANCE"),
         vec![
-            "2025-01-01T00-00-00-000000000Z_2025-01-01T23-59-59-999999999Z.parquet",
-            "2025-01-02T00-00-00-000000000Z_2025-01-02T23-59-59-999999999Z.parquet",
-            "2025-01-03T00-00-00-000000000Z_2025-01-03T23-59-59-999999999Z.parquet",
+            "2024-12-31T00-00-00-000000000Z_2024-12-31T23-00-00-000000000Z.parquet",
+            "2025-01-01T00-00-00-000000000Z_2025-01-02T23-00-00-000000000Z.parquet",
         ]
     );
     let (back, opened) = store
         .read::<OpenInterest>(None, &TimeRange::default())
         .unwrap();
-    assert_eq!(opened, 3);
+    assert_eq!(opened, 2);
     assert_eq!(back, rows);
 }
 
@@ -187,10 +187,13 @@ fn liquidations_deduplicate_on_the_event_not_the_receive_time() {
             (0.3, Side::Buy, DAY0 + 8),
         ]
     );
-    assert_eq!(
-        data_files(dir.path(), Kind::Liquidation, &btc.instrument_id).len(),
-        1,
-        "no file for the next day: its only row was a duplicate"
+    // The new row went to a file of its own after the stored one (an append rewrites nothing); no file for the
+    // next day: its only row was a duplicate.
+    let files = data_files(dir.path(), Kind::Liquidation, &btc.instrument_id);
+    assert_eq!(files.len(), 2);
+    assert!(
+        files.iter().all(|f| f.starts_with("2025-01-01T")),
+        "{files:?}"
     );
 }
 
@@ -199,11 +202,12 @@ fn range_reads_open_only_intersecting_files() {
     let dir = tempfile::tempdir().unwrap();
     let store = ParquetStore::open(dir.path()).unwrap();
     let btc = inst(Venue::Binance, "BTCUSDT-PERP");
-    let rows: Vec<_> = (0..10 * 288)
-        .map(|i| oi(&btc, DAY0 + i * 5 * MINUTE, i as f64))
+    // Six-hourly rows over ten months: ten monthly files.
+    let rows: Vec<_> = (0..300 * 4)
+        .map(|i| oi(&btc, DAY0 + i * 360 * MINUTE, i as f64))
         .collect();
     store.write(&rows).unwrap();
-    // Corrupt a day outside the range: a read that opened it would fail.
+    // Corrupt a month outside the range: a read that opened it would fail.
     let files = data_files(dir.path(), Kind::OpenInterest, &btc.instrument_id);
     let folder = dir
         .path()
@@ -211,24 +215,25 @@ fn range_reads_open_only_intersecting_files() {
         .join(Kind::OpenInterest.folder())
         .join(&btc.instrument_id);
     std::fs::write(folder.join(&files[0]), b"not parquet").unwrap();
-    let day5 = DAY0 + 5 * NANOS_PER_DAY;
+    assert_eq!(files.len(), 10);
+    let day150 = DAY0 + 150 * NANOS_PER_DAY;
     let range = TimeRange {
-        start: Some(day5 + 60 * MINUTE),
-        end: Some(day5 + 120 * MINUTE),
+        start: Some(day150 + 300 * MINUTE),
+        end: Some(day150 + 720 * MINUTE),
     };
     let (back, opened) = store
         .read::<OpenInterest>(Some(std::slice::from_ref(&btc.instrument_id)), &range)
         .unwrap();
     assert_eq!(opened, 1);
-    assert_eq!(back.len(), 13); // 01:00 to 02:00 inclusive at 5-minute steps
-    assert_eq!(back[0].ts_init, day5 + 60 * MINUTE);
+    assert_eq!(back.len(), 2); // 06:00 and 12:00
+    assert_eq!(back[0].ts_init, day150 + 360 * MINUTE);
     // In range, the corrupt file is skipped and named; the other days are still read.
     let report = store
         .read_report::<OpenInterest>(None, &TimeRange::default())
         .unwrap();
     assert_eq!(report.skipped, vec![folder.join(&files[0])]);
-    assert_eq!(report.rows.len(), 9 * 288);
-    assert_eq!(report.rows[0].ts_init, DAY0 + NANOS_PER_DAY);
+    assert_eq!(report.rows.len(), (300 - 31) * 4);
+    assert_eq!(report.rows[0].ts_init, DAY0 + 31 * NANOS_PER_DAY);
 }
 
 #[test]
@@ -254,7 +259,7 @@ fn last_timestamp_from_footers() {
     );
     let summary = store.summary().unwrap();
     assert_eq!(summary.len(), 1);
-    assert_eq!((summary[0].rows, summary[0].files), (864, 3));
+    assert_eq!((summary[0].rows, summary[0].files), (864, 1));
     assert_eq!(
         (summary[0].first_ts, summary[0].last_ts),
         (Some(DAY0), Some(rows.last().unwrap().ts_init))
@@ -301,7 +306,7 @@ fn unwritable_root_is_a_store_error() {
 }
 
 #[test]
-fn collector_load_keeps_one_file_per_day() {
+fn collector_load_keeps_a_few_files_per_granule_and_rewrites_little() {
     let dir = tempfile::tempdir().unwrap();
     let store = ParquetStore::open(dir.path()).unwrap();
     let ids = [
@@ -314,20 +319,34 @@ fn collector_load_keeps_one_file_per_day() {
             .iter()
             .map(|i| oi(i, DAY0 + minute * MINUTE, minute as f64))
             .collect();
-        store.write(&rows).unwrap();
+        let summary = store.write(&rows).unwrap();
+        // Per instrument: the new row's own file, and at most one merge of two small neighbours.
+        assert!(summary.files_written <= 4, "{summary:?}");
     }
     for id in &ids {
-        assert_eq!(
-            data_files(dir.path(), Kind::OpenInterest, &id.instrument_id).len(),
-            2
+        let files = data_files(dir.path(), Kind::OpenInterest, &id.instrument_id);
+        assert!(
+            (2..=ccxt_pipeline_rs::store::FILES_PER_GRANULE).contains(&files.len()),
+            "{files:?}"
         );
     }
     let (back, _) = store
         .read::<OpenInterest>(None, &TimeRange::default())
         .unwrap();
     assert_eq!(back.len(), 2 * 1441);
+    assert!(back
+        .windows(2)
+        .all(|w| w[0].instrument_id != w[1].instrument_id || w[0].ts_init < w[1].ts_init));
     let compacted = store.compact().unwrap();
-    assert_eq!((compacted.files_before, compacted.files_after), (4, 4));
+    assert_eq!(compacted.files_after, 2, "one monthly file per instrument");
+    assert_eq!(
+        data_files(dir.path(), Kind::OpenInterest, &ids[0].instrument_id),
+        vec!["2025-01-01T00-00-00-000000000Z_2025-01-02T00-00-00-000000000Z.parquet"]
+    );
+    let (again, _) = store
+        .read::<OpenInterest>(None, &TimeRange::default())
+        .unwrap();
+    assert_eq!(again, back);
 }
 
 #[test]
@@ -380,7 +399,7 @@ fn compact_merges_small_files_of_a_day() {
     );
     assert_eq!(
         data_files(dir.path(), Kind::OpenInterest, &btc.instrument_id),
-        vec!["2025-01-01T00-00-00-000000000Z_2025-01-01T23-59-59-999999999Z.parquet"]
+        vec!["2025-01-01T00-00-00-000000000Z_2025-01-01T04-00-00-000000000Z.parquet"]
     );
     let (after, _) = store
         .read::<OpenInterest>(None, &TimeRange::default())
@@ -565,7 +584,7 @@ fn gaps_are_stored_in_the_catalog_layout_and_read_back() {
     let files = data_files(dir.path(), Kind::Gaps, "ALL.BINANCE");
     assert_eq!(
         files,
-        vec!["2025-01-01T00-00-00-000000000Z_2025-01-01T23-59-59-999999999Z.parquet"]
+        vec!["2025-01-01T00-00-00-000000005Z_2025-01-01T00-00-00-000000005Z.parquet"]
     );
     let file = std::fs::File::open(folder.join(&files[0])).unwrap();
     let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
@@ -617,7 +636,7 @@ fn gaps_are_stored_in_the_catalog_layout_and_read_back() {
     // Bybit's gap starts on day 0 and ends on day 1: it is filed under its end (ts_init).
     assert_eq!(
         data_files(dir.path(), Kind::Gaps, "BTCUSDT-LINEAR.BYBIT"),
-        vec!["2025-01-02T00-00-00-000000000Z_2025-01-02T23-59-59-999999999Z.parquet"]
+        vec!["2025-01-02T00-01-00-000000000Z_2025-01-02T00-01-00-000000000Z.parquet"]
     );
     let (mut back, _) = store
         .read::<StreamGap>(None, &TimeRange::default())
@@ -921,11 +940,11 @@ fn timestamps_outside_the_storable_range_are_refused_before_writing() {
     assert_eq!(
         data_files(dir.path(), Kind::OpenInterest, &btc.instrument_id),
         vec![
-            "1970-01-01T00-00-00-000000000Z_1970-01-01T23-59-59-999999999Z.parquet",
-            "2262-04-10T00-00-00-000000000Z_2262-04-10T23-59-59-999999999Z.parquet",
+            "1970-01-01T00-00-00-000000000Z_1970-01-01T00-00-00-000000000Z.parquet",
+            "2262-04-10T23-59-59-999999999Z_2262-04-10T23-59-59-999999999Z.parquet",
         ]
     );
-    // A second write to the last day merges instead of overwriting.
+    // A second write to the last granule adds to it instead of overwriting.
     assert_eq!(
         store
             .write(&[oi(&btc, MAX_TIMESTAMP - 1, 3.0)])
@@ -1055,7 +1074,8 @@ fn duplicates_an_older_version_stored_across_days_are_read_once_and_compacted_aw
     );
     let summary = store.compact().unwrap();
     assert_eq!(summary.duplicates_removed, 1);
-    assert_eq!((summary.files_before, summary.files_after), (2, 2));
+    // Both days are in one month: compaction leaves one file.
+    assert_eq!((summary.files_before, summary.files_after), (2, 1));
     let (after, _) = store
         .read::<OpenInterest>(None, &TimeRange::default())
         .unwrap();
@@ -1133,15 +1153,17 @@ fn unreadable_files_are_skipped_by_reads_and_quarantined_by_writes() {
     for (case, bytes) in corruptions(&template) {
         let dir = tempfile::tempdir().unwrap();
         let store = ParquetStore::open(dir.path()).unwrap();
+        // Three months, one file each.
         let rows: Vec<_> = (0..3)
-            .map(|d| oi(&btc, DAY0 + d * NANOS_PER_DAY, d as f64))
+            .map(|d| oi(&btc, DAY0 + 40 * d * NANOS_PER_DAY, d as f64))
             .collect();
         store.write(&rows).unwrap();
         let folder = dir
             .path()
             .join("data/custom_open_interest/BTCUSDT-PERP.BINANCE");
         let files = data_files(dir.path(), Kind::OpenInterest, &btc.instrument_id);
-        // Corrupt the middle day, and the last day too (so the last timestamp must skip it).
+        assert_eq!(files.len(), 3);
+        // Corrupt the middle month, and the last one too (so the last timestamp must skip it).
         let (middle, last) = (folder.join(&files[1]), folder.join(&files[2]));
         std::fs::write(&middle, &bytes).unwrap();
         std::fs::write(&last, &bytes).unwrap();
@@ -1169,16 +1191,19 @@ fn unreadable_files_are_skipped_by_reads_and_quarantined_by_writes() {
             );
         }
 
-        // A write into the middle day moves the file aside and goes on; the write also had to know what the last
-        // day holds (its key check across days), so that file went to quarantine too.
+        // A write whose keys those files could hold (their footers' `ts_event` ranges say so) must read them: it
+        // moves them aside and goes on.
         let s = store
-            .write(&[oi(&btc, DAY0 + NANOS_PER_DAY + MINUTE, 7.0)])
+            .write(&[
+                oi(&btc, DAY0 + 40 * NANOS_PER_DAY, 7.0),
+                oi(&btc, DAY0 + 80 * NANOS_PER_DAY, 8.0),
+            ])
             .unwrap();
         let quarantine = dir
             .path()
             .join("quarantine/custom_open_interest/BTCUSDT-PERP.BINANCE");
         let (q_middle, q_last) = (quarantine.join(&files[1]), quarantine.join(&files[2]));
-        assert_eq!(s.rows_added, 1, "{case}");
+        assert_eq!(s.rows_added, 2, "{case}");
         let mut moved = s.quarantined.clone();
         moved.sort();
         assert_eq!(moved, vec![q_middle.clone(), q_last.clone()], "{case}");
@@ -1190,7 +1215,7 @@ fn unreadable_files_are_skipped_by_reads_and_quarantined_by_writes() {
         let report = store
             .read_report::<OpenInterest>(None, &TimeRange::default())
             .unwrap();
-        assert_eq!(report.rows.len(), 2, "{case}");
+        assert_eq!(report.rows.len(), 3, "{case}");
         assert!(report.skipped.is_empty(), "{case}");
         let summary = store.summary().unwrap();
         assert_eq!(
@@ -1200,7 +1225,13 @@ fn unreadable_files_are_skipped_by_reads_and_quarantined_by_writes() {
         );
         assert!(summary[0].corrupt.is_empty(), "{case}");
 
-        // compact() reports and quarantines; the same name again goes to a numbered name, nothing is overwritten.
+        // compact() reports and quarantines what footers show (it reads only the files it rewrites); the same name
+        // again goes to a numbered name, nothing is overwritten. The new rows landed under the same names.
+        assert_eq!(
+            data_files(dir.path(), Kind::OpenInterest, &btc.instrument_id),
+            files,
+            "{case}"
+        );
         std::fs::write(&last, &bytes).unwrap();
         std::fs::write(folder.join(&files[1]), &bytes).unwrap();
         let compacted = store.compact().unwrap();
@@ -1211,16 +1242,21 @@ fn unreadable_files_are_skipped_by_reads_and_quarantined_by_writes() {
             name.push(".1");
             p.with_file_name(name)
         };
-        assert_eq!(
-            moved,
-            vec![numbered(&q_middle), numbered(&q_last)],
-            "{case}"
-        );
         let report = store
             .read_report::<OpenInterest>(None, &TimeRange::default())
             .unwrap();
-        assert_eq!((report.rows.len(), report.skipped.len()), (1, 0), "{case}");
-        assert_eq!(store.summary().unwrap()[0].quarantined.len(), 4, "{case}");
+        if case == "data pages overwritten" {
+            assert!(moved.is_empty(), "{case}");
+            assert_eq!((report.rows.len(), report.skipped.len()), (1, 2), "{case}");
+        } else {
+            assert_eq!(
+                moved,
+                vec![numbered(&q_middle), numbered(&q_last)],
+                "{case}"
+            );
+            assert_eq!((report.rows.len(), report.skipped.len()), (1, 0), "{case}");
+            assert_eq!(store.summary().unwrap()[0].quarantined.len(), 4, "{case}");
+        }
         assert!(!dir.path().join("data/quarantine").exists());
     }
 }
@@ -1264,7 +1300,7 @@ fn foreign_files_and_folders_are_ignored() {
     );
     let summary = store.summary().unwrap();
     assert_eq!(summary.len(), 1);
-    assert_eq!((summary[0].files, summary[0].rows), (3, 3));
+    assert_eq!((summary[0].files, summary[0].rows), (1, 3));
     assert_eq!(
         store.select(Kind::OpenInterest, None, None).unwrap(),
         vec![btc.instrument_id.clone()]

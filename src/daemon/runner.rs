@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use super::config::{DaemonConfig, SymbolSelection};
 use super::status::{dir_size, DaemonStatus, SharedStatus, StreamStatus, PID_FILE};
-use crate::fetch::{HistoryRange, HistorySink, VenueClient};
+use crate::fetch::{HistoryRange, HistorySink, Keep, VenueClient};
 use crate::model::records::now_ns;
 use crate::model::{
     GapReason, InstrumentRef, PipelineError, Result, StreamGap, UnifiedSymbol, Venue,
@@ -530,6 +530,8 @@ async fn catch_up_job(
         let sink = HistorySink {
             store: Some(context.store.clone()),
             progress: None,
+            keep: Keep::Nothing,
+            store_batch_rows: None,
         };
         let mut rows = 0u64;
         let mut error = None;

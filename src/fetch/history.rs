@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
+
 use crate::fetch::VenueClient;
 use crate::model::records::ms_to_ns;
+use crate::model::records::Row;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
-use crate::store::{ParquetStore, StoredRow, TimeRange};
+use crate::store::{ParquetStore, StoredRow};
 use crate::venue::paging::Pager;
 use crate::venue::{binance, bybit, fill_funding_intervals, hyperliquid, OiPeriod};
 
@@ -49,19 +52,54 @@ pub struct HistoryProgress {
 
 pub type ProgressFn = Arc<dyn Fn(&HistoryProgress) + Send + Sync>;
 
+/// What a history keeps for its caller, besides its counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Keep {
+    /// The rows as records (`History::rows`).
+    #[default]
+    Rows,
+    /// The rows as Arrow record batches in table form (`History::batches`), built as pages arrive, so the
+    /// records of a long history never exist all at once (the Python API).
+    Batches,
+    /// Nothing: the rows go to the store only, and memory stays flat whatever the range (backfills, the daemon).
+    Nothing,
+}
+
 /// Where rows go besides the returned result.
 #[derive(Clone, Default)]
 pub struct HistorySink {
-    /// Resume after the last stored row and store each page as it arrives.
+    /// Resume after what the store holds and store the rows as they arrive, in batches of up to
+    /// [`STORE_BATCH_ROWS`] rows or [`STORE_BATCH_AGE`] of pages, whichever comes first: a row counts as stored
+    /// (`rows_stored`, and for the next run's resume) once the write holding it returned. A killed backfill loses
+    /// at most its last batch, which the next run fetches again.
     pub store: Option<ParquetStore>,
     pub progress: Option<ProgressFn>,
+    pub keep: Keep,
+    /// Rows per store write; `None` = [`STORE_BATCH_ROWS`].
+    pub store_batch_rows: Option<usize>,
 }
+
+/// Rows per store write of a history. Small enough that ten concurrent backfills hold a few MB each (a batch
+/// buffered and one being written), large enough that a write costs little next to its rows.
+pub const STORE_BATCH_ROWS: usize = 10_000;
+/// Pages are stored at least this often, so a slow (rate-limited) backfill that is interrupted keeps its pages.
+pub const STORE_BATCH_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Rows per Arrow batch kept for the caller ([`Keep::Batches`]).
+const TABLE_BATCH_ROWS: usize = 65_536;
 
 #[derive(Debug, Clone)]
 pub struct History<R> {
     pub venue: Venue,
     pub instrument_id: String,
+    /// The rows, when kept as records ([`Keep::Rows`]).
     pub rows: Vec<R>,
+    /// The rows in table form, when kept as batches ([`Keep::Batches`]).
+    pub batches: Vec<RecordBatch>,
+    /// Rows the venue served (kept or not).
+    pub rows_fetched: usize,
+    /// `ts_event` (ns) of the first and last row served.
+    pub first_event_ns: Option<i64>,
+    pub last_event_ns: Option<i64>,
     pub warnings: Vec<String>,
     pub requests: usize,
     pub rows_stored: usize,
@@ -75,6 +113,10 @@ impl<R> History<R> {
             venue: inst.venue,
             instrument_id: inst.instrument_id.clone(),
             rows: Vec::new(),
+            batches: Vec::new(),
+            rows_fetched: 0,
+            first_event_ns: None,
+            last_event_ns: None,
             warnings: Vec::new(),
             requests: 0,
             rows_stored: 0,
@@ -277,44 +319,88 @@ impl VenueClient {
         P::Row: StoredRow,
     {
         let mut history = History::empty(inst);
-        let budget = pager.request_budget();
-        while let Some(request) = pager.next_request() {
-            if budget > 0 && history.requests >= budget {
-                // The backstop behind the pagers' own checks: a venue that pages as documented never needs this
-                // many requests for the range.
-                return Err(PipelineError::malformed(
-                    inst.venue,
-                    request.what,
-                    format!(
-                        "{} needed more than {budget} requests for {} (at most {budget} expected for the range and \
-                         page size): the venue is not paging as documented; stopping instead of looping",
-                        pager.endpoint(),
-                        inst.instrument_id
-                    ),
-                ));
+        let mut table_rows: Vec<P::Row> = Vec::new();
+        let mut store_batch: Vec<P::Row> = Vec::new();
+        let mut storing: Option<tokio::task::JoinHandle<Result<usize>>> = None;
+        let mut last_store = std::time::Instant::now();
+        let fetched = async {
+            let budget = pager.request_budget();
+            while let Some(request) = pager.next_request() {
+                if budget > 0 && history.requests >= budget {
+                    // The backstop behind the pagers' own checks: a venue that pages as documented never needs
+                    // this many requests for the range and page size.
+                    return Err(PipelineError::malformed(
+                        inst.venue,
+                        request.what,
+                        format!(
+                            "{} needed more than {budget} requests for {} (at most {budget} expected for the range \
+                             and page size): the venue is not paging as documented; stopping instead of looping",
+                            pager.endpoint(),
+                            inst.instrument_id
+                        ),
+                    ));
+                }
+                let body = self.http().send(&request).await?;
+                history.requests += 1;
+                let mut rows = pager.on_page(&body)?;
+                prepare(&mut rows);
+                history.rows_fetched += rows.len();
+                if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+                    history.first_event_ns.get_or_insert(first.ts_event());
+                    history.last_event_ns = Some(last.ts_event());
+                }
+                match sink.keep {
+                    Keep::Nothing => {}
+                    Keep::Rows => history.rows.extend_from_slice(&rows),
+                    Keep::Batches => {
+                        table_rows.extend_from_slice(&rows);
+                        if table_rows.len() >= TABLE_BATCH_ROWS {
+                            history.batches.push(P::Row::to_table(&table_rows));
+                            table_rows.clear();
+                        }
+                    }
+                }
+                if let Some(store) = &sink.store {
+                    store_batch.extend(rows);
+                    if store_batch.len() >= sink.store_batch_rows.unwrap_or(STORE_BATCH_ROWS)
+                        || last_store.elapsed() >= STORE_BATCH_AGE
+                    {
+                        // One write in flight while the next batch is fetched.
+                        if let Some(previous) = storing.take() {
+                            history.rows_stored += joined(previous).await?;
+                        }
+                        storing = Some(store_rows(store, std::mem::take(&mut store_batch)));
+                        last_store = std::time::Instant::now();
+                    }
+                }
+                if let Some(progress) = &sink.progress {
+                    progress(&HistoryProgress {
+                        venue: inst.venue,
+                        instrument_id: inst.instrument_id.clone(),
+                        rows: history.rows_fetched,
+                        fraction: pager.progress(),
+                    });
+                }
             }
-            let body = self.http().send(&request).await?;
-            history.requests += 1;
-            let mut rows = pager.on_page(&body)?;
-            prepare(&mut rows);
-            if let Some(store) = &sink.store {
-                history.rows_stored += store_rows(store, &rows).await?;
-            }
-            history.rows.extend(rows);
-            if let Some(progress) = &sink.progress {
-                progress(&HistoryProgress {
-                    venue: inst.venue,
-                    instrument_id: inst.instrument_id.clone(),
-                    rows: history.rows.len(),
-                    fraction: pager.progress(),
-                });
-            }
+            Ok(())
+        }
+        .await;
+        // What arrived is stored even when a later page failed: a re-run resumes after it.
+        if let Some(previous) = storing.take() {
+            history.rows_stored += joined(previous).await?;
+        }
+        if let Some(store) = sink.store.as_ref().filter(|_| !store_batch.is_empty()) {
+            history.rows_stored += joined(store_rows(store, store_batch)).await?;
+        }
+        fetched?;
+        if !table_rows.is_empty() {
+            history.batches.push(P::Row::to_table(&table_rows));
         }
         history.warnings = pager.warnings();
         for warning in &history.warnings {
             tracing::warn!("{warning}");
         }
-        tracing::info!(venue = %inst.venue, instrument = %inst.instrument_id, rows = history.rows.len(), requests = history.requests, "history fetched");
+        tracing::info!(venue = %inst.venue, instrument = %inst.instrument_id, rows = history.rows_fetched, requests = history.requests, "history fetched");
         Ok(history)
     }
 }
@@ -332,28 +418,15 @@ async fn resume<R: StoredRow>(
     let Some(store) = sink.store.clone() else {
         return Ok((range, None));
     };
-    let ids = vec![inst.instrument_id.clone()];
-    let window = TimeRange {
-        start: Some(ms_to_ns(range.start_ms)),
-        end: Some(ms_to_ns(range.end_ms)),
-    };
-    let (stored, _) = tokio::task::spawn_blocking(move || store.read::<R>(Some(&ids), &window))
+    let id = inst.instrument_id.clone();
+    let window = (ms_to_ns(range.start_ms), ms_to_ns(range.end_ms));
+    let step = ms_to_ns(step_ms);
+    let run = tokio::task::spawn_blocking(move || store.gap_free_run(R::KIND, &id, window, step))
         .await
         .map_err(|e| PipelineError::Store(format!("store task failed: {e}")))??;
-    let mut times = stored.iter().map(|r| r.ts_event().div_euclid(1_000_000));
-    let Some(first) = times
-        .next()
-        .filter(|first| *first <= range.start_ms + step_ms)
-    else {
+    let Some(covered_until) = run.map(|ns| ns.div_euclid(1_000_000)) else {
         return Ok((range, None));
     };
-    let mut covered_until = first;
-    for t in times {
-        if t - covered_until > step_ms {
-            break;
-        }
-        covered_until = covered_until.max(t);
-    }
     Ok((
         HistoryRange {
             start_ms: covered_until + 1,
@@ -422,14 +495,8 @@ async fn record<R: StoredRow>(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let first = history
-        .rows
-        .first()
-        .map(|r| r.ts_event().div_euclid(1_000_000));
-    let last = history
-        .rows
-        .last()
-        .map(|r| r.ts_event().div_euclid(1_000_000));
+    let first = history.first_event_ns.map(|ns| ns.div_euclid(1_000_000));
+    let last = history.last_event_ns.map(|ns| ns.div_euclid(1_000_000));
     let settled = now_ms
         .saturating_sub(PUBLISH_LAG_MS)
         .max(last.unwrap_or(i64::MIN));
@@ -458,17 +525,21 @@ async fn record<R: StoredRow>(
 /// Longest spacing of consecutive funding settlements on any venue (8 h), plus slack for Hyperliquid's ms jitter.
 const FUNDING_STEP_MS: i64 = 8 * 3_600_000 + 60_000;
 
-async fn store_rows<R: StoredRow>(store: &ParquetStore, rows: &[R]) -> Result<usize> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let (store, rows) = (store.clone(), rows.to_vec());
-    let pending = store.pending_write();
-    let summary = tokio::task::spawn_blocking(move || {
+/// Writes `rows` on a blocking thread; the write is counted as pending at once, so a caller cancelled while it
+/// runs can still wait for it ([`ParquetStore::wait_for_writes`]).
+fn store_rows<R: StoredRow>(
+    store: &ParquetStore,
+    rows: Vec<R>,
+) -> tokio::task::JoinHandle<Result<usize>> {
+    let (store, pending) = (store.clone(), store.pending_write());
+    tokio::task::spawn_blocking(move || {
         let _pending = pending;
-        store.write(&rows)
+        store.write(&rows).map(|summary| summary.rows_added)
     })
-    .await
-    .map_err(|e| PipelineError::Store(format!("store task failed: {e}")))??;
-    Ok(summary.rows_added)
+}
+
+async fn joined(write: tokio::task::JoinHandle<Result<usize>>) -> Result<usize> {
+    write
+        .await
+        .map_err(|e| PipelineError::Store(format!("store task failed: {e}")))?
 }

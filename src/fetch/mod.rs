@@ -5,7 +5,10 @@ mod client;
 mod history;
 
 pub use client::VenueClient;
-pub use history::{History, HistoryProgress, HistoryRange, HistorySink, ProgressFn};
+pub use history::{
+    History, HistoryProgress, HistoryRange, HistorySink, Keep, ProgressFn, STORE_BATCH_AGE,
+    STORE_BATCH_ROWS,
+};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -9,16 +9,18 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::fetch::{
-    History, HistoryProgress, HistoryRange, HistorySink, MultiVenue, Orchestrator, VenueClient,
+    History, HistoryProgress, HistoryRange, HistorySink, Keep, MultiVenue, Orchestrator,
+    VenueClient,
 };
 use crate::model::records::{funding_rate_batch, now_ns, open_interest_batch};
 use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
 use crate::net::HttpConfig;
 use crate::python::dates::history_date_ns;
 use crate::python::errors::{to_py_err, warn_incomplete};
-use crate::python::runtime::{awaitable, block_on_result, to_pyarrow};
+use crate::python::runtime::{awaitable, batches_to_pyarrow, block_on_result, to_pyarrow};
 use crate::python::store::PyParquetStore;
 use crate::python::stream::{PyLiquidationStream, StreamArgs};
+use crate::store::StoredRow;
 use crate::venue::OiPeriod;
 
 /// `start`/`end` as users pass them (end `None` = now) to an inclusive millisecond range.
@@ -40,11 +42,20 @@ fn period(text: &str) -> PyResult<OiPeriod> {
 }
 
 /// Calls `progress(venue, instrument_id, rows, fraction)` after every page. A callback that raises is reported
-/// once in the log and then ignored: progress display must not abort a backfill.
+/// once in the log and then ignored: progress display must not abort a backfill. `collect=False` keeps no rows
+/// (they go to the store only), so it needs a store.
 fn history_sink(
     store: Option<PyRef<'_, PyParquetStore>>,
     progress: Option<Py<PyAny>>,
-) -> HistorySink {
+    collect: bool,
+) -> PyResult<HistorySink> {
+    if !collect && store.is_none() {
+        return Err(to_py_err(PipelineError::InvalidArgument(
+            "collect=False needs store=: without a store the rows would be lost (pass store=ParquetStore(...) or \
+             collect=True)"
+                .into(),
+        )));
+    }
     let progress = progress.map(|callback| {
         let callback = std::sync::Arc::new(callback);
         std::sync::Arc::new(move |p: &HistoryProgress| {
@@ -63,19 +74,75 @@ fn history_sink(
             })
         }) as crate::fetch::ProgressFn
     });
-    HistorySink {
+    Ok(HistorySink {
         store: store.map(|s| s.store.clone()),
         progress,
+        keep: if collect {
+            Keep::Batches
+        } else {
+            Keep::Nothing
+        },
+    })
+}
+
+/// The rows as one pyarrow.Table (the batches built page by page, joined without a copy), or with
+/// `collect=False` the summary table.
+fn history_table<R: StoredRow>(
+    py: Python<'_>,
+    history: History<R>,
+    collect: bool,
+) -> PyResult<Py<PyAny>> {
+    warn_incomplete(py, &history.warnings)?;
+    if collect {
+        batches_to_pyarrow(py, history.batches, R::KIND.table_schema())
+    } else {
+        to_pyarrow(py, history_summary(&[history]))
     }
 }
 
-fn history_table<R>(
-    py: Python<'_>,
-    history: History<R>,
-    to_batch: fn(&[R]) -> arrow_array::RecordBatch,
-) -> PyResult<Py<PyAny>> {
-    warn_incomplete(py, &history.warnings)?;
-    to_pyarrow(py, to_batch(&history.rows))
+/// One row per instrument of a history run with `collect=False`: what was fetched and stored, and from where the
+/// store was resumed.
+fn history_summary<R>(histories: &[History<R>]) -> arrow_array::RecordBatch {
+    use arrow_array::builder::{
+        Int64Builder, ListBuilder, StringBuilder, TimestampNanosecondBuilder,
+    };
+    use arrow_array::{ArrayRef, RecordBatch};
+    let (mut venue, mut instrument) = (StringBuilder::new(), StringBuilder::new());
+    let (mut fetched, mut stored, mut requests) = (
+        Int64Builder::new(),
+        Int64Builder::new(),
+        Int64Builder::new(),
+    );
+    let timestamps = || TimestampNanosecondBuilder::new().with_timezone("UTC");
+    let (mut first, mut last, mut resumed) = (timestamps(), timestamps(), timestamps());
+    let mut warnings = ListBuilder::new(StringBuilder::new());
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    for h in histories {
+        venue.append_value(h.venue.as_str());
+        instrument.append_value(&h.instrument_id);
+        fetched.append_value(count(h.rows_fetched));
+        stored.append_value(count(h.rows_stored));
+        requests.append_value(count(h.requests));
+        first.append_option(h.first_event_ns);
+        last.append_option(h.last_event_ns);
+        resumed.append_option(h.resumed_after_ms.and_then(|ms| ms.checked_mul(1_000_000)));
+        for w in &h.warnings {
+            warnings.values().append_value(w);
+        }
+        warnings.append(true);
+    }
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("venue", Arc::new(venue.finish())),
+        ("instrument_id", Arc::new(instrument.finish())),
+        ("rows_fetched", Arc::new(fetched.finish())),
+        ("rows_stored", Arc::new(stored.finish())),
+        ("requests", Arc::new(requests.finish())),
+        ("first_ts_event", Arc::new(first.finish())),
+        ("last_ts_event", Arc::new(last.finish())),
+        ("resumed_after", Arc::new(resumed.finish())),
+        ("warnings", Arc::new(warnings.finish())),
+    ];
+    RecordBatch::try_from_iter(columns).expect("columns of equal length")
 }
 
 /// A `str` argument; anything else is an `InvalidArgumentError` (also a `TypeError`) naming what was given.
@@ -293,7 +360,7 @@ macro_rules! fetcher {
 
             /// Open interest history in `[start, end]` (inclusive; `end` defaults to now) at `period` (5m … 1d).
             /// With `store`, starts after the last stored row and stores each page as it arrives.
-            #[pyo3(signature = (symbol, start, end=None, period=String::from("5m"), progress=None, store=None))]
+            #[pyo3(signature = (symbol, start, end=None, period=String::from("5m"), progress=None, store=None, *, collect=true))]
             fn fetch_open_interest_history(
                 &self,
                 py: Python<'_>,
@@ -303,21 +370,22 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = text_arg)] period: String,
                 #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
+                collect: bool,
             ) -> PyResult<Py<PyAny>> {
                 let (range, period, sink) = (
                     history_range(start, end)?,
                     self::period(&period)?,
-                    history_sink(store, progress),
+                    history_sink(store, progress, collect)?,
                 );
                 let history = block_on_result(
                     py,
                     self.client
                         .fetch_open_interest_history(&symbol, period, range, &sink),
                 )?;
-                history_table(py, history, open_interest_batch)
+                history_table(py, history, collect)
             }
 
-            #[pyo3(signature = (symbol, start, end=None, period=String::from("5m"), progress=None, store=None))]
+            #[pyo3(signature = (symbol, start, end=None, period=String::from("5m"), progress=None, store=None, *, collect=true))]
             fn fetch_open_interest_history_async<'py>(
                 &self,
                 py: Python<'py>,
@@ -327,11 +395,12 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = text_arg)] period: String,
                 #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
+                collect: bool,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let (range, period, sink) = (
                     history_range(start, end)?,
                     self::period(&period)?,
-                    history_sink(store, progress),
+                    history_sink(store, progress, collect)?,
                 );
                 let client = self.client.clone();
                 awaitable(
@@ -341,12 +410,12 @@ macro_rules! fetcher {
                             .fetch_open_interest_history(&symbol, period, range, &sink)
                             .await
                     },
-                    move |py, history| history_table(py, history, open_interest_batch),
+                    move |py, history| history_table(py, history, collect),
                 )
             }
 
             /// Settled funding rates in `[start, end]` (inclusive; `end` defaults to now).
-            #[pyo3(signature = (symbol, start, end=None, progress=None, store=None))]
+            #[pyo3(signature = (symbol, start, end=None, progress=None, store=None, *, collect=true))]
             fn fetch_funding_rate_history(
                 &self,
                 py: Python<'_>,
@@ -355,16 +424,17 @@ macro_rules! fetcher {
                 end: Option<&Bound<'_, PyAny>>,
                 #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
+                collect: bool,
             ) -> PyResult<Py<PyAny>> {
-                let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
+                let (range, sink) = (history_range(start, end)?, history_sink(store, progress, collect)?);
                 let history = block_on_result(
                     py,
                     self.client.fetch_funding_rate_history(&symbol, range, &sink),
                 )?;
-                history_table(py, history, funding_rate_batch)
+                history_table(py, history, collect)
             }
 
-            #[pyo3(signature = (symbol, start, end=None, progress=None, store=None))]
+            #[pyo3(signature = (symbol, start, end=None, progress=None, store=None, *, collect=true))]
             fn fetch_funding_rate_history_async<'py>(
                 &self,
                 py: Python<'py>,
@@ -373,8 +443,9 @@ macro_rules! fetcher {
                 end: Option<&Bound<'_, PyAny>>,
                 #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
+                collect: bool,
             ) -> PyResult<Bound<'py, PyAny>> {
-                let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
+                let (range, sink) = (history_range(start, end)?, history_sink(store, progress, collect)?);
                 let client = self.client.clone();
                 awaitable(
                     py,
@@ -383,7 +454,7 @@ macro_rules! fetcher {
                             .fetch_funding_rate_history(&symbol, range, &sink)
                             .await
                     },
-                    move |py, history| history_table(py, history, funding_rate_batch),
+                    move |py, history| history_table(py, history, collect),
                 )
             }
 
@@ -472,10 +543,10 @@ fn multi_venue_result<T>(
 
 /// Histories of several (venue, symbol) pairs as one result: all rows in one table, warnings collected and
 /// emitted as `IncompleteHistoryWarning`.
-fn multi_venue_history<R>(
+fn multi_venue_history<R: StoredRow>(
     py: Python<'_>,
     result: MultiVenue<History<R>>,
-    to_batch: fn(&[R]) -> arrow_array::RecordBatch,
+    collect: bool,
 ) -> PyResult<MultiVenueResult> {
     let warnings: Vec<String> = result
         .rows
@@ -484,19 +555,21 @@ fn multi_venue_history<R>(
         .collect();
     warn_incomplete(py, &warnings)?;
     let rows_stored = result.rows.iter().map(|h| h.rows_stored).sum();
-    let rows: Vec<R> = result.rows.into_iter().flat_map(|h| h.rows).collect();
-    let out = multi_venue_result(
-        py,
-        MultiVenue {
-            rows,
-            failures: result.failures,
-        },
-        to_batch,
-    )?;
+    let failures = PyList::empty(py);
+    for error in result.failures {
+        failures.append(to_py_err(error).into_value(py))?;
+    }
+    let table = if collect {
+        let batches = result.rows.into_iter().flat_map(|h| h.batches).collect();
+        batches_to_pyarrow(py, batches, R::KIND.table_schema())?
+    } else {
+        to_pyarrow(py, history_summary(&result.rows))?
+    };
     Ok(MultiVenueResult {
+        table,
+        failures: failures.unbind(),
         warnings,
         rows_stored,
-        ..out
     })
 }
 
@@ -656,7 +729,7 @@ impl PyOrchestrator {
     }
 
     /// Open interest history of one symbol or a list, on every venue concurrently.
-    #[pyo3(signature = (symbols, start, end=None, period=String::from("5m"), progress=None, store=None))]
+    #[pyo3(signature = (symbols, start, end=None, period=String::from("5m"), progress=None, store=None, *, collect=true))]
     fn fetch_open_interest_history(
         &self,
         py: Python<'_>,
@@ -666,23 +739,24 @@ impl PyOrchestrator {
         #[pyo3(from_py_with = text_arg)] period: String,
         #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
         #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
+        collect: bool,
     ) -> PyResult<MultiVenueResult> {
         let (symbols, range, period) = (
             symbol_list(symbols)?,
             history_range(start, end)?,
             self::period(&period)?,
         );
-        let sink = history_sink(store, progress);
+        let sink = history_sink(store, progress, collect)?;
         let result = block_on_result(
             py,
             self.inner
                 .fetch_open_interest_history(&symbols, period, range, &sink),
         )?;
-        multi_venue_history(py, result, open_interest_batch)
+        multi_venue_history(py, result, collect)
     }
 
     /// Funding rate history of one symbol or a list, on every venue concurrently.
-    #[pyo3(signature = (symbols, start, end=None, progress=None, store=None))]
+    #[pyo3(signature = (symbols, start, end=None, progress=None, store=None, *, collect=true))]
     fn fetch_funding_rate_history(
         &self,
         py: Python<'_>,
@@ -691,18 +765,19 @@ impl PyOrchestrator {
         end: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
         #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
+        collect: bool,
     ) -> PyResult<MultiVenueResult> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
-        let sink = history_sink(store, progress);
+        let sink = history_sink(store, progress, collect)?;
         let result = block_on_result(
             py,
             self.inner
                 .fetch_funding_rate_history(&symbols, range, &sink),
         )?;
-        multi_venue_history(py, result, funding_rate_batch)
+        multi_venue_history(py, result, collect)
     }
 
-    #[pyo3(signature = (symbols, start, end=None, period=String::from("5m"), progress=None, store=None))]
+    #[pyo3(signature = (symbols, start, end=None, period=String::from("5m"), progress=None, store=None, *, collect=true))]
     fn fetch_open_interest_history_async<'py>(
         &self,
         py: Python<'py>,
@@ -712,13 +787,14 @@ impl PyOrchestrator {
         #[pyo3(from_py_with = text_arg)] period: String,
         #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
         #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
+        collect: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range, period) = (
             symbol_list(symbols)?,
             history_range(start, end)?,
             self::period(&period)?,
         );
-        let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
+        let (inner, sink) = (self.inner.clone(), history_sink(store, progress, collect)?);
         awaitable(
             py,
             async move {
@@ -726,11 +802,11 @@ impl PyOrchestrator {
                     .fetch_open_interest_history(&symbols, period, range, &sink)
                     .await
             },
-            move |py, result| multi_venue_history(py, result, open_interest_batch),
+            move |py, result| multi_venue_history(py, result, collect),
         )
     }
 
-    #[pyo3(signature = (symbols, start, end=None, progress=None, store=None))]
+    #[pyo3(signature = (symbols, start, end=None, progress=None, store=None, *, collect=true))]
     fn fetch_funding_rate_history_async<'py>(
         &self,
         py: Python<'py>,
@@ -739,9 +815,10 @@ impl PyOrchestrator {
         end: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
         #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
+        collect: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
-        let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
+        let (inner, sink) = (self.inner.clone(), history_sink(store, progress, collect)?);
         awaitable(
             py,
             async move {
@@ -749,7 +826,7 @@ impl PyOrchestrator {
                     .fetch_funding_rate_history(&symbols, range, &sink)
                     .await
             },
-            move |py, result| multi_venue_history(py, result, funding_rate_batch),
+            move |py, result| multi_venue_history(py, result, collect),
         )
     }
 }

@@ -91,7 +91,16 @@ where
 /// Hands record batches to pyarrow through the Arrow C stream interface: buffers are shared, not copied.
 pub fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>> {
     let schema = batch.schema();
-    Ok(PyTable::try_new(vec![batch], schema)?
+    batches_to_pyarrow(py, vec![batch], schema)
+}
+
+/// Batches of one schema as one pyarrow.Table of as many chunks, without copying the data.
+pub fn batches_to_pyarrow(
+    py: Python<'_>,
+    batches: Vec<RecordBatch>,
+    schema: arrow_schema::SchemaRef,
+) -> PyResult<Py<PyAny>> {
+    Ok(PyTable::try_new(batches, schema)?
         .into_pyarrow(py)?
         .unbind())
 }

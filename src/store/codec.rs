@@ -127,6 +127,16 @@ impl Kind {
         }
     }
 
+    /// The calendar span of its files, by density (see [`Granule`]).
+    pub const fn granule(self) -> crate::store::Granule {
+        use crate::store::Granule;
+        match self {
+            Kind::OpenInterest => Granule::Month,
+            Kind::FundingRate | Kind::Gaps => Granule::Year,
+            Kind::Liquidation => Granule::Day,
+        }
+    }
+
     /// The columns every data file of this kind has (NautilusTrader reads them by name).
     pub const fn disk_columns(self) -> &'static [&'static str] {
         match self {

@@ -14,7 +14,9 @@ use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::WriterProperties;
 use parquet::file::statistics::Statistics;
 
-use crate::model::time::{catalog_timestamp, parse_catalog_timestamp, NANOS_PER_DAY};
+use crate::model::time::{
+    catalog_timestamp, civil_from_days, days_from_civil, parse_catalog_timestamp, NANOS_PER_DAY,
+};
 use crate::model::{InstrumentRef, PipelineError, Result};
 use crate::store::codec::{check_timestamp, iso};
 use crate::store::{Kind, StoredRow, TimeRange};
@@ -49,24 +51,6 @@ pub fn file_name(start: i64, end: i64) -> Result<String> {
     ))
 }
 
-/// First and last nanosecond of the UTC day holding `ns`, checked: a day whose end is not an `i64` is an error
-/// naming the value, never a wrapped-around interval.
-pub fn day_bounds(ns: i64) -> Result<(i64, i64)> {
-    let out_of_range = || {
-        PipelineError::InvalidArgument(format!(
-            "timestamp {ns} ns is in a UTC day that does not fit in the storable time range"
-        ))
-    };
-    let start = ns
-        .div_euclid(NANOS_PER_DAY)
-        .checked_mul(NANOS_PER_DAY)
-        .ok_or_else(out_of_range)?;
-    let end = start
-        .checked_add(NANOS_PER_DAY - 1)
-        .ok_or_else(out_of_range)?;
-    Ok((start, end))
-}
-
 /// Why a data file could not be used: the disk failed us (`Io`: the store errs), or the file itself is not a
 /// readable catalog file of its kind (`Corrupt`: zero bytes, truncated, not Parquet, foreign schema), which is
 /// skipped by readers and quarantined by writers.
@@ -77,6 +61,11 @@ pub enum FileError {
 }
 
 pub fn create_dir_all(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        // An existing folder needs no probe: the write itself fails clearly (naming its temporary file) if the
+        // folder is not writable.
+        return Ok(());
+    }
     fs::create_dir_all(dir).map_err(|e| io_error("create folder", dir, e))?;
     // Creating is not enough to know we may write: probe so an unwritable root fails here, clearly.
     let probe = dir.join(format!(".write-probe{TEMP_MARKER}{}", std::process::id()));
@@ -130,9 +119,48 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
     Ok(removed)
 }
 
-/// Writes `batch` to `target` so that readers see either the previous file or the complete new one: temporary
-/// file in the same folder, fsync, rename over the target, fsync the folder (so the rename survives a crash).
-pub fn write_atomically(target: &Path, batch: &RecordBatch) -> Result<()> {
+/// Files at most this long are written uncompressed: zstd's per-column context costs more than a tiny file saves
+/// (a daemon flush or a small delta file), while merged and backfilled files are zstd-compressed.
+const UNCOMPRESSED_ROWS: usize = 2_000;
+/// Rows per row group: small enough that a read of a narrow `ts_event` range (the de-duplication check of an
+/// append) skips most of a large file using the row groups' statistics.
+const ROW_GROUP_ROWS: usize = 65_536;
+
+fn writer_properties(rows: usize) -> WriterProperties {
+    static SMALL: std::sync::LazyLock<WriterProperties> = std::sync::LazyLock::new(|| {
+        WriterProperties::builder()
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build()
+    });
+    static LARGE: std::sync::LazyLock<WriterProperties> = std::sync::LazyLock::new(|| {
+        WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build()
+    });
+    if rows <= UNCOMPRESSED_ROWS {
+        SMALL.clone()
+    } else {
+        LARGE.clone()
+    }
+}
+
+/// A complete file written and synced under a hidden temporary name, not yet visible under its final name.
+pub struct Staged {
+    temp: PathBuf,
+    target: PathBuf,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // Committed files were renamed away; anything still here belongs to a write that failed.
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
+/// Writes `batch` under a hidden temporary name next to `target` and syncs its data.
+pub fn stage(target: &Path, batch: &RecordBatch) -> Result<Staged> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let (Some(dir), Some(final_name)) = (target.parent(), target.file_name()) else {
         return Err(PipelineError::Store(format!(
@@ -141,33 +169,82 @@ pub fn write_atomically(target: &Path, batch: &RecordBatch) -> Result<()> {
         )));
     };
     let final_name = final_name.to_string_lossy();
-    let temp = dir.join(format!(
-        ".{final_name}{TEMP_MARKER}{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let file = File::create(&temp).map_err(|e| io_error("create", &temp, e))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .build();
-        let parquet_error = |e: parquet::errors::ParquetError| {
-            PipelineError::Store(format!("cannot write {}: {e}", temp.display()))
-        };
-        let mut writer =
-            ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(parquet_error)?;
-        writer.write(batch).map_err(parquet_error)?;
-        let file = writer.into_inner().map_err(parquet_error)?;
-        file.sync_all().map_err(|e| io_error("sync", &temp, e))?;
-        fs::rename(&temp, target).map_err(|e| io_error("rename into place", target, e))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io_error("sync folder", dir, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    let staged = Staged {
+        temp: dir.join(format!(
+            ".{final_name}{TEMP_MARKER}{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        )),
+        target: target.to_path_buf(),
+    };
+    let temp = &staged.temp;
+    let file = File::create(temp).map_err(|e| io_error("create", temp, e))?;
+    let parquet_error = |e: parquet::errors::ParquetError| {
+        PipelineError::Store(format!("cannot write {}: {e}", temp.display()))
+    };
+    let mut writer = ArrowWriter::try_new(
+        file,
+        batch.schema(),
+        Some(writer_properties(batch.num_rows())),
+    )
+    .map_err(parquet_error)?;
+    writer.write(batch).map_err(parquet_error)?;
+    let file = writer.into_inner().map_err(parquet_error)?;
+    file.sync_data().map_err(|e| io_error("sync", temp, e))?;
+    Ok(staged)
+}
+
+/// Makes staged files visible in `dir` (each renamed over its final name), then removes `replaced` (files whose
+/// rows the staged ones now hold) and syncs the folder once, so the renames and removals survive a crash. A reader
+/// sees each file whole; between a rename and the removals it may see a replaced file beside its replacement,
+/// which reads de-duplicate.
+pub fn commit(dir: &Path, staged: Vec<Staged>, replaced: &[PathBuf]) -> Result<()> {
+    if staged.is_empty() && replaced.is_empty() {
+        return Ok(());
     }
-    result
+    for file in &staged {
+        fs::rename(&file.temp, &file.target)
+            .map_err(|e| io_error("rename into place", &file.target, e))?;
+    }
+    for old in replaced {
+        if !staged.iter().any(|s| &s.target == old) {
+            remove_file(old)?;
+        }
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error("sync folder", dir, e))
+}
+
+/// The calendar span that bounds a data file of a kind: files never cross it (unless an older writer made them
+/// so), a folder keeps at most a few files per granule, and compaction leaves one file per granule. Chosen by
+/// density: liquidations can be hundreds of thousands of rows a day, five-minute open interest is 8 640 rows a
+/// month, and funding 1 095 (8-hourly) to 8 760 (hourly) rows a year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granule {
+    Day,
+    Month,
+    Year,
+}
+
+impl Granule {
+    /// First nanosecond of the granule holding `ns` (never after `ns`, so it cannot overflow).
+    pub fn start(self, ns: i64) -> i64 {
+        let day = ns.div_euclid(NANOS_PER_DAY);
+        let first_day = match self {
+            Granule::Day => day,
+            Granule::Month => {
+                let (year, month, _) = civil_from_days(day);
+                days_from_civil(year, month, 1)
+            }
+            Granule::Year => {
+                let (year, _, _) = civil_from_days(day);
+                days_from_civil(year, 1, 1)
+            }
+        };
+        // Saturating: only storable timestamps reach here, but a grouping key must never panic.
+        first_day.saturating_mul(NANOS_PER_DAY)
+    }
 }
 
 /// How long a writer waits for the lock before it says who holds it.
@@ -368,6 +445,14 @@ impl DataFile {
         Ok(files)
     }
 
+    /// [`Self::list`] for a writer holding the lock: also deletes the temporary files a killed writer left behind
+    /// (no writer can be mid-write), in the same pass over the folder. Returns the files and how many temporary
+    /// files were removed.
+    pub fn list_for_writer(dir: &Path) -> Result<(Vec<DataFile>, usize)> {
+        let removed = remove_stale_temp_files(dir)?;
+        Ok((DataFile::list(dir)?, removed))
+    }
+
     fn open(&self) -> Result<ParquetRecordBatchReaderBuilder<File>, FileError> {
         let file =
             File::open(&self.path).map_err(|e| FileError::Io(io_error("open", &self.path, e)))?;
@@ -395,6 +480,85 @@ impl DataFile {
         Ok(rows)
     }
 
+    /// Rows with `ts_event` in `lo..=hi`, reading only the row groups whose statistics allow such rows.
+    pub fn read_event_range<R: StoredRow>(
+        &self,
+        inst: &InstrumentRef,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<R>, FileError> {
+        let builder = self.open()?;
+        let metadata = builder.metadata().clone();
+        let column = metadata
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.name() == "ts_event");
+        let groups: Vec<usize> = (0..metadata.num_row_groups())
+            .filter(|&i| {
+                let stats = column.and_then(|c| metadata.row_group(i).column(c).statistics());
+                match stats {
+                    Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+                        (Some(&min), Some(&max)) => max >= lo && min <= hi,
+                        _ => true,
+                    },
+                    _ => true,
+                }
+            })
+            .collect();
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let reader = builder
+            .with_row_groups(groups)
+            .build()
+            .map_err(|e| FileError::Corrupt(e.to_string()))?;
+        let mut rows = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| FileError::Corrupt(e.to_string()))?;
+            let decoded =
+                R::from_disk(&batch, inst).map_err(|e| FileError::Corrupt(e.to_string()))?;
+            rows.extend(
+                decoded
+                    .into_iter()
+                    .filter(|r| (lo..=hi).contains(&r.ts_event())),
+            );
+        }
+        Ok(rows)
+    }
+
+    /// `(ts_init, ts_event)` of every row, in file order, reading only those two columns.
+    pub fn read_times(&self) -> Result<Vec<(i64, i64)>, FileError> {
+        let builder = self.open()?;
+        let schema = builder.parquet_schema();
+        let wanted: Vec<usize> = ["ts_init", "ts_event"]
+            .iter()
+            .filter_map(|name| schema.columns().iter().position(|c| c.name() == *name))
+            .collect();
+        if wanted.len() != 2 {
+            return Err(FileError::Corrupt("no ts_init or ts_event column".into()));
+        }
+        let mask = parquet::arrow::ProjectionMask::leaves(schema, wanted);
+        let reader = builder
+            .with_projection(mask)
+            .build()
+            .map_err(|e| FileError::Corrupt(e.to_string()))?;
+        let mut times = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| FileError::Corrupt(e.to_string()))?;
+            let column = |name: &str| {
+                batch
+                    .column_by_name(name)
+                    .and_then(|c| int_values(c.as_ref()))
+                    .ok_or_else(|| FileError::Corrupt(format!("column {name} is not an integer")))
+            };
+            let (init, event) = (column("ts_init")?, column("ts_event")?);
+            times.extend(init.into_iter().zip(event));
+        }
+        Ok(times)
+    }
+
     fn metadata(&self) -> Result<std::sync::Arc<ParquetMetaData>, FileError> {
         Ok(self.open()?.metadata().clone())
     }
@@ -419,6 +583,24 @@ impl DataFile {
             max_ts_event: column_bound(&metadata, "ts_event", true),
         })
     }
+}
+
+/// The values of an `Int64` or `UInt64` column (funding files keep NautilusTrader's unsigned timestamps; storable
+/// ones fit in `i64`).
+fn int_values(column: &dyn arrow_array::Array) -> Option<Vec<i64>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, UInt64Type};
+    if let Some(values) = column.as_primitive_opt::<Int64Type>() {
+        return Some(values.values().to_vec());
+    }
+    let values = column.as_primitive_opt::<UInt64Type>()?;
+    Some(
+        values
+            .values()
+            .iter()
+            .map(|&v| i64::try_from(v).unwrap_or(i64::MAX))
+            .collect(),
+    )
 }
 
 /// Minimum or maximum of an INT64-backed column over all row groups, from the statistics in the footer.
@@ -456,19 +638,18 @@ mod tests {
     use crate::store::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 
     #[test]
-    fn day_arithmetic_is_checked_at_both_ends() {
-        assert_eq!(day_bounds(0).unwrap(), (0, NANOS_PER_DAY - 1));
-        assert_eq!(day_bounds(-1).unwrap(), (-NANOS_PER_DAY, -1));
-        assert_eq!(day_bounds(MAX_TIMESTAMP).unwrap().1, MAX_TIMESTAMP);
-        for ns in [MAX_TIMESTAMP + 1, i64::MAX - 1, i64::MAX] {
-            assert!(
-                matches!(day_bounds(ns), Err(PipelineError::InvalidArgument(_))),
-                "{ns}"
-            );
+    fn granules_start_at_calendar_boundaries() {
+        let ns = |y, m, d| crate::model::time::days_from_civil(y, m, d) * NANOS_PER_DAY;
+        let t = ns(2024, 2, 29) + 3_600 * 1_000_000_000;
+        assert_eq!(Granule::Day.start(t), ns(2024, 2, 29));
+        assert_eq!(Granule::Month.start(t), ns(2024, 2, 1));
+        assert_eq!(Granule::Year.start(t), ns(2024, 1, 1));
+        assert_eq!(Granule::Month.start(ns(2024, 3, 1) - 1), ns(2024, 2, 1));
+        assert_eq!(Granule::Year.start(MAX_TIMESTAMP), ns(2262, 1, 1));
+        assert_eq!(Granule::Day.start(MIN_TIMESTAMP), 0);
+        for g in [Granule::Day, Granule::Month, Granule::Year] {
+            assert!(g.start(i64::MIN) <= 0 && g.start(i64::MAX) > 0);
         }
-        // The day of i64::MIN starts before i64::MIN.
-        assert!(day_bounds(i64::MIN).is_err());
-        assert!(day_bounds(i64::MIN + NANOS_PER_DAY).is_ok());
     }
 
     #[test]

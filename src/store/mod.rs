@@ -46,6 +46,7 @@ use crate::model::{
     FundingRate, InstrumentRef, Liquidation, OpenInterest, PipelineError, Result, StreamGap,
     UnifiedSymbol, Venue,
 };
+pub use files::Granule;
 use files::{DataFile, FileError, FooterStats, StoreLock};
 
 /// Rows of one kind read back from the store, in table form (docs/formats.md#tables).
@@ -317,69 +318,44 @@ impl ParquetStore {
         self.write(gaps)
     }
 
-    /// Merges `rows` into the store: per instrument and UTC day of `ts_init`, under the store lock. Every row is
-    /// checked first: one bad row refuses the whole write, before anything is written.
+    /// Merges `rows` into the store, per instrument, under the store lock. Every row is checked first: one bad row
+    /// refuses the whole write, before anything is written.
+    ///
+    /// Cost: O(new rows) plus the rows of the files the new rows fall inside. Rows after (or between) the stored
+    /// files go to new files named by their own interval, so an append never rewrites what is stored; a granule
+    /// that collects more than [`FILES_PER_GRANULE`] files has its two smallest neighbours merged (amortised
+    /// O(log n) rewrites per row), and `compact` leaves one file per granule.
     pub fn write<R: StoredRow>(&self, rows: &[R]) -> Result<WriteSummary> {
         let _pending = self.pending_write();
         let mut summary = WriteSummary::default();
-        let mut groups: BTreeMap<&str, BTreeMap<i64, Vec<R>>> = BTreeMap::new();
+        let mut groups: BTreeMap<&str, Vec<&R>> = BTreeMap::new();
         let mut seen: HashSet<(&str, R::Key)> = HashSet::new();
         for row in rows {
             row.check()?;
             parse_instrument(R::KIND, row.instrument_id())?;
-            let (day_start, _) = files::day_bounds(row.ts_init())?;
-            // The key holds across days, so a repeat inside this write is a duplicate wherever it lands.
+            // The key holds across files, so a repeat inside this write is a duplicate wherever it lands.
             if !seen.insert((row.instrument_id(), row.key())) {
                 summary.rows_duplicate += 1;
                 continue;
             }
-            groups
-                .entry(row.instrument_id())
-                .or_default()
-                .entry(day_start)
-                .or_default()
-                .push(row.clone());
+            groups.entry(row.instrument_id()).or_default().push(row);
         }
+        drop(seen);
         if groups.is_empty() {
             return Ok(summary);
         }
         let _lock = self.lock()?;
-        for (instrument_id, days) in groups {
+        for (instrument_id, mut new_rows) in groups {
             let inst = parse_instrument(R::KIND, instrument_id)?;
             let dir = self.instrument_dir(R::KIND, instrument_id)?;
             files::create_dir_all(&dir)?;
-            files::remove_stale_temp_files(&dir)?;
-            // One pass over the folder for the whole write (not one per day: a backfill page spans many days of
-            // a folder of thousands of files). Files this write creates hold only its own, already distinct keys.
-            let stored = self.stored_keys_near(
-                &dir,
-                &inst,
-                days.values().flatten(),
-                &mut summary.quarantined,
-            )?;
-            for (day_start, mut new_rows) in days {
-                let day = files::day_bounds(day_start)?;
-                let given = new_rows.len();
-                // Files overlapping the day are merged with it and de-duplicated there.
-                new_rows.retain(|r| {
-                    !stored.iter().any(|(file, keys)| {
-                        (file.start > day.1 || file.end < day.0) && keys.contains(&r.key())
-                    })
-                });
-                summary.rows_duplicate += given - new_rows.len();
-                let (added, duplicate) = self.merge_into_day::<R>(
-                    &dir,
-                    &inst,
-                    day_start,
-                    new_rows,
-                    &mut summary.quarantined,
-                )?;
-                summary.rows_added += added;
-                self.rows_added
-                    .fetch_add(added as u64, std::sync::atomic::Ordering::SeqCst);
-                summary.rows_duplicate += duplicate;
-                summary.files_written += usize::from(added > 0);
-            }
+            new_rows.sort_by_key(|r| (r.ts_init(), r.ts_event()));
+            let written = self.write_folder(&dir, &inst, &new_rows, &mut summary.quarantined)?;
+            summary.rows_added += written.added;
+            summary.rows_duplicate += new_rows.len() - written.added;
+            summary.files_written += written.files;
+            self.rows_added
+                .fetch_add(written.added as u64, std::sync::atomic::Ordering::SeqCst);
         }
         tracing::debug!(
             kind = R::KIND.name(),
@@ -390,45 +366,19 @@ impl ParquetStore {
         Ok(summary)
     }
 
-    /// The keys stored in each file whose footer `ts_event` range meets the `ts_event` range of `new_rows`
-    /// (usually only the files of the days being written: a day's rows have that day's event times).
-    fn stored_keys_near<'r, R: StoredRow + 'r>(
+    /// The readable data files of a folder with their footer statistics, for a writer (under the lock): temporary
+    /// files of killed writers are removed and unreadable files quarantined, in one listing.
+    fn writer_listing(
         &self,
+        kind: Kind,
         dir: &Path,
-        inst: &InstrumentRef,
-        new_rows: impl Iterator<Item = &'r R> + Clone,
         quarantined: &mut Vec<PathBuf>,
-    ) -> Result<Vec<(DataFile, HashSet<R::Key>)>> {
-        let mut out = Vec::new();
-        let (Some(lo), Some(hi)) = (
-            new_rows.clone().map(|r| r.ts_event()).min(),
-            new_rows.map(|r| r.ts_event()).max(),
-        ) else {
-            return Ok(out);
-        };
-        for file in DataFile::list(dir)? {
-            let stats = match self.footer(R::KIND, &file) {
-                Ok(stats) => stats,
-                Err(FileError::Corrupt(why)) => {
-                    self.quarantine(&file.path, &why, quarantined)?;
-                    continue;
-                }
-                Err(FileError::Io(e)) => return Err(e),
-            };
-            if let (Some(min), Some(max)) = (stats.min_ts_event, stats.max_ts_event) {
-                if max < lo || min > hi {
-                    continue;
-                }
-            }
-            match file.read::<R>(inst, &TimeRange::default()) {
-                Ok(rows) => {
-                    let keys = rows
-                        .iter()
-                        .filter(|r| (lo..=hi).contains(&r.ts_event()))
-                        .map(R::key)
-                        .collect();
-                    out.push((file, keys));
-                }
+    ) -> Result<Vec<(DataFile, FooterStats)>> {
+        let (listed, _) = DataFile::list_for_writer(dir)?;
+        let mut out = Vec::with_capacity(listed.len());
+        for file in listed {
+            match self.footer(kind, &file) {
+                Ok(stats) => out.push((file, stats)),
                 Err(FileError::Corrupt(why)) => self.quarantine(&file.path, &why, quarantined)?,
                 Err(FileError::Io(e)) => return Err(e),
             }
@@ -436,73 +386,175 @@ impl ParquetStore {
         Ok(out)
     }
 
-    /// Merges `new_rows` (all in the UTC day starting at `day_start`) with whatever the folder holds for that
-    /// day, and replaces those files with one; unreadable files of the day are quarantined first. Returns (rows
-    /// added, duplicates skipped).
-    fn merge_into_day<R: StoredRow>(
+    /// One write into one instrument folder; `new_rows` are distinct and sorted by `ts_init`. Everything is read
+    /// before anything is written, so a file found unreadable half-way is quarantined and the write starts over
+    /// with nothing done twice.
+    fn write_folder<R: StoredRow>(
         &self,
         dir: &Path,
         inst: &InstrumentRef,
-        day_start: i64,
-        new_rows: Vec<R>,
+        new_rows: &[&R],
         quarantined: &mut Vec<PathBuf>,
-    ) -> Result<(usize, usize)> {
-        let day = files::day_bounds(day_start)?;
+    ) -> Result<FolderWrite> {
         'attempt: loop {
-            let listed = DataFile::list(dir)?;
-            // The target interval grows to cover every file it overlaps (files from other writers may span
-            // days), so the folder never holds overlapping intervals.
-            let mut interval = day;
-            let mut merged: Vec<&DataFile> = Vec::new();
-            loop {
-                let before = merged.len();
-                merged = listed
-                    .iter()
-                    .filter(|f| f.start <= interval.1 && f.end >= interval.0)
-                    .collect();
-                for f in &merged {
-                    interval = (interval.0.min(f.start), interval.1.max(f.end));
+            let listing = self.writer_listing(R::KIND, dir, quarantined)?;
+            // Keys already stored: only files whose `ts_event` range meets the new rows' can hold one (a key
+            // includes `ts_event`), and in those only the row groups that can.
+            let lo = new_rows
+                .iter()
+                .map(|r| r.ts_event())
+                .min()
+                .unwrap_or(i64::MAX);
+            let hi = new_rows
+                .iter()
+                .map(|r| r.ts_event())
+                .max()
+                .unwrap_or(i64::MIN);
+            let mut stored_keys: HashSet<R::Key> = HashSet::new();
+            for (file, stats) in &listing {
+                let (Some(min), Some(max)) = (stats.min_ts_event, stats.max_ts_event) else {
+                    continue;
+                };
+                if max < lo || min > hi {
+                    continue;
                 }
-                if merged.len() == before {
-                    break;
-                }
-            }
-            let mut rows: Vec<R> = Vec::new();
-            for file in &merged {
-                match file.read::<R>(inst, &TimeRange::default()) {
-                    Ok(file_rows) => rows.extend(file_rows),
+                match file.read_event_range::<R>(inst, lo, hi) {
+                    Ok(rows) => stored_keys.extend(rows.iter().map(R::key)),
                     Err(FileError::Corrupt(why)) => {
-                        // Each pass removes one file from the folder, so this ends.
                         self.quarantine(&file.path, &why, quarantined)?;
                         continue 'attempt;
                     }
                     Err(FileError::Io(e)) => return Err(e),
                 }
             }
-            let mut seen: HashSet<R::Key> = HashSet::with_capacity(rows.len() + new_rows.len());
-            let stored = rows.len();
-            rows.retain(|r| seen.insert(r.key()));
-            let repaired = rows.len() < stored;
-            let existing = rows.len();
-            let given = new_rows.len();
-            rows.extend(new_rows.into_iter().filter(|r| seen.insert(r.key())));
-            let added = rows.len() - existing;
-            let target = dir.join(files::file_name(interval.0, interval.1)?);
-            // Nothing new and already one file under its own name: leave it untouched (no rewrite, no empty
-            // file).
-            let unchanged = added == 0
-                && !repaired
-                && (merged.is_empty() || (merged.len() == 1 && merged[0].path == target));
-            if unchanged || rows.is_empty() {
-                return Ok((0, given));
+            let fresh: Vec<&R> = new_rows
+                .iter()
+                .copied()
+                .filter(|r| !stored_keys.contains(&r.key()))
+                .collect();
+            drop(stored_keys);
+            if fresh.is_empty() {
+                return Ok(FolderWrite::default());
             }
-            rows.sort_by_key(|r| (r.ts_init(), r.ts_event()));
-            files::write_atomically(&target, &R::to_disk(&rows, &inst.instrument_id))?;
-            for old in merged.iter().filter(|f| f.path != target) {
-                files::remove_file(&old.path)?;
+            // Where each row goes: into the stretch of stored files whose interval holds its `ts_init` (merged
+            // with it), or into a new file in the gap between stretches, one per gap and granule.
+            let stretches = Stretch::of(&listing);
+            let granule = R::KIND.granule();
+            let mut into_stretch: BTreeMap<usize, Vec<&R>> = BTreeMap::new();
+            let mut into_gap: BTreeMap<(usize, i64), Vec<&R>> = BTreeMap::new();
+            for row in fresh.iter().copied() {
+                let ts = row.ts_init();
+                let after = stretches.partition_point(|s| s.start <= ts);
+                if after > 0 && stretches[after - 1].end >= ts {
+                    into_stretch.entry(after - 1).or_default().push(row);
+                } else {
+                    into_gap
+                        .entry((after, granule.start(ts)))
+                        .or_default()
+                        .push(row);
+                }
             }
-            return Ok((added, given - added));
+            let mut outputs: Vec<(PathBuf, RecordBatch)> = Vec::new();
+            let mut replaced: Vec<PathBuf> = Vec::new();
+            for (index, rows) in into_stretch {
+                let stretch = &stretches[index];
+                let mut merged: Vec<R> = Vec::new();
+                for file in &stretch.files {
+                    match file.read::<R>(inst, &TimeRange::default()) {
+                        Ok(file_rows) => merged.extend(file_rows),
+                        Err(FileError::Corrupt(why)) => {
+                            self.quarantine(&file.path, &why, quarantined)?;
+                            continue 'attempt;
+                        }
+                        Err(FileError::Io(e)) => return Err(e),
+                    }
+                }
+                // Stored rows are de-duplicated too: overlapping files of another writer may repeat a key.
+                let mut keys: HashSet<R::Key> = HashSet::with_capacity(merged.len() + rows.len());
+                merged.retain(|r| keys.insert(r.key()));
+                merged.extend(rows.into_iter().filter(|r| keys.insert(r.key())).cloned());
+                merged.sort_by_key(|r| (r.ts_init(), r.ts_event()));
+                outputs.push(self.data_file::<R>(dir, inst, &merged)?);
+                replaced.extend(stretch.files.iter().map(|f| f.path.clone()));
+            }
+            for rows in into_gap.into_values() {
+                let rows: Vec<R> = rows.into_iter().cloned().collect();
+                outputs.push(self.data_file::<R>(dir, inst, &rows)?);
+            }
+            let files = outputs.len();
+            let staged = outputs
+                .iter()
+                .map(|(path, batch)| files::stage(path, batch))
+                .collect::<Result<Vec<_>>>()?;
+            files::commit(dir, staged, &replaced)?;
+            let granules: HashSet<i64> = fresh.iter().map(|r| granule.start(r.ts_init())).collect();
+            let files = files + self.merge_small_files::<R>(dir, inst, &granules, quarantined)?;
+            return Ok(FolderWrite {
+                added: fresh.len(),
+                files,
+            });
         }
+    }
+
+    /// A data file of sorted, distinct rows, named by their own `ts_init` interval.
+    fn data_file<R: StoredRow>(
+        &self,
+        dir: &Path,
+        inst: &InstrumentRef,
+        rows: &[R],
+    ) -> Result<(PathBuf, RecordBatch)> {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Err(PipelineError::Store("no rows for a data file".into()));
+        };
+        let name = files::file_name(first.ts_init(), last.ts_init())?;
+        Ok((dir.join(name), R::to_disk(rows, &inst.instrument_id)))
+    }
+
+    /// Keeps each granule of `granules` at no more than [`FILES_PER_GRANULE`] files by merging its two neighbouring
+    /// files with the fewest rows together (neighbours: nothing lies between them, so the merged interval
+    /// overlaps nothing). Returns the files written. An unreadable file stops the merging (it is quarantined by the
+    /// next write into it or by `compact`).
+    fn merge_small_files<R: StoredRow>(
+        &self,
+        dir: &Path,
+        inst: &InstrumentRef,
+        granules: &HashSet<i64>,
+        quarantined: &mut Vec<PathBuf>,
+    ) -> Result<usize> {
+        let granule = R::KIND.granule();
+        let listing = self.writer_listing(R::KIND, dir, quarantined)?;
+        let mut written = 0;
+        for &start in granules {
+            let inside: Vec<&(DataFile, FooterStats)> = listing
+                .iter()
+                .filter(|(f, _)| granule.start(f.start) == start)
+                .collect();
+            if inside.len() <= FILES_PER_GRANULE {
+                continue;
+            }
+            let Some(pair) = inside
+                .windows(2)
+                .filter(|w| w[0].0.end < w[1].0.start)
+                .min_by_key(|w| w[0].1.rows + w[1].1.rows)
+            else {
+                continue;
+            };
+            let mut rows: Vec<R> = Vec::new();
+            for (file, _) in pair {
+                match file.read::<R>(inst, &TimeRange::default()) {
+                    Ok(file_rows) => rows.extend(file_rows),
+                    Err(_) => return Ok(written),
+                }
+            }
+            let mut keys: HashSet<R::Key> = HashSet::with_capacity(rows.len());
+            rows.retain(|r| keys.insert(r.key()));
+            rows.sort_by_key(|r| (r.ts_init(), r.ts_event()));
+            let (path, batch) = self.data_file::<R>(dir, inst, &rows)?;
+            let replaced = [pair[0].0.path.clone(), pair[1].0.path.clone()];
+            files::commit(dir, vec![files::stage(&path, &batch)?], &replaced)?;
+            written += 1;
+        }
+        Ok(written)
     }
 
     /// Rows of `kind` for the given instruments (all when `None`) with `ts_init` in `range`, sorted by instrument
@@ -701,6 +753,46 @@ impl ParquetStore {
         Ok(None)
     }
 
+    /// For resuming a history: when the first stored row of `instrument_id` with `ts_init` in `start..=end` has a
+    /// `ts_event` within `step` of `start`, the last `ts_event` of the run of rows that follows it with no two
+    /// consecutive rows more than `step` apart (all in ns); `None` when nothing is stored near `start`. Reads only
+    /// the two time columns, file by file, and stops at the first hole: O(the run), never O(the range). An
+    /// unreadable file ends the run (its rows are fetched again).
+    pub fn gap_free_run(
+        &self,
+        kind: Kind,
+        instrument_id: &str,
+        (start, end): (i64, i64),
+        step: i64,
+    ) -> Result<Option<i64>> {
+        let dir = self.instrument_dir(kind, instrument_id)?;
+        let range = TimeRange {
+            start: Some(start),
+            end: Some(end),
+        };
+        let mut covered: Option<i64> = None;
+        for file in DataFile::list(&dir)? {
+            if !range.intersects(file.start, file.end) {
+                continue;
+            }
+            let Ok(times) = file.read_times() else {
+                return Ok(covered);
+            };
+            for (ts_init, ts_event) in times {
+                if !range.contains(ts_init) {
+                    continue;
+                }
+                match covered {
+                    None if ts_event > start.saturating_add(step) => return Ok(None),
+                    None => covered = Some(ts_event),
+                    Some(until) if ts_event.saturating_sub(until) > step => return Ok(covered),
+                    Some(until) => covered = Some(until.max(ts_event)),
+                }
+            }
+        }
+        Ok(covered)
+    }
+
     /// Every dataset with its file count, row count (from footers), first/last `ts_init`, and the files that are
     /// unreadable or already quarantined. Takes no lock and writes nothing.
     pub fn summary(&self) -> Result<Vec<DatasetSummary>> {
@@ -742,8 +834,9 @@ impl ParquetStore {
     }
 
     /// Moves unreadable files to the quarantine folder, removes rows an earlier file already holds under the same
-    /// key, merges files that share a UTC day into one file per day and clears temporary files left by killed
-    /// writers. Reads every file; each rewrite is atomic like a write.
+    /// key, merges the files of each granule into one and clears temporary files left by killed writers. Reads
+    /// only the files it rewrites (and, for duplicates, the files whose `ts_event` ranges overlap another's); each
+    /// rewrite is atomic like a write.
     pub fn compact(&self) -> Result<CompactSummary> {
         let _lock = self.lock()?;
         let mut summary = CompactSummary::default();
@@ -751,8 +844,9 @@ impl ParquetStore {
             for instrument_id in self.instruments(kind, None)? {
                 let dir = self.kind_dir(kind).join(&instrument_id);
                 let inst = parse_instrument(kind, &instrument_id)?;
-                summary.stale_temp_files_removed += files::remove_stale_temp_files(&dir)?;
-                let before = DataFile::list(&dir)?.len();
+                let (listed, temps) = DataFile::list_for_writer(&dir)?;
+                summary.stale_temp_files_removed += temps;
+                summary.files_before += listed.len();
                 match kind {
                     Kind::OpenInterest => {
                         self.compact_folder::<OpenInterest>(&dir, &inst, &mut summary)?
@@ -765,7 +859,6 @@ impl ParquetStore {
                     }
                     Kind::Gaps => self.compact_folder::<StreamGap>(&dir, &inst, &mut summary)?,
                 }
-                summary.files_before += before;
                 summary.files_after += DataFile::list(&dir)?.len();
             }
         }
@@ -778,9 +871,23 @@ impl ParquetStore {
         inst: &InstrumentRef,
         summary: &mut CompactSummary,
     ) -> Result<()> {
-        // Every file once, oldest first: the first stored row of a key wins, as on write.
+        let listing = self.writer_listing(R::KIND, dir, &mut summary.quarantined)?;
+        // Cross-file duplicates (a store written by an older version, or a crash between a merge's rename and its
+        // removals) can only sit in files whose `ts_event` ranges overlap: only those are read for keys. Every
+        // such file once, oldest first: the first stored row of a key wins, as on write.
+        let overlaps = |i: usize| {
+            let (_, a) = &listing[i];
+            listing.iter().enumerate().any(|(j, (_, b))| {
+                j != i
+                    && matches!((a.min_ts_event, a.max_ts_event, b.min_ts_event, b.max_ts_event),
+                        (Some(a0), Some(a1), Some(b0), Some(b1)) if a0 <= b1 && b0 <= a1)
+            })
+        };
         let mut seen: HashSet<R::Key> = HashSet::new();
-        for file in DataFile::list(dir)? {
+        for (i, (file, _)) in listing.iter().enumerate() {
+            if !overlaps(i) {
+                continue;
+            }
             let rows = match file.read::<R>(inst, &TimeRange::default()) {
                 Ok(rows) => rows,
                 Err(FileError::Corrupt(why)) => {
@@ -794,29 +901,94 @@ impl ParquetStore {
             if kept.len() < stored {
                 summary.duplicates_removed += stored - kept.len();
                 if kept.is_empty() {
-                    files::remove_file(&file.path)?;
+                    files::commit(dir, Vec::new(), std::slice::from_ref(&file.path))?;
                 } else {
-                    files::write_atomically(&file.path, &R::to_disk(&kept, &inst.instrument_id))?;
+                    let (path, batch) = self.data_file::<R>(dir, inst, &kept)?;
+                    let staged = files::stage(&path, &batch)?;
+                    files::commit(dir, vec![staged], std::slice::from_ref(&file.path))?;
                 }
             }
         }
-        let mut days: BTreeMap<i64, usize> = BTreeMap::new();
-        for f in &DataFile::list(dir)? {
-            *days.entry(files::day_bounds(f.start)?.0).or_default() += 1;
-        }
-        for (day_start, count) in days {
-            if count > 1 {
-                // Merging nothing new into the day rewrites its files as one.
-                self.merge_into_day::<R>(
-                    dir,
-                    inst,
-                    day_start,
-                    Vec::new(),
-                    &mut summary.quarantined,
-                )?;
+        drop(seen);
+        // Runs of files to merge: a run is the files of one granule, extended over any file that overlaps it (left
+        // by another writer), so merged files never overlap each other.
+        let granule = R::KIND.granule();
+        let listed = DataFile::list(dir)?;
+        let mut runs: Vec<Vec<&DataFile>> = Vec::new();
+        for file in &listed {
+            match runs.last_mut() {
+                Some(run)
+                    if granule.start(run[0].start) == granule.start(file.start)
+                        || run.iter().any(|f| f.end >= file.start) =>
+                {
+                    run.push(file)
+                }
+                _ => runs.push(vec![file]),
             }
         }
+        for run in runs.into_iter().filter(|run| run.len() > 1) {
+            let mut rows: Vec<R> = Vec::new();
+            let mut readable = Vec::new();
+            for file in run {
+                match file.read::<R>(inst, &TimeRange::default()) {
+                    Ok(file_rows) => {
+                        rows.extend(file_rows);
+                        readable.push(file.path.clone());
+                    }
+                    Err(FileError::Corrupt(why)) => {
+                        self.quarantine(&file.path, &why, &mut summary.quarantined)?
+                    }
+                    Err(FileError::Io(e)) => return Err(e),
+                }
+            }
+            let mut keys: HashSet<R::Key> = HashSet::with_capacity(rows.len());
+            rows.retain(|r| keys.insert(r.key()));
+            if rows.is_empty() {
+                continue;
+            }
+            rows.sort_by_key(|r| (r.ts_init(), r.ts_event()));
+            let (path, batch) = self.data_file::<R>(dir, inst, &rows)?;
+            files::commit(dir, vec![files::stage(&path, &batch)?], &readable)?;
+        }
         Ok(())
+    }
+}
+
+/// At most this many files per granule of a folder before a write merges the smallest neighbours.
+pub const FILES_PER_GRANULE: usize = 8;
+
+#[derive(Debug, Default)]
+struct FolderWrite {
+    added: usize,
+    files: usize,
+}
+
+/// Stored files that a new row falling inside must be merged with: one file, or several whose intervals overlap
+/// (left by another writer or a crash mid-merge).
+struct Stretch<'a> {
+    start: i64,
+    end: i64,
+    files: Vec<&'a DataFile>,
+}
+
+impl<'a> Stretch<'a> {
+    /// The stretches of a folder listing (sorted by interval start), in order.
+    fn of(listing: &'a [(DataFile, FooterStats)]) -> Vec<Stretch<'a>> {
+        let mut out: Vec<Stretch<'a>> = Vec::new();
+        for (file, _) in listing {
+            match out.last_mut() {
+                Some(last) if file.start <= last.end => {
+                    last.end = last.end.max(file.end);
+                    last.files.push(file);
+                }
+                _ => out.push(Stretch {
+                    start: file.start,
+                    end: file.end,
+                    files: vec![file],
+                }),
+            }
+        }
+        out
     }
 }
 
