@@ -82,6 +82,7 @@ fn history_sink(
         } else {
             Keep::Nothing
         },
+        store_batch_rows: None,
     })
 }
 
