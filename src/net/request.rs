@@ -1,6 +1,6 @@
 //! What `net` is asked to send and how it is told a venue's rules: the [`Request`] a venue's request builder
 //! makes, the [`RateLimits`] a venue documents and the [`ResponseClassifier`] that reads its error answers. The
-//! venue layer fills these in (`crate::venue::spec`); `net` knows no venue.
+//! venue layer fills these in (each venue's spec); `net` knows no venue.
 
 use std::fmt;
 use std::time::Duration;
