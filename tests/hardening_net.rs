@@ -174,7 +174,7 @@ async fn garbled_retry_after_headers_fall_back_to_the_backoff() {
 
 #[test]
 fn a_rate_limit_without_retry_after_waits_out_the_venues_window() {
-    use ccxt_pipeline_rs::net::http::rate_limit_window;
+    let rate_limit_window = |venue| ccxt_pipeline_rs::venue::spec(venue).net().limits.window;
     assert_eq!(
         rate_limit_window(Venue::Hyperliquid),
         Duration::from_secs(60)

@@ -14,7 +14,7 @@ use crate::model::{
     FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, UnifiedSymbol, Venue,
 };
 use crate::net::{HttpConfig, VenueHttp};
-use crate::venue::{binance, bybit, hyperliquid};
+use crate::venue::{spec, RankingValues, VenueSpec};
 
 /// Instrument lists change rarely (listings, delistings); an hour keeps validation cheap and still current.
 const INSTRUMENTS_TTL: Duration = Duration::from_secs(3600);
@@ -23,7 +23,7 @@ const INSTRUMENT_RETRY: Duration = Duration::from_secs(60);
 /// Guards against a venue handing back the same cursor forever.
 const MAX_INSTRUMENT_PAGES: usize = 100;
 
-/// Binance funding interval overrides: native symbol → minutes.
+/// Funding interval overrides of a venue that states them apart (Binance `fundingInfo`): native symbol → minutes.
 type FundingIntervals = Arc<HashMap<String, u16>>;
 
 #[derive(Debug, Clone)]
@@ -38,8 +38,8 @@ pub struct VenueClient {
     instruments: Mutex<Option<Arc<Instruments>>>,
     /// A caller is reloading a stale list; the others keep using it meanwhile.
     refreshing: std::sync::atomic::AtomicBool,
-    /// Binance funding interval overrides (minutes) from `fundingInfo`, loaded by the first current-funding fetch
-    /// (history does not need them, so resolving a symbol costs one request).
+    /// Funding interval overrides (minutes) of a venue that has them (Binance `fundingInfo`), loaded by the first
+    /// current-funding fetch (history does not need them, so resolving a symbol costs one request).
     funding_intervals: Mutex<Option<(FundingIntervals, Instant)>>,
     /// History page size when smaller than the venue's maximum (tests of paging; the maximum is fastest).
     history_page_limit: Option<usize>,
@@ -49,7 +49,7 @@ pub struct VenueClient {
 
 impl VenueClient {
     pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig) -> Result<Self> {
-        let http = VenueHttp::new(venue, base_url, config)?;
+        let http = VenueHttp::new(spec(venue).net(), base_url, config)?;
         Ok(VenueClient {
             http,
             instruments: Mutex::new(None),
@@ -76,13 +76,18 @@ impl VenueClient {
         }
     }
 
-    pub(crate) fn page_size(&self, venue_max: usize) -> usize {
+    /// The history page size asked for, when smaller pages than the venue's largest are wanted.
+    pub(crate) fn history_page_limit(&self) -> Option<usize> {
         self.history_page_limit
-            .map_or(venue_max, |l| l.min(venue_max))
     }
 
     pub fn venue(&self) -> Venue {
         self.http.venue()
+    }
+
+    /// The venue's rules.
+    pub fn spec(&self) -> &'static dyn VenueSpec {
+        spec(self.venue())
     }
 
     pub fn base_url(&self) -> &str {
@@ -108,10 +113,7 @@ impl VenueClient {
         );
         // Suggest in the form the user typed: unified symbols, since the same list is shown for every venue.
         for s in &mut suggestions {
-            if let Some(unified) = match venue {
-                Venue::Hyperliquid => UnifiedSymbol::from_hyperliquid_coin(s),
-                _ => UnifiedSymbol::parse(s).ok(),
-            } {
+            if let Some(unified) = UnifiedSymbol::from_native(venue, s) {
                 *s = unified.to_string();
             }
         }
@@ -176,35 +178,25 @@ impl VenueClient {
     /// limiter) and valued at the mark price.
     pub async fn top_by_open_interest(&self, n: usize) -> Result<Vec<String>> {
         let listed = self.instruments().await?;
-        let values = match self.venue() {
-            Venue::Bybit => bybit::parse_open_interest_values(
-                &self.http.send(&bybit::all_tickers_request()).await?,
-            )?,
-            Venue::Hyperliquid => hyperliquid::parse_open_interest_values(
-                &self
-                    .http
-                    .send(&hyperliquid::meta_and_asset_ctxs_request())
-                    .await?,
-            )?,
-            Venue::Binance => {
-                let marks = binance::parse_mark_prices(
-                    &self
-                        .http
-                        .send(&binance::all_premium_index_request())
-                        .await?,
-                )?;
-                let marks: Vec<(String, f64)> = marks
+        let ranking = self.spec().open_interest_ranking();
+        let values = (ranking.parse)(&self.http.send(&ranking.request).await?)?;
+        let values = match ranking.values {
+            RankingValues::Notional => values,
+            RankingValues::MarkPrice => {
+                let marks: Vec<(String, f64)> = values
                     .into_iter()
                     .filter(|(s, _)| listed.symbols.contains(s))
                     .collect();
                 let amounts =
                     futures_util::future::join_all(marks.iter().map(|(native, _)| async move {
+                        let inst = InstrumentRef::from_native(self.venue(), native);
                         let body = self
                             .http
-                            .send(&binance::open_interest_request(native))
+                            .send(&self.spec().open_interest_request(&inst))
                             .await?;
-                        let inst = InstrumentRef::from_native(Venue::Binance, native);
-                        binance::parse_open_interest(&body, &inst, 0).map(|row| row.open_interest)
+                        self.spec()
+                            .parse_open_interest(&body, &inst, 0)
+                            .map(|row| row.open_interest)
                     }))
                     .await;
                 marks
@@ -225,60 +217,57 @@ impl VenueClient {
     }
 
     async fn load_instruments(&self) -> Result<Instruments> {
-        let symbols = match self.venue() {
-            Venue::Binance => binance::parse_exchange_info(
-                &self.http.send(&binance::exchange_info_request()).await?,
-            )?,
-            Venue::Bybit => self.load_bybit_symbols().await?,
-            Venue::Hyperliquid => {
-                hyperliquid::parse_meta(&self.http.send(&hyperliquid::meta_request()).await?)?
-            }
-        };
         Ok(Instruments {
-            symbols: symbols.into_iter().collect(),
+            symbols: self.load_symbols().await?.into_iter().collect(),
             loaded_at: Instant::now(),
         })
     }
 
-    /// Binance's funding interval overrides, cached like the instrument list (a failed reload keeps the last good
-    /// map).
-    async fn binance_funding_intervals(&self) -> Result<FundingIntervals> {
+    /// The venue's funding interval overrides (`None` for a venue without them), cached like the instrument list
+    /// (a failed reload keeps the last good map).
+    async fn funding_intervals(&self) -> Result<Option<FundingIntervals>> {
+        let Some(request) = self.spec().funding_intervals_request() else {
+            return Ok(None);
+        };
         let mut cached = self.funding_intervals.lock().await;
         if let Some((map, loaded_at)) = cached.as_ref() {
             if loaded_at.elapsed() < INSTRUMENTS_TTL {
-                return Ok(map.clone());
+                return Ok(Some(map.clone()));
             }
         }
         let loaded = async {
-            binance::parse_funding_info(&self.http.send(&binance::funding_info_request()).await?)
+            self.spec()
+                .parse_funding_intervals(&self.http.send(&request).await?)
         }
         .await;
         match loaded {
             Ok(map) => {
                 let map = Arc::new(map);
                 *cached = Some((map.clone(), Instant::now()));
-                Ok(map)
+                Ok(Some(map))
             }
             Err(error) => match cached.as_mut() {
                 Some((map, loaded_at)) => {
-                    tracing::warn!(%error, "Binance fundingInfo refresh failed; keeping the last good intervals");
+                    tracing::warn!(venue = %self.venue(), %error, "funding interval refresh failed; keeping the last good intervals");
                     *loaded_at = Instant::now() - INSTRUMENTS_TTL + INSTRUMENT_RETRY;
-                    Ok(map.clone())
+                    Ok(Some(map.clone()))
                 }
                 None => Err(error),
             },
         }
     }
 
-    /// Walks `instruments-info` pages by their opaque cursor, failing loudly if the venue repeats one.
-    async fn load_bybit_symbols(&self) -> Result<Vec<String>> {
+    /// Walks the instrument list's pages by their opaque cursor (Bybit; other venues answer in one page), failing
+    /// loudly if the venue repeats one.
+    async fn load_symbols(&self) -> Result<Vec<String>> {
+        let spec = self.spec();
         let mut symbols = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_INSTRUMENT_PAGES {
-            let page = bybit::parse_instruments(
+            let page = spec.parse_instruments(
                 &self
                     .http
-                    .send(&bybit::instruments_request(cursor.as_deref()))
+                    .send(&spec.instruments_request(cursor.as_deref()))
                     .await?,
             )?;
             symbols.extend(page.symbols);
@@ -286,7 +275,7 @@ impl VenueClient {
                 None => return Ok(symbols),
                 Some(next) if cursor.as_ref() == Some(&next) => {
                     return Err(PipelineError::malformed(
-                        Venue::Bybit,
+                        self.venue(),
                         "instrument list",
                         format!("cursor '{next}' repeated"),
                     ));
@@ -295,7 +284,7 @@ impl VenueClient {
             }
         }
         Err(PipelineError::malformed(
-            Venue::Bybit,
+            self.venue(),
             "instrument list",
             format!("more than {MAX_INSTRUMENT_PAGES} pages; the cursor never ended"),
         ))
@@ -303,61 +292,16 @@ impl VenueClient {
 
     pub async fn fetch_open_interest(&self, symbol: &str) -> Result<OpenInterest> {
         let inst = self.resolve(symbol).await?;
-        match self.venue() {
-            Venue::Binance => {
-                let body = self
-                    .http
-                    .send(&binance::open_interest_request(&inst.native))
-                    .await?;
-                binance::parse_open_interest(&body, &inst, now_ns())
-            }
-            Venue::Bybit => {
-                let body = self
-                    .http
-                    .send(&bybit::tickers_request(&inst.native))
-                    .await?;
-                bybit::parse_open_interest(&body, &inst, now_ns())
-            }
-            Venue::Hyperliquid => {
-                let body = self
-                    .http
-                    .send(&hyperliquid::meta_and_asset_ctxs_request())
-                    .await?;
-                hyperliquid::parse_open_interest(&body, &inst, now_ns())
-            }
-        }
+        let spec = self.spec();
+        let body = self.http.send(&spec.open_interest_request(&inst)).await?;
+        spec.parse_open_interest(&body, &inst, now_ns())
     }
 
     pub async fn fetch_funding_rate(&self, symbol: &str) -> Result<FundingRate> {
         let inst = self.resolve(symbol).await?;
-        match self.venue() {
-            Venue::Binance => {
-                let interval = self
-                    .binance_funding_intervals()
-                    .await?
-                    .get(&inst.native)
-                    .copied()
-                    .unwrap_or(binance::DEFAULT_FUNDING_INTERVAL_MINUTES);
-                let body = self
-                    .http
-                    .send(&binance::premium_index_request(&inst.native))
-                    .await?;
-                binance::parse_premium_index(&body, &inst, now_ns(), interval)
-            }
-            Venue::Bybit => {
-                let body = self
-                    .http
-                    .send(&bybit::tickers_request(&inst.native))
-                    .await?;
-                bybit::parse_funding_rate(&body, &inst, now_ns())
-            }
-            Venue::Hyperliquid => {
-                let body = self
-                    .http
-                    .send(&hyperliquid::meta_and_asset_ctxs_request())
-                    .await?;
-                hyperliquid::parse_funding_rate(&body, &inst, now_ns())
-            }
-        }
+        let spec = self.spec();
+        let intervals = self.funding_intervals().await?;
+        let body = self.http.send(&spec.funding_rate_request(&inst)).await?;
+        spec.parse_funding_rate(&body, &inst, now_ns(), intervals.as_deref())
     }
 }

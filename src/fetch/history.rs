@@ -12,7 +12,7 @@ use crate::model::records::Row;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::store::{ParquetStore, StoredRow};
 use crate::venue::paging::Pager;
-use crate::venue::{binance, bybit, fill_funding_intervals, hyperliquid, OiPeriod};
+use crate::venue::{fill_funding_intervals, OiPeriod};
 
 /// Inclusive range in epoch milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,9 +143,7 @@ impl VenueClient {
         range: HistoryRange,
         sink: &HistorySink,
     ) -> Result<History<OpenInterest>> {
-        if self.venue() == Venue::Hyperliquid {
-            return Err(hyperliquid::open_interest_history_unsupported());
-        }
+        self.spec().check_open_interest_history()?;
         let inst = self.resolve(symbol).await?;
         let dataset = format!("open_interest_{}", period.binance_name());
         let requested_start = range.start_ms;
@@ -155,45 +153,26 @@ impl VenueClient {
         let (range, resumed) = resume::<OpenInterest>(sink, &inst, todo, period.millis()).await?;
         let fetch_start = range.start_ms;
         let range = (range.start_ms, range.end_ms);
-        let mut served_range = Some(range);
-        let mut clamped_note = None;
-        let history = match self.venue() {
-            Venue::Binance => {
-                // Binance refuses a start before its 30-day window, by its own clock: ask it the time.
-                let server_ms = binance::parse_server_time(
-                    &self.http().send(&binance::server_time_request()).await?,
-                )?;
-                let (served, note) = binance::clamp_open_interest_range(range, server_ms);
-                served_range = served;
-                if let Some(note) = &note {
-                    tracing::warn!("{note}");
-                }
-                clamped_note = note;
-                match served {
-                    Some(range) => {
-                        self.run(
-                            binance::open_interest_history_pager(
-                                inst.clone(),
-                                period,
-                                range,
-                                self.page_size(binance::OI_HISTORY_PAGE),
-                            ),
-                            &inst,
-                            sink,
-                            |_| {},
-                        )
-                        .await
-                    }
-                    None => Ok(History::empty(&inst)),
-                }
-            }
-            Venue::Bybit => {
+        // A venue whose window follows its own clock (Binance's 30 days) is asked the time first.
+        let clock = match self.spec().open_interest_history_clock_request() {
+            Some(request) => Some(self.http().send(&request).await?),
+            None => None,
+        };
+        let (served, note) = self
+            .spec()
+            .open_interest_history_window(range, clock.as_deref())?;
+        let (served_range, clamped_note) = (served, note);
+        if let Some(note) = &clamped_note {
+            tracing::warn!("{note}");
+        }
+        let history = match served {
+            Some(range) => {
                 self.run(
-                    bybit::open_interest_history_pager(
+                    self.spec().open_interest_history_pager(
                         inst.clone(),
                         period,
                         range,
-                        self.page_size(bybit::HISTORY_PAGE),
+                        self.history_page_limit(),
                     )?,
                     &inst,
                     sink,
@@ -201,7 +180,7 @@ impl VenueClient {
                 )
                 .await
             }
-            Venue::Hyperliquid => unreachable!("rejected above"),
+            None => Ok(History::empty(&inst)),
         }?;
         let mut history = History {
             resumed_after_ms: resumed,
@@ -249,47 +228,18 @@ impl VenueClient {
         let fill = move |rows: &mut Vec<FundingRate>| {
             fill_funding_intervals(rows, &mut previous_settlement)
         };
-        let history = match self.venue() {
-            Venue::Binance => {
-                self.run(
-                    binance::funding_rate_history_pager(
-                        inst.clone(),
-                        range,
-                        self.page_size(binance::FUNDING_HISTORY_PAGE),
-                    ),
-                    &inst,
-                    sink,
-                    fill,
-                )
-                .await
-            }
-            Venue::Bybit => {
-                self.run(
-                    bybit::funding_rate_history_pager(
-                        inst.clone(),
-                        range,
-                        self.page_size(bybit::HISTORY_PAGE),
-                    ),
-                    &inst,
-                    sink,
-                    fill,
-                )
-                .await
-            }
-            Venue::Hyperliquid => {
-                self.run(
-                    hyperliquid::funding_rate_history_pager(
-                        inst.clone(),
-                        range,
-                        hyperliquid::FUNDING_HISTORY_PAGE,
-                    ),
-                    &inst,
-                    sink,
-                    fill,
-                )
-                .await
-            }
-        }?;
+        let history = self
+            .run(
+                self.spec().funding_rate_history_pager(
+                    inst.clone(),
+                    range,
+                    self.history_page_limit(),
+                )?,
+                &inst,
+                sink,
+                fill,
+            )
+            .await?;
         let history = History {
             resumed_after_ms: resumed,
             ..history

@@ -9,4 +9,4 @@ pub mod venue;
 pub use error::{PipelineError, Result};
 pub use records::{FundingRate, GapReason, Liquidation, OpenInterest, Side, StreamGap};
 pub use symbol::{InstrumentRef, UnifiedSymbol};
-pub use venue::Venue;
+pub use venue::{SymbolStyle, Venue, VenueFacts};

@@ -6,17 +6,17 @@
 use std::fmt;
 
 use crate::model::error::{PipelineError, Result};
-use crate::model::venue::Venue;
+use crate::model::venue::{SymbolStyle, Venue};
 
 /// Quote currencies we recognise when splitting `BTCUSDT` into base and quote; longest first so `USDT` wins
 /// over `USD`.
 const QUOTES: [&str; 3] = ["USDT", "USDC", "USD"];
 const DEFAULT_QUOTE: &str = "USDT";
 
-/// Hyperliquid lists low-priced coins scaled by 1000 with a `k` prefix (`kPEPE`), where Binance and Bybit use a
-/// `1000` prefix (`1000PEPEUSDT`). The unified base follows Binance/Bybit.
+/// Low-priced coins are listed scaled by 1000: `1000PEPEUSDT` on pair-style venues (Binance, Bybit), with a prefix
+/// of the venue's own on coin-style ones (Hyperliquid `kPEPE`, see [`SymbolStyle::Coin`]). The unified base follows
+/// the pair-style venues.
 const THOUSAND_PREFIX: &str = "1000";
-const HYPERLIQUID_THOUSAND_PREFIX: &str = "k";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UnifiedSymbol {
@@ -42,9 +42,13 @@ impl UnifiedSymbol {
             Some((body, venue)) => (body, Some(venue.parse::<Venue>().map_err(|_| invalid())?)),
             None => (trimmed, None),
         };
-        if id_venue == Some(Venue::Hyperliquid) {
-            let coin = body.strip_suffix("-USD-PERP").ok_or_else(invalid)?;
-            return Self::from_hyperliquid_coin(coin).ok_or_else(invalid);
+        if let Some(venue) = id_venue {
+            if let SymbolStyle::Coin { thousand_prefix } = venue.facts().symbol_style {
+                let coin = body
+                    .strip_suffix(venue.facts().instrument_suffix)
+                    .ok_or_else(invalid)?;
+                return Self::from_coin(coin, thousand_prefix).ok_or_else(invalid);
+            }
         }
         let body = body.to_ascii_uppercase();
         let pair = body
@@ -72,20 +76,34 @@ impl UnifiedSymbol {
                 quote: DEFAULT_QUOTE.to_string(),
             });
         }
-        // A bare coin (`BTC`, `kPEPE`) is the Hyperliquid-native form.
-        if id_venue.is_none() && trimmed.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Self::from_hyperliquid_coin(trimmed).ok_or_else(invalid);
+        // A bare coin (`BTC`, `kPEPE`) is the native form of the coin-style venue (Hyperliquid).
+        let coin_prefix = Venue::ALL
+            .into_iter()
+            .find_map(|v| v.facts().symbol_style.coin_prefix());
+        if let Some(thousand_prefix) = coin_prefix {
+            if id_venue.is_none() && trimmed.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Self::from_coin(trimmed, thousand_prefix).ok_or_else(invalid);
+            }
         }
         Err(invalid())
     }
 
-    /// A Hyperliquid coin (`BTC`, `kPEPE`) as a unified symbol; Hyperliquid perps settle in USDC but users think
-    /// of them as the USD(T) perp, so the quote is USD.
-    pub fn from_hyperliquid_coin(coin: &str) -> Option<Self> {
+    /// A venue-native symbol as a unified symbol, `None` if it cannot be one.
+    pub fn from_native(venue: Venue, native: &str) -> Option<Self> {
+        let style = venue.facts().symbol_style;
+        match style {
+            SymbolStyle::Pair => UnifiedSymbol::parse(native).ok(),
+            SymbolStyle::Coin { thousand_prefix } => Self::from_coin(native, thousand_prefix),
+        }
+    }
+
+    /// A coin of a coin-style venue (Hyperliquid `BTC`, `kPEPE`) as a unified symbol; such perps settle in USDC
+    /// but users think of them as the USD(T) perp, so the quote is USD.
+    fn from_coin(coin: &str, thousand_prefix: &str) -> Option<Self> {
         if coin.is_empty() || !coin.chars().all(|c| c.is_ascii_alphanumeric()) {
             return None;
         }
-        let base = match coin.strip_prefix(HYPERLIQUID_THOUSAND_PREFIX) {
+        let base = match coin.strip_prefix(thousand_prefix) {
             Some(rest) if rest.chars().next().is_some_and(|c| c.is_ascii_uppercase()) => {
                 format!("{THOUSAND_PREFIX}{rest}")
             }
@@ -99,16 +117,19 @@ impl UnifiedSymbol {
 
     /// The symbol as the venue spells it in requests.
     pub fn venue_symbol(&self, venue: Venue) -> String {
-        match venue {
-            Venue::Binance | Venue::Bybit => format!("{}{}", self.base, self.quote),
-            Venue::Hyperliquid => match self.base.strip_prefix(THOUSAND_PREFIX) {
-                Some(rest)
-                    if !rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_digit()) =>
-                {
-                    format!("{HYPERLIQUID_THOUSAND_PREFIX}{rest}")
+        let style = venue.facts().symbol_style;
+        match style {
+            SymbolStyle::Pair => format!("{}{}", self.base, self.quote),
+            SymbolStyle::Coin { thousand_prefix } => {
+                match self.base.strip_prefix(THOUSAND_PREFIX) {
+                    Some(rest)
+                        if !rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_digit()) =>
+                    {
+                        format!("{thousand_prefix}{rest}")
+                    }
+                    _ => self.base.clone(),
                 }
-                _ => self.base.clone(),
-            },
+            }
         }
     }
 
@@ -120,11 +141,11 @@ impl UnifiedSymbol {
 
 /// NautilusTrader instrument id for a venue-native symbol.
 pub fn instrument_id(venue: Venue, native: &str) -> String {
-    match venue {
-        Venue::Binance => format!("{native}-PERP.BINANCE"),
-        Venue::Bybit => format!("{native}-LINEAR.BYBIT"),
-        Venue::Hyperliquid => format!("{native}-USD-PERP.HYPERLIQUID"),
-    }
+    format!(
+        "{native}{}.{}",
+        venue.facts().instrument_suffix,
+        venue.nautilus_venue()
+    )
 }
 
 impl fmt::Display for UnifiedSymbol {
@@ -152,15 +173,9 @@ impl InstrumentRef {
     /// The `symbol` column is a function of the instrument, so rows fetched under `BTCUSDT-PERP` and rows read
     /// back from the store agree: Hyperliquid's coin is always `<coin>USD-PERP`, whatever quote the user typed.
     pub fn from_native(venue: Venue, native: &str) -> Self {
-        let symbol = match venue {
-            Venue::Hyperliquid => {
-                UnifiedSymbol::from_hyperliquid_coin(native).map(|u| u.to_string())
-            }
-            Venue::Binance | Venue::Bybit => {
-                UnifiedSymbol::parse(native).ok().map(|u| u.to_string())
-            }
-        }
-        .unwrap_or_else(|| format!("{native}-PERP"));
+        let symbol = UnifiedSymbol::from_native(venue, native)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| format!("{native}-PERP"));
         InstrumentRef {
             venue,
             symbol,
@@ -179,11 +194,7 @@ impl InstrumentRef {
         };
         let (body, venue) = id.rsplit_once('.').ok_or_else(invalid)?;
         let venue: Venue = venue.parse().map_err(|_| invalid())?;
-        let suffix = match venue {
-            Venue::Binance => "-PERP",
-            Venue::Bybit => "-LINEAR",
-            Venue::Hyperliquid => "-USD-PERP",
-        };
+        let suffix = venue.facts().instrument_suffix;
         // Letters and digits only (any script: Binance lists non-Latin names): ids become folder names.
         let native = body
             .strip_suffix(suffix)

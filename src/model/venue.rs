@@ -1,5 +1,5 @@
-//! The three venues and their fixed facts: names and aliases, NautilusTrader venue suffixes, production URLs and
-//! the environment variables that override them. This is the list every layer (and, through `_core.VENUES`, the
+//! The three venues and their fixed facts (one table row each): names and aliases, NautilusTrader venue suffixes,
+//! instrument id and symbol spelling, production URLs and the environment variables that override them. This is the list every layer (and, through `_core.VENUES`, the
 //! Python side) takes the venues from; see docs/architecture.md#the-venue-registry.
 
 use std::fmt;
@@ -14,51 +14,109 @@ pub enum Venue {
     Hyperliquid,
 }
 
+/// How a venue spells a perpetual in requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolStyle {
+    /// Base and quote concatenated (`BTCUSDT`, `1000PEPEUSDT`).
+    Pair,
+    /// The base coin alone, quoted in USD (`BTC`); coins scaled by 1000 carry `thousand_prefix` instead of the
+    /// unified `1000` (`kPEPE` for `1000PEPE`).
+    Coin { thousand_prefix: &'static str },
+}
+
+impl SymbolStyle {
+    /// The scaled-coin prefix of a coin-style venue; `None` for pair style.
+    pub const fn coin_prefix(self) -> Option<&'static str> {
+        match self {
+            SymbolStyle::Coin { thousand_prefix } => Some(thousand_prefix),
+            SymbolStyle::Pair => None,
+        }
+    }
+}
+
+/// The fixed facts of one venue that every layer needs, `model` included. Everything else a venue does (requests,
+/// parsers, limits, error classification, pagers, streams) is its spec in `crate::venue::<venue>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VenueFacts {
+    /// Lower-case name: the `venue` column, the CLI, the simulator's URL prefix.
+    pub name: &'static str,
+    /// Other names the parser accepts.
+    pub aliases: &'static [&'static str],
+    /// The venue part of a NautilusTrader instrument id (`BINANCE`).
+    pub nautilus_venue: &'static str,
+    /// What follows the native symbol in an instrument id, before the venue (`-PERP`, `-LINEAR`).
+    pub instrument_suffix: &'static str,
+    pub symbol_style: SymbolStyle,
+    /// Production REST base URL.
+    pub default_base_url: &'static str,
+    /// Production WebSocket base URL (the venue's stream protocol appends its route).
+    pub default_ws_url: &'static str,
+}
+
+/// One row per venue, in the order of the enum (and of [`Venue::ALL`]).
+const FACTS: [VenueFacts; 3] = [
+    VenueFacts {
+        name: "binance",
+        aliases: &["binanceusdm"],
+        nautilus_venue: "BINANCE",
+        instrument_suffix: "-PERP",
+        symbol_style: SymbolStyle::Pair,
+        default_base_url: "https://fapi.binance.com",
+        default_ws_url: "wss://fstream.binance.com",
+    },
+    VenueFacts {
+        name: "bybit",
+        aliases: &[],
+        nautilus_venue: "BYBIT",
+        instrument_suffix: "-LINEAR",
+        symbol_style: SymbolStyle::Pair,
+        default_base_url: "https://api.bybit.com",
+        default_ws_url: "wss://stream.bybit.com",
+    },
+    VenueFacts {
+        name: "hyperliquid",
+        aliases: &[],
+        nautilus_venue: "HYPERLIQUID",
+        instrument_suffix: "-USD-PERP",
+        symbol_style: SymbolStyle::Coin {
+            thousand_prefix: "k",
+        },
+        default_base_url: "https://api.hyperliquid.xyz",
+        default_ws_url: "wss://api.hyperliquid.xyz",
+    },
+];
+
 impl Venue {
     pub const ALL: [Venue; 3] = [Venue::Binance, Venue::Bybit, Venue::Hyperliquid];
 
+    /// This venue's row of the facts table.
+    pub const fn facts(self) -> &'static VenueFacts {
+        &FACTS[self as usize]
+    }
+
     /// The lower-case name used in the `venue` column, the CLI and URL prefixes of the simulator.
     pub const fn as_str(self) -> &'static str {
-        match self {
-            Venue::Binance => "binance",
-            Venue::Bybit => "bybit",
-            Venue::Hyperliquid => "hyperliquid",
-        }
+        self.facts().name
     }
 
     /// The venue part of a NautilusTrader instrument id (`BTCUSDT-PERP.BINANCE`).
     pub const fn nautilus_venue(self) -> &'static str {
-        match self {
-            Venue::Binance => "BINANCE",
-            Venue::Bybit => "BYBIT",
-            Venue::Hyperliquid => "HYPERLIQUID",
-        }
+        self.facts().nautilus_venue
     }
 
     /// Other names [`Venue::from_str`] accepts: ccxt's `binanceusdm` for Binance USDⓈ-M.
     pub const fn aliases(self) -> &'static [&'static str] {
-        match self {
-            Venue::Binance => &["binanceusdm"],
-            Venue::Bybit | Venue::Hyperliquid => &[],
-        }
+        self.facts().aliases
     }
 
     /// The production REST base URL.
     pub const fn default_base_url(self) -> &'static str {
-        match self {
-            Venue::Binance => "https://fapi.binance.com",
-            Venue::Bybit => "https://api.bybit.com",
-            Venue::Hyperliquid => "https://api.hyperliquid.xyz",
-        }
+        self.facts().default_base_url
     }
 
     /// The production WebSocket base URL (each venue's stream protocol appends its route).
     pub const fn default_ws_url(self) -> &'static str {
-        match self {
-            Venue::Binance => "wss://fstream.binance.com",
-            Venue::Bybit => "wss://stream.bybit.com",
-            Venue::Hyperliquid => "wss://api.hyperliquid.xyz",
-        }
+        self.facts().default_ws_url
     }
 
     /// The environment variable overriding the REST base URL: `CCXT_PIPELINE_BINANCE_URL`.
@@ -130,6 +188,14 @@ impl FromStr for Venue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_facts_table_follows_the_enum() {
+        for venue in Venue::ALL {
+            assert_eq!(venue.as_str(), format!("{venue:?}").to_ascii_lowercase());
+            assert_eq!(venue.nautilus_venue(), venue.as_str().to_ascii_uppercase());
+        }
+    }
 
     #[test]
     fn names_and_aliases_parse() {

@@ -1,6 +1,6 @@
 //! The one HTTP path every venue request takes: rate limiter, timeout, retries with exponential backoff and
-//! jitter, `Retry-After`, and mapping of failures to the error classes. Venue specifics come in only through
-//! [`crate::venue::error_from_status`] and the [`Request`] the venue layer built.
+//! jitter, `Retry-After`, and mapping of failures to the error classes. Venue specifics come in only through the
+//! [`VenueNet`] the caller passes (limits and a [`ResponseClassifier`]) and the [`Request`]s it sends.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Once, OnceLock};
@@ -11,9 +11,7 @@ use tokio::time::Instant;
 
 use crate::model::{PipelineError, Result, Venue};
 use crate::net::ratelimit::RateLimiter;
-use crate::venue::{
-    error_from_status, is_rate_limit, retryable_error_in_body, LimitGroup, Method, Request,
-};
+use crate::net::request::{LimitGroup, Method, RateLimits, Request, ResponseClassifier, VenueNet};
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -56,14 +54,6 @@ pub struct HttpConfig {
 /// 64 MiB: far above any answer of the venues (Binance's full exchangeInfo is about 1 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 << 20;
 
-/// The venue's documented rate-limit window: how long a throttled client waits when told nothing.
-pub fn rate_limit_window(venue: Venue) -> Duration {
-    match venue {
-        Venue::Binance | Venue::Hyperliquid => Duration::from_secs(60),
-        Venue::Bybit => Duration::from_secs(5),
-    }
-}
-
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
@@ -93,29 +83,20 @@ pub struct VenueLimits {
 }
 
 impl VenueLimits {
-    fn new(venue: Venue) -> Self {
-        use crate::venue::{binance, bybit, hyperliquid};
-        let main = match venue {
-            Venue::Binance => RateLimiter::new(binance::WEIGHT_PER_MINUTE, Duration::from_secs(60)),
-            Venue::Bybit => RateLimiter::new(bybit::REQUESTS_PER_5S, Duration::from_secs(5)),
-            Venue::Hyperliquid => {
-                RateLimiter::new(hyperliquid::WEIGHT_PER_MINUTE, Duration::from_secs(60))
-            }
-        };
-        let groups = LimitGroup::ALL
-            .into_iter()
-            .filter(|g| g.venue() == venue)
-            .map(|g| {
-                let (requests, window) = g.limit();
-                (g, RateLimiter::new(requests, window))
-            })
+    fn new(limits: &RateLimits) -> Self {
+        let main = RateLimiter::new(limits.weight, limits.window);
+        let groups = limits
+            .groups
+            .iter()
+            .map(|g| (*g, RateLimiter::new(g.requests, g.window)))
             .collect();
         VenueLimits { main, groups }
     }
 
     /// The limits of `venue` at `base_url`, one set per process: venues limit per IP, so every client, fetcher
-    /// and orchestrator talking to the same host must draw from the same budget.
-    pub fn shared(venue: Venue, base_url: &str) -> Arc<VenueLimits> {
+    /// and orchestrator talking to the same host must draw from the same budget. `limits` sets them up on the
+    /// first call for that host.
+    pub fn shared(venue: Venue, base_url: &str, limits: &RateLimits) -> Arc<VenueLimits> {
         type Registry = Mutex<HashMap<(Venue, String), Arc<VenueLimits>>>;
         static REGISTRY: OnceLock<Registry> = OnceLock::new();
         let mut registry = REGISTRY
@@ -124,7 +105,7 @@ impl VenueLimits {
             .unwrap_or_else(|p| p.into_inner());
         registry
             .entry((venue, base_url.to_string()))
-            .or_insert_with(|| Arc::new(VenueLimits::new(venue)))
+            .or_insert_with(|| Arc::new(VenueLimits::new(limits)))
             .clone()
     }
 
@@ -139,6 +120,8 @@ impl VenueLimits {
 pub struct VenueHttp {
     venue: Venue,
     base_url: String,
+    rate_limit_window: Duration,
+    classifier: &'static dyn ResponseClassifier,
     client: reqwest::Client,
     limits: Arc<VenueLimits>,
     retry: RetryPolicy,
@@ -154,8 +137,11 @@ enum Attempt {
 }
 
 impl VenueHttp {
-    pub fn new(venue: Venue, base_url: Option<&str>, config: &HttpConfig) -> Result<Self> {
+    /// A client for the venue described by `net` (its limits and error classification), at `base_url` (None =
+    /// the venue's production URL).
+    pub fn new(net: VenueNet, base_url: Option<&str>, config: &HttpConfig) -> Result<Self> {
         install_crypto_provider();
+        let venue = net.venue;
         let base_url = base_url
             .unwrap_or(venue.default_base_url())
             .trim_end_matches('/')
@@ -207,8 +193,10 @@ impl VenueHttp {
             })?;
         Ok(VenueHttp {
             venue,
-            limits: VenueLimits::shared(venue, &base_url),
+            limits: VenueLimits::shared(venue, &base_url, &net.limits),
             base_url,
+            rate_limit_window: net.limits.window,
+            classifier: net.classifier,
             client,
             retry: config.retry.clone(),
             rate_limits: config.rate_limits,
@@ -261,7 +249,7 @@ impl VenueHttp {
                 None if rate_limited => self
                     .retry
                     .rate_limit_wait
-                    .unwrap_or_else(|| rate_limit_window(self.venue))
+                    .unwrap_or(self.rate_limit_window)
                     .min(self.retry.max_retry_after)
                     .max(self.backoff(attempt)),
                 None => self.backoff(attempt),
@@ -398,18 +386,17 @@ impl VenueHttp {
         }
         let body = Bytes::from(body);
         if (200..300).contains(&status) {
-            return match retryable_error_in_body(venue, &body) {
+            return match self.classifier.retryable_error_in_body(&body) {
                 Some(error) => Attempt::Retry(error, None),
                 None => Attempt::Done(body),
             };
         }
-        let error = error_from_status(
-            venue,
+        let error = self.classifier.error_from_status(
             status,
             &body,
             retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         );
-        if is_rate_limit(venue, status, &body) || status >= 500 {
+        if self.classifier.is_rate_limit(status, &body) || status >= 500 {
             Attempt::Retry(error, retry_after)
         } else {
             Attempt::Fail(error)
@@ -473,10 +460,43 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
 
+    /// A venue as `net` sees it, without the venue layer: one weight per second, every failure an exchange error.
+    #[derive(Debug)]
+    struct Plain;
+
+    impl ResponseClassifier for Plain {
+        fn error_from_status(&self, status: u16, _: &[u8], _: Option<u64>) -> PipelineError {
+            PipelineError::Exchange {
+                venue: Venue::Bybit,
+                status,
+                code: i64::from(status),
+                message: String::new(),
+            }
+        }
+        fn is_rate_limit(&self, status: u16, _: &[u8]) -> bool {
+            status == 429
+        }
+        fn retryable_error_in_body(&self, _: &[u8]) -> Option<PipelineError> {
+            None
+        }
+    }
+
+    fn net(venue: Venue) -> VenueNet {
+        VenueNet {
+            venue,
+            limits: RateLimits {
+                weight: 1,
+                window: Duration::from_secs(1),
+                groups: &[],
+            },
+            classifier: &Plain,
+        }
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         let config = HttpConfig::default();
-        let http = VenueHttp::new(Venue::Bybit, Some("http://127.0.0.1:9"), &config).unwrap();
+        let http = VenueHttp::new(net(Venue::Bybit), Some("http://127.0.0.1:9"), &config).unwrap();
         for attempt in 1..10 {
             let step = config
                 .retry
@@ -495,7 +515,7 @@ mod tests {
     #[test]
     fn base_url_must_be_http() {
         let err = VenueHttp::new(
-            Venue::Binance,
+            net(Venue::Binance),
             Some("fapi.binance.com"),
             &HttpConfig::default(),
         );

@@ -1,65 +1,29 @@
 //! Venue protocols, sans-IO: each venue module builds [`Request`]s and parses response bytes into records. Nothing
-//! here touches a socket, so every parser is tested on the fixtures alone; `net` sends, `fetch` sequences.
+//! here touches a socket, so every parser is tested on the fixtures alone; `net` sends, `fetch` sequences. Each
+//! venue's rules are gathered in one [`VenueSpec`] (`src/venue/<venue>/spec.rs`), found through [`spec`], the one
+//! place that matches on [`Venue`].
 
 pub mod binance;
 pub mod bybit;
 pub mod hyperliquid;
 pub mod lenient;
 pub mod paging;
+pub mod spec;
 pub mod stream;
 
 use crate::model::{InstrumentRef, PipelineError, Venue};
+use crate::net;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-}
+pub use crate::net::request::{LimitGroup, Method, Request};
+pub use spec::{spec, BoxPager, OpenInterestRanking, RankingValues, VenueSpec};
 
-/// One HTTP request, relative to the venue's base URL.
+/// One page of a venue's instrument list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub venue: Venue,
-    pub method: Method,
-    pub path: &'static str,
-    pub query: Vec<(&'static str, String)>,
-    /// JSON body (Hyperliquid's `POST /info`).
-    pub body: Option<String>,
-    /// Cost against the venue's rate limit, in the venue's own unit (Binance and Hyperliquid weight, Bybit
-    /// requests).
-    pub weight: u32,
-    /// What this request is for, used in error messages (`open interest`, `instrument list`).
-    pub what: &'static str,
-    /// A second, endpoint-specific limit this request also counts against.
-    pub limit_group: Option<LimitGroup>,
-}
-
-/// Endpoint groups with an IP limit of their own, on top of the venue-wide weight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LimitGroup {
-    /// Binance `/futures/data/*` (open interest history): 1000 requests per 5 minutes.
-    BinanceFuturesData,
-    /// Binance `/fapi/v1/fundingRate` shares 500 requests per 5 minutes with `/fapi/v1/fundingInfo`.
-    BinanceFundingRate,
-}
-
-impl LimitGroup {
-    pub const ALL: [LimitGroup; 2] = [
-        LimitGroup::BinanceFuturesData,
-        LimitGroup::BinanceFundingRate,
-    ];
-
-    /// (requests, window)
-    pub fn limit(self) -> (u32, std::time::Duration) {
-        match self {
-            LimitGroup::BinanceFuturesData => (1000, std::time::Duration::from_secs(300)),
-            LimitGroup::BinanceFundingRate => (500, std::time::Duration::from_secs(300)),
-        }
-    }
-
-    pub fn venue(self) -> Venue {
-        Venue::Binance
-    }
+pub struct InstrumentPage {
+    /// Native symbols of the trading perpetuals on this page.
+    pub symbols: Vec<String>,
+    /// Cursor of the next page; `None` on the last one (and for venues that answer in one page).
+    pub next_cursor: Option<String>,
 }
 
 /// Turns a non-2xx answer into the error class it stands for, with the venue's own code and message when the body
@@ -70,6 +34,20 @@ pub fn error_from_status(
     body: &[u8],
     retry_after_ms: Option<u64>,
 ) -> PipelineError {
+    net::ResponseClassifier::error_from_status(spec(venue), status, body, retry_after_ms)
+}
+
+/// What every venue's classifier does with a non-2xx answer: a rate limit if `rate_limited`, else an exchange
+/// error with the code and message `code_and_message` reads from the body (the status and the body's text if
+/// it reads none).
+pub(crate) fn classify_status(
+    venue: Venue,
+    status: u16,
+    body: &[u8],
+    retry_after_ms: Option<u64>,
+    rate_limited: bool,
+    code_and_message: impl FnOnce(&[u8]) -> Option<(i64, String)>,
+) -> PipelineError {
     let text = html_answer(body, Some(status)).unwrap_or_else(|| {
         String::from_utf8_lossy(body)
             .trim()
@@ -77,7 +55,7 @@ pub fn error_from_status(
             .take(300)
             .collect::<String>()
     });
-    if is_rate_limit(venue, status, body) {
+    if rate_limited {
         return PipelineError::RateLimited {
             venue,
             status,
@@ -85,12 +63,7 @@ pub fn error_from_status(
             message: text,
         };
     }
-    let (code, message) = match venue {
-        Venue::Binance => binance::error_code_and_message(body),
-        Venue::Bybit => bybit::error_code_and_message(body),
-        Venue::Hyperliquid => None,
-    }
-    .unwrap_or((
+    let (code, message) = code_and_message(body).unwrap_or((
         i64::from(status),
         if text.is_empty() {
             "empty body".to_string()
@@ -165,40 +138,21 @@ pub(crate) fn check_symbol(
     }
 }
 
-/// Bybit reports some transient failures inside HTTP 200: 10006 "too many visits" (a rate limit), 10000 server
-/// timeout and 10016 server error. These are worth a retry like their HTTP counterparts; other `retCode`s are the
-/// caller's problem and go to the parser.
+/// A transient failure inside a 2xx answer (Bybit's `retCode`s 10006, 10000, 10016), worth a retry.
 pub fn retryable_error_in_body(venue: Venue, body: &[u8]) -> Option<PipelineError> {
-    if venue != Venue::Bybit || body.starts_with(br#"{"retCode":0,"#) {
-        return None;
-    }
-    match bybit::error_code_and_message(body)? {
-        (10006, message) => Some(PipelineError::RateLimited {
-            venue,
-            status: 200,
-            retry_after_ms: None,
-            message,
-        }),
-        (code @ (10000 | 10016), message) => Some(PipelineError::Exchange {
-            venue,
-            status: 200,
-            code,
-            message,
-        }),
-        _ => None,
-    }
+    net::ResponseClassifier::retryable_error_in_body(spec(venue), body)
 }
 
 /// Answers that mean "slow down": 429 everywhere, Binance's 418 IP ban, Bybit's 403 IP limit — but not a 403 page
 /// from Bybit's CDN refusing the country, which no amount of waiting fixes.
 pub fn is_rate_limit(venue: Venue, status: u16, body: &[u8]) -> bool {
-    let cdn_refusal = || {
-        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
-        text.contains("cloudfront") || text.contains("from your country")
-    };
-    status == 429
-        || (venue == Venue::Binance && status == 418)
-        || (venue == Venue::Bybit && status == 403 && !cdn_refusal())
+    net::ResponseClassifier::is_rate_limit(spec(venue), status, body)
+}
+
+/// A CDN's page refusing the country (Bybit's CloudFront): no amount of waiting fixes it.
+pub(crate) fn cdn_refusal(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+    text.contains("cloudfront") || text.contains("from your country")
 }
 
 /// Open interest history granularity; the names are Binance's (`5m` … `1d`), as users type them.

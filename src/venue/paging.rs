@@ -47,6 +47,29 @@ pub trait Pager: Send {
     fn endpoint(&self) -> String;
 }
 
+/// A boxed pager (what a venue spec hands out) is a pager.
+impl<P: Pager + ?Sized> Pager for Box<P> {
+    type Row = P::Row;
+    fn next_request(&self) -> Option<Request> {
+        (**self).next_request()
+    }
+    fn on_page(&mut self, body: &[u8]) -> Result<Vec<Self::Row>> {
+        (**self).on_page(body)
+    }
+    fn progress(&self) -> f64 {
+        (**self).progress()
+    }
+    fn warnings(&self) -> Vec<String> {
+        (**self).warnings()
+    }
+    fn request_budget(&self) -> usize {
+        (**self).request_budget()
+    }
+    fn endpoint(&self) -> String {
+        (**self).endpoint()
+    }
+}
+
 /// `GET /fapi/v1/fundingRate`; for Hyperliquid's single endpoint also the request type.
 pub fn endpoint_of(request: &Request) -> String {
     let method = match request.method {

@@ -128,12 +128,8 @@ pub(crate) fn positive(venue: Venue, value: f64, field: &str, what: &'static str
     }
 }
 
-/// The registry of venues that stream liquidations over a WebSocket; `None` for a venue without a public feed
+/// The venues that stream liquidations over a WebSocket (from each venue's spec); `None` for a venue without a public feed
 /// (Hyperliquid, which is polled).
 pub fn liquidation_protocol(venue: Venue) -> Option<Box<dyn LiquidationProtocol>> {
-    match venue {
-        Venue::Binance => Some(Box::new(crate::venue::binance::stream::BinanceLiquidations)),
-        Venue::Bybit => Some(Box::new(crate::venue::bybit::stream::BybitLiquidations)),
-        Venue::Hyperliquid => None,
-    }
+    crate::venue::spec(venue).liquidation_protocol()
 }

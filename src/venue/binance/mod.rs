@@ -3,6 +3,7 @@
 //! Errors are `{"code": <negative int>, "msg": "..."}`, usually with HTTP 4xx but occasionally with 200, so
 //! parsers recognise that body before complaining about a shape mismatch.
 
+pub mod spec;
 pub mod stream;
 
 use std::collections::HashMap;
@@ -13,9 +14,9 @@ use crate::model::time::venue_ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::{LooseF64, LooseI64};
 use crate::venue::paging::ForwardPager;
-use crate::venue::{check_symbol, LimitGroup, Method, OiPeriod, Request};
+use crate::venue::{check_symbol, Method, OiPeriod, Request};
 
-const VENUE: Venue = Venue::Binance;
+pub(crate) const VENUE: Venue = Venue::Binance;
 /// Funding interval of every symbol that `fundingInfo` does not list.
 pub const DEFAULT_FUNDING_INTERVAL_MINUTES: u16 = 8 * 60;
 /// Documented request-weight limit per minute for USDⓈ-M market data (per IP).
@@ -77,7 +78,7 @@ pub fn parse_mark_prices(body: &[u8]) -> Result<Vec<(String, f64)>> {
 
 pub fn funding_info_request() -> Request {
     Request {
-        limit_group: Some(LimitGroup::BinanceFundingRate),
+        limit_group: Some(spec::FUNDING_RATE),
         ..get("/fapi/v1/fundingInfo", vec![], 1, "funding intervals")
     }
 }
@@ -353,7 +354,7 @@ pub fn open_interest_history_pager(
         range,
         page,
         move |start, end| Request {
-            limit_group: Some(LimitGroup::BinanceFuturesData),
+            limit_group: Some(spec::FUTURES_DATA),
             ..get(
                 "/futures/data/openInterestHist",
                 vec![
@@ -420,7 +421,7 @@ pub fn funding_rate_history_pager(
         range,
         page,
         move |start, end| Request {
-            limit_group: Some(LimitGroup::BinanceFundingRate),
+            limit_group: Some(spec::FUNDING_RATE),
             ..get(
                 "/fapi/v1/fundingRate",
                 vec![
@@ -639,7 +640,7 @@ mod tests {
             open_interest_history_pager(btc(), OiPeriod::H1, (1_000, 2_000), OI_HISTORY_PAGE);
         let r = crate::venue::paging::Pager::next_request(&pager).unwrap();
         assert_eq!(r.path, "/futures/data/openInterestHist");
-        assert_eq!(r.limit_group, Some(LimitGroup::BinanceFuturesData));
+        assert_eq!(r.limit_group, Some(spec::FUTURES_DATA));
         assert!(
             r.query.contains(&("period", "1h".to_string()))
                 && r.query.contains(&("limit", "500".to_string()))

@@ -3,6 +3,7 @@
 //! Every answer is the envelope `{"retCode","retMsg","result","retExtInfo","time"}`; errors come as HTTP 200 with
 //! `retCode != 0`, so the envelope is checked before the payload. Numbers are strings, `""` means not applicable.
 
+pub mod spec;
 pub mod stream;
 
 use serde::Deserialize;
@@ -11,9 +12,9 @@ use crate::model::time::venue_ms_to_ns;
 use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
 use crate::venue::lenient::{LooseF64, LooseI64};
 use crate::venue::paging::{BackwardWindowPager, Continuation, NewestFirstPage, WindowRequest};
-use crate::venue::{check_symbol, Method, OiPeriod, Request};
+use crate::venue::{check_symbol, InstrumentPage, Method, OiPeriod, Request};
 
-const VENUE: Venue = Venue::Bybit;
+pub(crate) const VENUE: Venue = Venue::Bybit;
 const CATEGORY: &str = "linear";
 /// Documented IP limit: 600 requests per 5-second window.
 pub const REQUESTS_PER_5S: u32 = 600;
@@ -102,6 +103,31 @@ pub fn error_code_and_message(body: &[u8]) -> Option<(i64, String)> {
         .map(|e| (e.ret_code, e.ret_msg))
 }
 
+/// Bybit reports some transient failures inside HTTP 200: 10006 "too many visits" (a rate limit), 10000 server
+/// timeout and 10016 server error. These are worth a retry like their HTTP counterparts; other `retCode`s are the
+/// caller's problem and go to the parser.
+pub fn retryable_error_in_body(body: &[u8]) -> Option<PipelineError> {
+    let venue = VENUE;
+    if body.starts_with(br#"{"retCode":0,"#) {
+        return None;
+    }
+    match error_code_and_message(body)? {
+        (10006, message) => Some(PipelineError::RateLimited {
+            venue,
+            status: 200,
+            retry_after_ms: None,
+            message,
+        }),
+        (code @ (10000 | 10016), message) => Some(PipelineError::Exchange {
+            venue,
+            status: 200,
+            code,
+            message,
+        }),
+        _ => None,
+    }
+}
+
 /// Opens the envelope: `retCode != 0` is an exchange error carrying Bybit's code and message; a missing `result`
 /// or a body that is not an envelope is malformed. Returns the result and the envelope time (ms).
 fn open<'a, T: Deserialize<'a>>(body: &'a [u8], what: &'static str) -> Result<(T, Option<i64>)> {
@@ -146,14 +172,6 @@ struct InstrumentInfo<'a> {
     contract_type: &'a str,
     #[serde(default)]
     status: &'a str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstrumentPage {
-    /// Native symbols of the trading linear perpetuals on this page.
-    pub symbols: Vec<String>,
-    /// Cursor of the next page; `None` on the last one.
-    pub next_cursor: Option<String>,
 }
 
 pub fn parse_instruments(body: &[u8]) -> Result<InstrumentPage> {

@@ -4,6 +4,7 @@
 //! time the answer arrived. Funding is hourly and settles on the top of each hour.
 
 pub mod fills;
+pub mod spec;
 
 use serde::Deserialize;
 
@@ -14,7 +15,7 @@ use crate::venue::lenient::LooseF64;
 use crate::venue::paging::ForwardPager;
 use crate::venue::{check_symbol, next_boundary_ms, Method, Request};
 
-const VENUE: Venue = Venue::Hyperliquid;
+pub(crate) const VENUE: Venue = Venue::Hyperliquid;
 /// Documented: 1200 weight per minute per IP; `meta` and `metaAndAssetCtxs` weigh 20.
 pub const WEIGHT_PER_MINUTE: u32 = 1200;
 const INFO_WEIGHT: u32 = 20;
