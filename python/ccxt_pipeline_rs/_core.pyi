@@ -7,6 +7,22 @@ from typing import Any, Self, final
 
 import pyarrow as pa
 
+# The exception classes are plain Python classes with typed attributes (ccxt_pipeline_rs/errors.py), re-exported
+# (listed in __all__).
+from ccxt_pipeline_rs.errors import (
+    ExchangeError,
+    IncompleteHistoryWarning,
+    InternalError,
+    InvalidArgumentError,
+    MalformedResponseError,
+    NetworkError,
+    PipelineError,
+    RateLimitError,
+    StoreError,
+    SymbolNotFoundError,
+    UnsupportedError,
+)
+
 # What the module exports (PyO3 fills `__all__` with every name it adds).
 __all__ = [
     "PipelineError",
@@ -55,24 +71,6 @@ def base_url_from_env(venue: str) -> str:
 
 def ws_url_from_env(venue: str) -> str:
     """``CCXT_PIPELINE_<VENUE>_WS_URL`` if set and not blank, else the production WebSocket base URL."""
-
-class PipelineError(Exception):
-    venue: str | None
-    code: int | None
-    status: int | None
-    retry_after: float | None
-    suggestions: list[str]
-
-class NetworkError(PipelineError): ...
-class RateLimitError(PipelineError): ...
-class ExchangeError(PipelineError): ...
-class MalformedResponseError(ExchangeError): ...
-class SymbolNotFoundError(PipelineError): ...
-class UnsupportedError(PipelineError): ...
-class InvalidArgumentError(PipelineError, ValueError, TypeError): ...
-class StoreError(PipelineError): ...
-class InternalError(PipelineError): ...
-class IncompleteHistoryWarning(UserWarning): ...
 
 def _panic_for_tests(asynchronous: bool = False, blocking: bool = False) -> Any: ...
 
