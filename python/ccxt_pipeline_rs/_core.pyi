@@ -81,7 +81,15 @@ _Progress = Callable[[str, str, int, float], object]  # (venue, instrument_id, r
 # so each is declared in full rather than through a base class that `isinstance` would not know.
 @final
 class BinanceFetcher:
-    def __new__(cls, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None) -> Self: ...
+    def __new__(
+        cls,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        timeout: float | None = None,
+        *,
+        retries: int | None = None,
+        rate_limits: bool = True,
+    ) -> Self: ...
     @property
     def venue(self) -> str: ...
     @property
@@ -141,7 +149,15 @@ class BinanceFetcher:
 
 @final
 class BybitFetcher:
-    def __new__(cls, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None) -> Self: ...
+    def __new__(
+        cls,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        timeout: float | None = None,
+        *,
+        retries: int | None = None,
+        rate_limits: bool = True,
+    ) -> Self: ...
     @property
     def venue(self) -> str: ...
     @property
@@ -201,7 +217,15 @@ class BybitFetcher:
 
 @final
 class HyperliquidFetcher:
-    def __new__(cls, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None) -> Self: ...
+    def __new__(
+        cls,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        timeout: float | None = None,
+        *,
+        retries: int | None = None,
+        rate_limits: bool = True,
+    ) -> Self: ...
     @property
     def venue(self) -> str: ...
     @property
@@ -279,6 +303,8 @@ class Orchestrator:
         rate_limits: bool = True,
         timeout: float | None = None,
         ws_urls: dict[str, str] | None = None,
+        *,
+        retries: int | None = None,
     ) -> Self: ...
     def stream_liquidations(
         self,
