@@ -8,14 +8,13 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::fetch::{
-    History, HistoryProgress, HistoryRange, HistorySink, MultiVenue, Orchestrator, VenueClient,
-};
+use crate::fetch::{History, HistoryRange, HistorySink, MultiVenue, Orchestrator, VenueClient};
 use crate::model::records::{funding_rate_batch, now_ns, open_interest_batch};
 use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
 use crate::net::HttpConfig;
 use crate::python::dates::history_date_ns;
 use crate::python::errors::{to_py_err, warn_incomplete};
+use crate::python::progress::{block_on_result_progress, run_delivering, LoopDelivery, Progress};
 use crate::python::runtime::{awaitable, block_on_result, to_pyarrow};
 use crate::python::store::PyParquetStore;
 use crate::python::stream::{PyLiquidationStream, StreamArgs};
@@ -39,34 +38,28 @@ fn period(text: &str) -> PyResult<OiPeriod> {
     OiPeriod::parse(text).map_err(to_py_err)
 }
 
-/// Calls `progress(venue, instrument_id, rows, fraction)` after every page. A callback that raises is reported
-/// once in the log and then ignored: progress display must not abort a backfill.
+/// Where a history fetch puts its rows besides the result, and its progress callback, if any: the fetch only queues
+/// `progress(venue, instrument_id, rows, fraction)` updates; the caller's thread or event loop calls the callback
+/// (src/python/progress.rs). A callback that raises is logged and then ignored: progress display must not abort a
+/// backfill.
 fn history_sink(
     store: Option<PyRef<'_, PyParquetStore>>,
     progress: Option<Py<PyAny>>,
-) -> HistorySink {
-    let progress = progress.map(|callback| {
-        let callback = std::sync::Arc::new(callback);
-        std::sync::Arc::new(move |p: &HistoryProgress| {
-            Python::attach(|py| {
-                if let Err(e) = callback.call1(
-                    py,
-                    (
-                        p.venue.as_str(),
-                        p.instrument_id.as_str(),
-                        p.rows,
-                        p.fraction,
-                    ),
-                ) {
-                    tracing::warn!("progress callback raised: {e}");
-                }
-            })
-        }) as crate::fetch::ProgressFn
-    });
-    HistorySink {
+) -> (HistorySink, Option<Arc<Progress>>) {
+    let progress = progress.map(Progress::new);
+    let sink = HistorySink {
         store: store.map(|s| s.store.clone()),
-        progress,
-    }
+        progress: progress.as_ref().map(|p| p.progress_fn()),
+    };
+    (sink, progress)
+}
+
+/// The event-loop delivery of an `…_async` history fetch's progress.
+fn loop_delivery(
+    py: Python<'_>,
+    progress: Option<Arc<Progress>>,
+) -> PyResult<Option<LoopDelivery>> {
+    progress.map(|p| LoopDelivery::new(py, p)).transpose()
 }
 
 fn history_table<R>(
@@ -378,15 +371,16 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Py<PyAny>> {
-                let (range, period, sink) = (
+                let (range, period, (sink, progress)) = (
                     history_range(start, end)?,
                     self::period(&period)?,
                     history_sink(store, progress),
                 );
-                let history = block_on_result(
+                let history = block_on_result_progress(
                     py,
                     self.client
                         .fetch_open_interest_history(&symbol, period, range, &sink),
+                    progress.as_ref(),
                 )?;
                 history_table(py, history, open_interest_batch)
             }
@@ -402,18 +396,17 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                let (range, period, sink) = (
+                let (range, period, (sink, progress)) = (
                     history_range(start, end)?,
                     self::period(&period)?,
                     history_sink(store, progress),
                 );
-                let client = self.client.clone();
+                let (client, delivery) = (self.client.clone(), loop_delivery(py, progress)?);
                 awaitable(
                     py,
                     async move {
-                        client
-                            .fetch_open_interest_history(&symbol, period, range, &sink)
-                            .await
+                        let fetch = client.fetch_open_interest_history(&symbol, period, range, &sink);
+                        run_delivering(delivery, fetch).await
                     },
                     move |py, history| history_table(py, history, open_interest_batch),
                 )
@@ -430,10 +423,11 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Py<PyAny>> {
-                let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
-                let history = block_on_result(
+                let (range, (sink, progress)) = (history_range(start, end)?, history_sink(store, progress));
+                let history = block_on_result_progress(
                     py,
                     self.client.fetch_funding_rate_history(&symbol, range, &sink),
+                    progress.as_ref(),
                 )?;
                 history_table(py, history, funding_rate_batch)
             }
@@ -448,14 +442,13 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = opt_callable_arg)] progress: Option<Py<PyAny>>,
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                let (range, sink) = (history_range(start, end)?, history_sink(store, progress));
-                let client = self.client.clone();
+                let (range, (sink, progress)) = (history_range(start, end)?, history_sink(store, progress));
+                let (client, delivery) = (self.client.clone(), loop_delivery(py, progress)?);
                 awaitable(
                     py,
                     async move {
-                        client
-                            .fetch_funding_rate_history(&symbol, range, &sink)
-                            .await
+                        let fetch = client.fetch_funding_rate_history(&symbol, range, &sink);
+                        run_delivering(delivery, fetch).await
                     },
                     move |py, history| history_table(py, history, funding_rate_batch),
                 )
@@ -767,11 +760,12 @@ impl PyOrchestrator {
             history_range(start, end)?,
             self::period(&period)?,
         );
-        let sink = history_sink(store, progress);
-        let result = block_on_result(
+        let (sink, progress) = history_sink(store, progress);
+        let result = block_on_result_progress(
             py,
             self.inner
                 .fetch_open_interest_history(&symbols, period, range, &sink),
+            progress.as_ref(),
         )?;
         multi_venue_history(py, result, open_interest_batch)
     }
@@ -788,11 +782,12 @@ impl PyOrchestrator {
         #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<MultiVenueResult> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
-        let sink = history_sink(store, progress);
-        let result = block_on_result(
+        let (sink, progress) = history_sink(store, progress);
+        let result = block_on_result_progress(
             py,
             self.inner
                 .fetch_funding_rate_history(&symbols, range, &sink),
+            progress.as_ref(),
         )?;
         multi_venue_history(py, result, funding_rate_batch)
     }
@@ -813,13 +808,13 @@ impl PyOrchestrator {
             history_range(start, end)?,
             self::period(&period)?,
         );
-        let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
+        let (inner, (sink, progress)) = (self.inner.clone(), history_sink(store, progress));
+        let delivery = loop_delivery(py, progress)?;
         awaitable(
             py,
             async move {
-                inner
-                    .fetch_open_interest_history(&symbols, period, range, &sink)
-                    .await
+                let fetch = inner.fetch_open_interest_history(&symbols, period, range, &sink);
+                run_delivering(delivery, fetch).await
             },
             move |py, result| multi_venue_history(py, result, open_interest_batch),
         )
@@ -836,13 +831,13 @@ impl PyOrchestrator {
         #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
-        let (inner, sink) = (self.inner.clone(), history_sink(store, progress));
+        let (inner, (sink, progress)) = (self.inner.clone(), history_sink(store, progress));
+        let delivery = loop_delivery(py, progress)?;
         awaitable(
             py,
             async move {
-                inner
-                    .fetch_funding_rate_history(&symbols, range, &sink)
-                    .await
+                let fetch = inner.fetch_funding_rate_history(&symbols, range, &sink);
+                run_delivering(delivery, fetch).await
             },
             move |py, result| multi_venue_history(py, result, funding_rate_batch),
         )
