@@ -11,22 +11,25 @@ from ccxt_pipeline_rs._core import (
     BybitFetcher,
     CCXTPipelineConfig,
     DaemonRunner,
-    ExchangeError,
     HyperliquidFetcher,
+    LiquidationStream,
+    MultiVenueResult,
+    Orchestrator,
+    ParquetStore,
+    __version__,
+)
+from ccxt_pipeline_rs.errors import (
+    ExchangeError,
     IncompleteHistoryWarning,
     InternalError,
     InvalidArgumentError,
     MalformedResponseError,
-    MultiVenueResult,
     NetworkError,
-    Orchestrator,
-    ParquetStore,
     PipelineError,
     RateLimitError,
     StoreError,
     SymbolNotFoundError,
     UnsupportedError,
-    __version__,
 )
 
 __all__ = [

@@ -7,6 +7,22 @@ from typing import Any, Self, final
 
 import pyarrow as pa
 
+# The exception classes are plain Python classes with typed attributes (ccxt_pipeline_rs/errors.py), re-exported
+# (listed in __all__).
+from ccxt_pipeline_rs.errors import (
+    ExchangeError,
+    IncompleteHistoryWarning,
+    InternalError,
+    InvalidArgumentError,
+    MalformedResponseError,
+    NetworkError,
+    PipelineError,
+    RateLimitError,
+    StoreError,
+    SymbolNotFoundError,
+    UnsupportedError,
+)
+
 # What the module exports (PyO3 fills `__all__` with every name it adds).
 __all__ = [
     "PipelineError",
@@ -56,24 +72,6 @@ def base_url_from_env(venue: str) -> str:
 def ws_url_from_env(venue: str) -> str:
     """``CCXT_PIPELINE_<VENUE>_WS_URL`` if set and not blank, else the production WebSocket base URL."""
 
-class PipelineError(Exception):
-    venue: str | None
-    code: int | None
-    status: int | None
-    retry_after: float | None
-    suggestions: list[str]
-
-class NetworkError(PipelineError): ...
-class RateLimitError(PipelineError): ...
-class ExchangeError(PipelineError): ...
-class MalformedResponseError(ExchangeError): ...
-class SymbolNotFoundError(PipelineError): ...
-class UnsupportedError(PipelineError): ...
-class InvalidArgumentError(PipelineError, ValueError, TypeError): ...
-class StoreError(PipelineError): ...
-class InternalError(PipelineError): ...
-class IncompleteHistoryWarning(UserWarning): ...
-
 def _panic_for_tests(asynchronous: bool = False, blocking: bool = False) -> Any: ...
 
 _DateLike = datetime.datetime | str | int
@@ -83,7 +81,15 @@ _Progress = Callable[[str, str, int, float], object]  # (venue, instrument_id, r
 # so each is declared in full rather than through a base class that `isinstance` would not know.
 @final
 class BinanceFetcher:
-    def __new__(cls, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None) -> Self: ...
+    def __new__(
+        cls,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        timeout: float | None = None,
+        *,
+        retries: int | None = None,
+        rate_limits: bool = True,
+    ) -> Self: ...
     @property
     def venue(self) -> str: ...
     @property
@@ -143,7 +149,15 @@ class BinanceFetcher:
 
 @final
 class BybitFetcher:
-    def __new__(cls, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None) -> Self: ...
+    def __new__(
+        cls,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        timeout: float | None = None,
+        *,
+        retries: int | None = None,
+        rate_limits: bool = True,
+    ) -> Self: ...
     @property
     def venue(self) -> str: ...
     @property
@@ -203,7 +217,15 @@ class BybitFetcher:
 
 @final
 class HyperliquidFetcher:
-    def __new__(cls, base_url: str | None = None, ws_url: str | None = None, timeout: float | None = None) -> Self: ...
+    def __new__(
+        cls,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        timeout: float | None = None,
+        *,
+        retries: int | None = None,
+        rate_limits: bool = True,
+    ) -> Self: ...
     @property
     def venue(self) -> str: ...
     @property
@@ -281,6 +303,8 @@ class Orchestrator:
         rate_limits: bool = True,
         timeout: float | None = None,
         ws_urls: dict[str, str] | None = None,
+        *,
+        retries: int | None = None,
     ) -> Self: ...
     def stream_liquidations(
         self,

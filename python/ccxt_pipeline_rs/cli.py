@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from typing import IO
 
 import click
 import pyarrow as pa
@@ -71,8 +72,9 @@ def iso_utc(ns: int) -> str:
     raise AssertionError("unreachable: 9 digits always divide")
 
 
-def table_rows(table: pa.Table) -> Iterator[dict]:
-    """Rows as plain Python values; timestamps become ISO strings (nanoseconds kept)."""
+def table_rows(table: pa.Table | pa.RecordBatch) -> Iterator[dict]:
+    """Rows as plain Python values; timestamps become ISO strings (nanoseconds kept). Converts every row of
+    `table` at once: slice it first (`render` converts one chunk at a time)."""
     columns = {}
     for name in table.column_names:
         column = table.column(name)
@@ -85,18 +87,39 @@ def table_rows(table: pa.Table) -> Iterator[dict]:
         yield {name: values[i] for name, values in columns.items()}
 
 
+# csv and json are written this many rows at a time: memory stays bounded whatever the size of the result.
+CHUNK_ROWS = 8192
+
+
+def chunked_rows(table: pa.Table) -> Iterator[dict]:
+    """Every row of `table`, converted to Python values one chunk at a time."""
+    for batch in table.to_batches(max_chunksize=CHUNK_ROWS):
+        yield from table_rows(batch)
+
+
+def write_json(rows: Iterator[dict], out: IO[str]) -> None:
+    """The bytes of `json.dumps(list(rows), indent=2) + "\n"`, written a row at a time. A row dumped on its own
+    has no raw newline inside a value (json escapes them), so indenting each of its lines by two spaces nests it."""
+    first = True
+    for row in rows:
+        out.write("[\n  " if first else ",\n  ")
+        out.write(json.dumps(row, indent=2).replace("\n", "\n  "))
+        first = False
+    out.write("[]\n" if first else "\n]\n")
+
+
 def render(table: pa.Table, kind: str, fmt: str, output: str | None = None) -> None:
     """Rows to stdout, or with `output` (csv and json) to that file. Zero rows are `[]` in json and the header in
-    csv."""
-    rows = list(table_rows(table))
+    csv. csv and json are streamed a chunk at a time; the table format converts only the rows it shows."""
     if fmt in ("json", "csv"):
         with open(output, "w", newline="", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout) as out:
             if fmt == "json":
-                out.write(json.dumps(rows, indent=2) + "\n")
+                write_json(chunked_rows(table), out)
             else:
                 writer = csv.DictWriter(out, fieldnames=table.column_names, lineterminator="\n")
                 writer.writeheader()
-                writer.writerows(rows)
+                for batch in table.to_batches(max_chunksize=CHUNK_ROWS):
+                    writer.writerows(table_rows(batch))
     else:
         from rich.console import Console
         from rich.table import Table
@@ -106,11 +129,17 @@ def render(table: pa.Table, kind: str, fmt: str, output: str | None = None) -> N
         for name in shown:
             label = f"{name} (UTC)" if name.startswith(("ts_", "next_")) else name
             out.add_column(label, justify="left" if name in ("venue", "instrument_id") else "right", no_wrap=True)
+        total = table.num_rows
         half = TABLE_MAX_ROWS // 2
-        shown_rows = rows if len(rows) <= TABLE_MAX_ROWS else rows[:half] + [None] + rows[-half:]
+        # Only the shown columns of the shown rows become Python objects.
+        table = table.select(shown)
+        if total <= TABLE_MAX_ROWS:
+            shown_rows: list[dict | None] = list(table_rows(table))
+        else:
+            shown_rows = [*table_rows(table.slice(0, half)), None, *table_rows(table.slice(total - half, half))]
         for row in shown_rows:
             if row is None:
-                out.add_row(f"… {len(rows) - 2 * half} more rows …", *([""] * (len(shown) - 1)))
+                out.add_row(f"… {total - 2 * half} more rows …", *([""] * (len(shown) - 1)))
             else:
                 out.add_row(*(display(name, row[name]) for name in shown))
         # Piped output has no terminal width to honour; never cut values there.
@@ -534,7 +563,7 @@ def stream_liquidations(
             connected = stream.connected
             click.echo(f"connections delivering: {connected}", err=True)
         gaps = stream.gaps
-        for row in list(table_rows(gaps))[shown_gaps:]:
+        for row in table_rows(gaps.slice(shown_gaps)):
             click.echo(
                 f"gap: {row['venue']} {row['stream']} {row['ts_event']} → {row['ts_init']} ({row['reason']})", err=True
             )
@@ -556,7 +585,7 @@ def stream_liquidations(
     while (table := stream.get(timeout=0.001)) is not None:
         show(table)
     report_state()
-    reasons = Counter(row["reason"] for row in table_rows(stream.gaps))
+    reasons = Counter(stream.gaps.column("reason").to_pylist())
     events = ", ".join(f"{venue} {count}" for venue, count in sorted(per_venue.items())) or "none"
     gaps = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())) or "none"
     stored = f"; stored {stream.stored} rows in {target.root}" if target is not None else ""

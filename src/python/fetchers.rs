@@ -9,14 +9,14 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::fetch::{
-    History, HistoryProgress, HistoryRange, HistorySink, Keep, MultiVenue, Orchestrator,
-    VenueClient,
+    History, HistoryRange, HistorySink, Keep, MultiVenue, Orchestrator, VenueClient,
 };
 use crate::model::records::{funding_rate_batch, now_ns, open_interest_batch};
 use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
 use crate::net::HttpConfig;
 use crate::python::dates::history_date_ns;
 use crate::python::errors::{to_py_err, warn_incomplete};
+use crate::python::progress::{block_on_result_progress, run_delivering, LoopDelivery, Progress};
 use crate::python::runtime::{awaitable, batches_to_pyarrow, block_on_result, to_pyarrow};
 use crate::python::store::PyParquetStore;
 use crate::python::stream::{PyLiquidationStream, StreamArgs};
@@ -41,14 +41,15 @@ fn period(text: &str) -> PyResult<OiPeriod> {
     OiPeriod::parse(text).map_err(to_py_err)
 }
 
-/// Calls `progress(venue, instrument_id, rows, fraction)` after every page. A callback that raises is reported
-/// once in the log and then ignored: progress display must not abort a backfill. `collect=False` keeps no rows
-/// (they go to the store only), so it needs a store.
+/// Where a history fetch puts its rows besides the result, and its progress callback, if any: the fetch only queues
+/// `progress(venue, instrument_id, rows, fraction)` updates; the caller's thread or event loop calls the callback
+/// (src/python/progress.rs). A callback that raises is logged and then ignored: progress display must not abort a
+/// backfill. `collect=False` keeps no rows (they go to the store only), so it needs a store.
 fn history_sink(
     store: Option<PyRef<'_, PyParquetStore>>,
     progress: Option<Py<PyAny>>,
     collect: bool,
-) -> PyResult<HistorySink> {
+) -> PyResult<(HistorySink, Option<Arc<Progress>>)> {
     if !collect && store.is_none() {
         return Err(to_py_err(PipelineError::InvalidArgument(
             "collect=False needs store=: without a store the rows would be lost (pass store=ParquetStore(...) or \
@@ -56,34 +57,26 @@ fn history_sink(
                 .into(),
         )));
     }
-    let progress = progress.map(|callback| {
-        let callback = std::sync::Arc::new(callback);
-        std::sync::Arc::new(move |p: &HistoryProgress| {
-            Python::attach(|py| {
-                if let Err(e) = callback.call1(
-                    py,
-                    (
-                        p.venue.as_str(),
-                        p.instrument_id.as_str(),
-                        p.rows,
-                        p.fraction,
-                    ),
-                ) {
-                    tracing::warn!("progress callback raised: {e}");
-                }
-            })
-        }) as crate::fetch::ProgressFn
-    });
-    Ok(HistorySink {
+    let progress = progress.map(Progress::new);
+    let sink = HistorySink {
         store: store.map(|s| s.store.clone()),
-        progress,
+        progress: progress.as_ref().map(|p| p.progress_fn()),
         keep: if collect {
             Keep::Batches
         } else {
             Keep::Nothing
         },
         store_batch_rows: None,
-    })
+    };
+    Ok((sink, progress))
+}
+
+/// The event-loop delivery of an `…_async` history fetch's progress.
+fn loop_delivery(
+    py: Python<'_>,
+    progress: Option<Arc<Progress>>,
+) -> PyResult<Option<LoopDelivery>> {
+    progress.map(|p| LoopDelivery::new(py, p)).transpose()
 }
 
 /// The rows as one pyarrow.Table (the batches built page by page, joined without a copy), or with
@@ -246,33 +239,102 @@ fn wrong_type(value: &Bound<'_, PyAny>, expected: &str) -> PyErr {
     )))
 }
 
-/// The HTTP configuration with `timeout` (seconds per request, default 10) if given.
-fn http_config(timeout: Option<f64>, rate_limits: bool) -> PyResult<HttpConfig> {
-    let mut config = HttpConfig {
-        rate_limits,
-        ..HttpConfig::default()
-    };
-    if let Some(seconds) = timeout {
-        config.timeout = std::time::Duration::try_from_secs_f64(seconds)
-            .ok()
-            .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(86_400))
-            .ok_or_else(|| {
-                to_py_err(PipelineError::InvalidArgument(format!(
-                    "timeout must be more than 0 and at most 86400 seconds, not {seconds}"
-                )))
-            })?;
-        // Connecting cannot take longer than the whole request.
-        config.connect_timeout = config.connect_timeout.min(config.timeout);
+/// Most retries a caller may ask for: with the backoff capped at 10 s, more only hides an outage.
+const MAX_RETRIES: u32 = 20;
+
+/// A retry count: a non-negative int (not a bool) up to [`MAX_RETRIES`].
+fn opt_retries_arg(value: &Bound<'_, PyAny>) -> PyResult<Option<u32>> {
+    if value.is_none() {
+        return Ok(None);
     }
-    Ok(config)
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(wrong_type(value, "a number of retries"));
+    }
+    let n: i64 = value
+        .extract()
+        .map_err(|_| wrong_type(value, "a number of retries"))?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n <= MAX_RETRIES)
+        .map(Some)
+        .ok_or_else(|| {
+            to_py_err(PipelineError::InvalidArgument(format!(
+                "retries must be from 0 to {MAX_RETRIES}, not {n}"
+            )))
+        })
 }
 
-fn client(
-    venue: Venue,
-    base_url: Option<&str>,
+/// A flag: `True` or `False` only (not `0`, not `"no"`).
+fn bool_arg(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if !value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(wrong_type(value, "True or False"));
+    }
+    value.extract()
+}
+
+/// The HTTP settings a caller may give: `timeout` (seconds per request, default 10), `retries` (after the first
+/// attempt, default 4) and `rate_limits` (hold to the venues' documented limits, default on).
+struct HttpArgs {
     timeout: Option<f64>,
-) -> PyResult<Arc<VenueClient>> {
-    VenueClient::new(venue, base_url, &http_config(timeout, true)?)
+    retries: Option<u32>,
+    rate_limits: bool,
+}
+
+impl HttpArgs {
+    fn config(&self) -> PyResult<HttpConfig> {
+        let mut config = HttpConfig {
+            rate_limits: self.rate_limits,
+            ..HttpConfig::default()
+        };
+        if let Some(seconds) = self.timeout {
+            config.timeout = std::time::Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|d| !d.is_zero() && *d <= std::time::Duration::from_secs(86_400))
+                .ok_or_else(|| {
+                    to_py_err(PipelineError::InvalidArgument(format!(
+                        "timeout must be more than 0 and at most 86400 seconds, not {seconds}"
+                    )))
+                })?;
+            // Connecting cannot take longer than the whole request.
+            config.connect_timeout = config.connect_timeout.min(config.timeout);
+        }
+        if let Some(retries) = self.retries {
+            config.retry.max_attempts = retries + 1;
+        }
+        Ok(config)
+    }
+}
+
+/// A WebSocket base URL given by the caller: `ws://` or `wss://`.
+fn checked_ws_url(venue: Venue, url: String) -> PyResult<String> {
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        return Err(to_py_err(PipelineError::InvalidArgument(format!(
+            "{venue} ws_url must start with ws:// or wss://, not '{}'",
+            crate::net::redact::redact_url(&url)
+        ))));
+    }
+    Ok(url)
+}
+
+/// A fetcher's `ws_url`. Hyperliquid's liquidations are polled over REST (`base_url`), so a WebSocket URL given to
+/// its fetcher would be ignored: refused. (A venue → URL map, like the orchestrator's `ws_urls` or the daemon's
+/// configuration, may name every venue: there a Hyperliquid entry is checked and unused.)
+fn fetcher_ws_url(venue: Venue, url: String) -> PyResult<String> {
+    if venue == Venue::Hyperliquid {
+        return Err(to_py_err(PipelineError::InvalidArgument(
+            "hyperliquid has no liquidation WebSocket (its liquidations are polled over REST at the base URL): \
+             give no ws_url for it"
+                .into(),
+        )));
+    }
+    checked_ws_url(venue, url)
+}
+
+/// The client of `venue` at `base_url`, or without one at `CCXT_PIPELINE_<VENUE>_URL` (if set) or production: the
+/// same resolution as the CLI and the daemon.
+fn client(venue: Venue, base_url: Option<String>, http: &HttpArgs) -> PyResult<Arc<VenueClient>> {
+    let base_url = base_url.unwrap_or_else(|| venue.base_url_from_env());
+    VenueClient::new(venue, Some(&base_url), &http.config()?)
         .map(Arc::new)
         .map_err(to_py_err)
 }
@@ -290,16 +352,21 @@ macro_rules! fetcher {
         #[pymethods]
         impl $name {
             #[new]
-            /// `timeout`: seconds a request may take in all (connect, send, read), default 10.
-            #[pyo3(signature = (base_url=None, ws_url=None, timeout=None))]
+            /// `base_url` / `ws_url`: default `CCXT_PIPELINE_<VENUE>_URL` / `_WS_URL` if set, else production.
+            /// `timeout`: seconds a request may take in all (connect, send, read), default 10. `retries`: attempts
+            /// after the first (default 4). `rate_limits=False` lifts the venue's documented limits (simulators).
+            #[pyo3(signature = (base_url=None, ws_url=None, timeout=None, *, retries=None, rate_limits=true))]
             fn new(
                 #[pyo3(from_py_with = opt_text_arg)] base_url: Option<String>,
                 #[pyo3(from_py_with = opt_text_arg)] ws_url: Option<String>,
                 #[pyo3(from_py_with = opt_seconds_arg)] timeout: Option<f64>,
+                #[pyo3(from_py_with = opt_retries_arg)] retries: Option<u32>,
+                #[pyo3(from_py_with = bool_arg)] rate_limits: bool,
             ) -> PyResult<Self> {
+                let http = HttpArgs { timeout, retries, rate_limits };
                 Ok(Self {
-                    client: client($venue, base_url.as_deref(), timeout)?,
-                    ws_url,
+                    client: client($venue, base_url, &http)?,
+                    ws_url: ws_url.map(|url| fetcher_ws_url($venue, url)).transpose()?,
                 })
             }
 
@@ -373,15 +440,16 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
                 collect: bool,
             ) -> PyResult<Py<PyAny>> {
-                let (range, period, sink) = (
+                let (range, period, (sink, progress)) = (
                     history_range(start, end)?,
                     self::period(&period)?,
                     history_sink(store, progress, collect)?,
                 );
-                let history = block_on_result(
+                let history = block_on_result_progress(
                     py,
                     self.client
                         .fetch_open_interest_history(&symbol, period, range, &sink),
+                    progress.as_ref(),
                 )?;
                 history_table(py, history, collect)
             }
@@ -398,18 +466,17 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
                 collect: bool,
             ) -> PyResult<Bound<'py, PyAny>> {
-                let (range, period, sink) = (
+                let (range, period, (sink, progress)) = (
                     history_range(start, end)?,
                     self::period(&period)?,
                     history_sink(store, progress, collect)?,
                 );
-                let client = self.client.clone();
+                let (client, delivery) = (self.client.clone(), loop_delivery(py, progress)?);
                 awaitable(
                     py,
                     async move {
-                        client
-                            .fetch_open_interest_history(&symbol, period, range, &sink)
-                            .await
+                        let fetch = client.fetch_open_interest_history(&symbol, period, range, &sink);
+                        run_delivering(delivery, fetch).await
                     },
                     move |py, history| history_table(py, history, collect),
                 )
@@ -427,10 +494,11 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
                 collect: bool,
             ) -> PyResult<Py<PyAny>> {
-                let (range, sink) = (history_range(start, end)?, history_sink(store, progress, collect)?);
-                let history = block_on_result(
+                let (range, (sink, progress)) = (history_range(start, end)?, history_sink(store, progress, collect)?);
+                let history = block_on_result_progress(
                     py,
                     self.client.fetch_funding_rate_history(&symbol, range, &sink),
+                    progress.as_ref(),
                 )?;
                 history_table(py, history, collect)
             }
@@ -446,14 +514,13 @@ macro_rules! fetcher {
                 #[pyo3(from_py_with = opt_store_arg)] store: Option<PyRef<'_, PyParquetStore>>,
                 collect: bool,
             ) -> PyResult<Bound<'py, PyAny>> {
-                let (range, sink) = (history_range(start, end)?, history_sink(store, progress, collect)?);
-                let client = self.client.clone();
+                let (range, (sink, progress)) = (history_range(start, end)?, history_sink(store, progress, collect)?);
+                let (client, delivery) = (self.client.clone(), loop_delivery(py, progress)?);
                 awaitable(
                     py,
                     async move {
-                        client
-                            .fetch_funding_rate_history(&symbol, range, &sink)
-                            .await
+                        let fetch = client.fetch_funding_rate_history(&symbol, range, &sink);
+                        run_delivering(delivery, fetch).await
                     },
                     move |py, history| history_table(py, history, collect),
                 )
@@ -597,20 +664,22 @@ pub struct PyOrchestrator {
 impl PyOrchestrator {
     /// `exchanges`: venue names (default all three); `base_urls`: venue name → base URL overrides.
     /// `ws_urls`: venue name → WebSocket base URL overrides (liquidation streams).
+    /// A venue without an override uses `CCXT_PIPELINE_<VENUE>_URL` / `_WS_URL` if set, else production.
     /// `rate_limits=False` lifts the venues' documented limits: for benchmarks against a simulator only.
-    /// `timeout`: seconds a request may take in all, default 10.
+    /// `timeout`: seconds a request may take in all, default 10; `retries`: attempts after the first, default 4.
     #[new]
-    #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true, timeout=None, ws_urls=None))]
+    #[pyo3(signature = (exchanges=None, base_urls=None, rate_limits=true, timeout=None, ws_urls=None, *, retries=None))]
     fn new(
         #[pyo3(from_py_with = opt_names_arg)] exchanges: Option<Vec<String>>,
         #[pyo3(from_py_with = opt_url_map_arg)] base_urls: Option<
             std::collections::HashMap<String, String>,
         >,
-        rate_limits: bool,
+        #[pyo3(from_py_with = bool_arg)] rate_limits: bool,
         #[pyo3(from_py_with = opt_seconds_arg)] timeout: Option<f64>,
         #[pyo3(from_py_with = opt_url_map_arg)] ws_urls: Option<
             std::collections::HashMap<String, String>,
         >,
+        #[pyo3(from_py_with = opt_retries_arg)] retries: Option<u32>,
     ) -> PyResult<Self> {
         let venues: Vec<Venue> = match exchanges {
             None => Venue::ALL.to_vec(),
@@ -624,13 +693,32 @@ impl PyOrchestrator {
         for (name, url) in base_urls.unwrap_or_default() {
             overrides.insert(name.parse::<Venue>().map_err(to_py_err)?, url);
         }
-        let config = http_config(timeout, rate_limits)?;
-        let inner = Orchestrator::for_venues(&venues, |v| overrides.get(&v).cloned(), &config)
-            .map_err(to_py_err)?;
+        let config = HttpArgs {
+            timeout,
+            retries,
+            rate_limits,
+        }
+        .config()?;
+        let inner = Orchestrator::for_venues(
+            &venues,
+            |v| {
+                Some(
+                    overrides
+                        .get(&v)
+                        .cloned()
+                        .unwrap_or_else(|| v.base_url_from_env()),
+                )
+            },
+            &config,
+        )
+        .map_err(to_py_err)?;
         let ws_urls = ws_urls
             .unwrap_or_default()
             .into_iter()
-            .map(|(name, url)| Ok((name.parse::<Venue>().map_err(to_py_err)?, url)))
+            .map(|(name, url)| {
+                let venue = name.parse::<Venue>().map_err(to_py_err)?;
+                Ok((venue, checked_ws_url(venue, url)?))
+            })
             .collect::<PyResult<_>>()?;
         Ok(PyOrchestrator { inner, ws_urls })
     }
@@ -747,11 +835,12 @@ impl PyOrchestrator {
             history_range(start, end)?,
             self::period(&period)?,
         );
-        let sink = history_sink(store, progress, collect)?;
-        let result = block_on_result(
+        let (sink, progress) = history_sink(store, progress, collect)?;
+        let result = block_on_result_progress(
             py,
             self.inner
                 .fetch_open_interest_history(&symbols, period, range, &sink),
+            progress.as_ref(),
         )?;
         multi_venue_history(py, result, collect)
     }
@@ -769,11 +858,12 @@ impl PyOrchestrator {
         collect: bool,
     ) -> PyResult<MultiVenueResult> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
-        let sink = history_sink(store, progress, collect)?;
-        let result = block_on_result(
+        let (sink, progress) = history_sink(store, progress, collect)?;
+        let result = block_on_result_progress(
             py,
             self.inner
                 .fetch_funding_rate_history(&symbols, range, &sink),
+            progress.as_ref(),
         )?;
         multi_venue_history(py, result, collect)
     }
@@ -795,13 +885,14 @@ impl PyOrchestrator {
             history_range(start, end)?,
             self::period(&period)?,
         );
-        let (inner, sink) = (self.inner.clone(), history_sink(store, progress, collect)?);
+        let (inner, (sink, progress)) =
+            (self.inner.clone(), history_sink(store, progress, collect)?);
+        let delivery = loop_delivery(py, progress)?;
         awaitable(
             py,
             async move {
-                inner
-                    .fetch_open_interest_history(&symbols, period, range, &sink)
-                    .await
+                let fetch = inner.fetch_open_interest_history(&symbols, period, range, &sink);
+                run_delivering(delivery, fetch).await
             },
             move |py, result| multi_venue_history(py, result, collect),
         )
@@ -819,13 +910,14 @@ impl PyOrchestrator {
         collect: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (symbols, range) = (symbol_list(symbols)?, history_range(start, end)?);
-        let (inner, sink) = (self.inner.clone(), history_sink(store, progress, collect)?);
+        let (inner, (sink, progress)) =
+            (self.inner.clone(), history_sink(store, progress, collect)?);
+        let delivery = loop_delivery(py, progress)?;
         awaitable(
             py,
             async move {
-                inner
-                    .fetch_funding_rate_history(&symbols, range, &sink)
-                    .await
+                let fetch = inner.fetch_funding_rate_history(&symbols, range, &sink);
+                run_delivering(delivery, fetch).await
             },
             move |py, result| multi_venue_history(py, result, collect),
         )

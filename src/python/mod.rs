@@ -7,6 +7,7 @@ mod errors;
 mod fetchers;
 mod logging;
 mod names;
+mod progress;
 mod runtime;
 mod sim;
 mod store;

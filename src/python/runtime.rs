@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyTable;
 
 use crate::model::Result;
-use crate::python::errors::{to_py_err, InternalError};
+use crate::python::errors::{internal_error, to_py_err};
 
 /// How often a blocked sync call looks for a pending KeyboardInterrupt.
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
@@ -29,7 +29,7 @@ pub fn panic_to_py_err(payload: Box<dyn std::any::Any + Send>) -> PyErr {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    InternalError::new_err(format!("internal error, please report it: {detail}"))
+    internal_error(format!("internal error, please report it: {detail}"))
 }
 
 /// Runs blocking work (disk, CPU) with the GIL released; a panic in it (a bug of ours) is an `InternalError`, never
