@@ -1,9 +1,10 @@
 """Test helper: the table schemas (docs/formats.md#tables), sample tables, and a reference writer of the catalog
 layout (docs/formats.md#on-disk-catalog).
 
-The reference writer is plain pyarrow and deliberately naive (one file per instrument per UTC day, no locking, no
-de-duplication). It exists so the NautilusTrader glue can be checked against files laid out exactly as the layout says,
-independently of the Rust store, and so the store's files can be compared with it (names, schemas, metadata).
+The reference writer is plain pyarrow and deliberately naive (one file per instrument per granule of its kind, named by
+its rows' first and last ts_init; no locking, no de-duplication). It exists so the NautilusTrader glue can be checked
+against files laid out exactly as the layout says, independently of the Rust store, and so the store's files can be
+compared with it (names, schemas, metadata).
 """
 
 import json
@@ -135,6 +136,33 @@ def day_file_name(day_start_ns: int) -> str:
     return f"{file_timestamp(day_start_ns)}_{file_timestamp(day_start_ns + NS_PER_DAY - 1)}.parquet"
 
 
+#: The calendar span a file of each kind stays within (docs/formats.md#file-names).
+GRANULES = {"open_interest": "month", "funding_rate": "year", "liquidation": "day", "gaps": "year"}
+
+
+def granule_start(kind: str, t: int) -> int:
+    day = t // NS_PER_DAY * NS_PER_DAY
+    date = pa.scalar(day, TS).as_py()
+    granule = GRANULES[kind]
+    if granule == "day":
+        return day
+    first = date.replace(day=1) if granule == "month" else date.replace(month=1, day=1)
+    return int(first.timestamp()) * 1_000_000_000
+
+
+def reference_groups(table: pa.Table) -> dict[tuple[str, str], list[int]]:
+    """(instrument id, file name) -> row indices of ``table`` (sorted by ts_init) that the file holds."""
+    kind = kind_of(table)
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    times = ns(table["ts_init"])
+    for i, (iid, t) in enumerate(zip(table["instrument_id"].to_pylist(), times, strict=False)):
+        groups[(iid, granule_start(kind, t))].append(i)
+    return {
+        (iid, f"{file_timestamp(times[idx[0]])}_{file_timestamp(times[idx[-1]])}.parquet"): idx
+        for (iid, _), idx in sorted(groups.items())
+    }
+
+
 def rate_bytes(rate: float) -> bytes:
     """The on-disk ``rate`` cell: the shortest round-trip decimal of the float in plain notation, as a JSON string.
 
@@ -216,20 +244,17 @@ def kind_of(table: pa.Table) -> str:
 
 
 def write_reference_layout(root, table: pa.Table) -> list[Path]:
-    """Write a table as catalog files under ``root``: one file per instrument per UTC day, rows sorted by ts_init.
+    """Write a table as catalog files under ``root``: one file per instrument per granule, rows sorted by ts_init.
 
-    Files already present are overwritten, not merged: callers write each (instrument, day) once.
+    Files already present are overwritten, not merged: callers write each (instrument, granule) once.
     """
     kind = kind_of(table)
     table = table.sort_by([("ts_init", "ascending")])
-    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for i, (iid, t) in enumerate(zip(table["instrument_id"].to_pylist(), ns(table["ts_init"]), strict=False)):
-        groups[(iid, t // NS_PER_DAY)].append(i)
     written = []
-    for (iid, day), idx in sorted(groups.items()):
+    for (iid, name), idx in reference_groups(table).items():
         folder = Path(root) / "data" / FOLDERS[kind] / iid.replace("/", "")
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / day_file_name(day * NS_PER_DAY)
+        path = folder / name
         pq.write_table(_disk_table(kind, table.take(idx), iid), path)
         written.append(path)
     return written

@@ -34,7 +34,7 @@ from nautilus_layout import (
     STREAM_GAP_TABLE,
     day_file_name,
     identity,
-    ns,
+    reference_groups,
     table_from_rows,
     write_reference_layout,
 )
@@ -320,8 +320,16 @@ def test_start_end_query_crosses_files_and_is_inclusive(written, kind, capsys):
     capsys.readouterr()
     data = cat.query(DATA_CLASSES[kind], identifiers=[BINANCE], start=start, end=end)
     opened = [Path(p).name for p in capsys.readouterr().out.split()]
-    # only the files whose interval intersects the range: day 1 and day 2
-    assert sorted(opened) == [day_file_name(DAY0 + NS_PER_DAY), day_file_name(DAY0 + 2 * NS_PER_DAY)]
+    # only the files whose interval intersects the range: liquidations' day files of day 1 and day 2; the one
+    # monthly or yearly file of the other kinds
+    folder = Path(root) / "data" / FOLDERS[kind] / BINANCE
+    intersecting = [
+        p.name
+        for p in sorted(folder.glob("*.parquet"))
+        if _parse_stamp(p.stem.split("_")[0]) <= end and _parse_stamp(p.stem.split("_")[1]) >= start
+    ]
+    assert sorted(opened) == intersecting
+    assert len(opened) == (2 if kind == "liquidation" else 1)
     got = observed(kind, data)
     assert_time_ordered(got)
     assert by_time(got) == by_time(expected(kind, tables[kind], BINANCE, start, end))
@@ -395,12 +403,10 @@ def test_files_follow_the_catalog_layout(written, kind):
 
 
 @pytest.mark.parametrize("kind", list(INPUTS))
-def test_one_file_per_instrument_per_utc_day(written, kind):
+def test_one_file_per_instrument_per_granule_named_by_its_rows(written, kind):
     root, tables = written
     names = {(p.parent.name, p.name) for p in _files(root, kind) if p.is_file()}
-    rows = zip(tables[kind]["instrument_id"].to_pylist(), ns(tables[kind]["ts_init"]), strict=False)
-    days = {(i, t // NS_PER_DAY * NS_PER_DAY) for i, t in rows}
-    assert names == {(i, day_file_name(d)) for i, d in days}
+    assert names == set(reference_groups(tables[kind].sort_by([("ts_init", "ascending")])))
 
 
 def _plain(table: pa.Table) -> list[dict]:
@@ -654,7 +660,10 @@ def test_stream_gaps_read_several_instruments_and_ranges(gaps_written, capsys):
     cat = ParquetDataCatalog(str(root), show_query_paths=True)
     capsys.readouterr()
     day1 = observed("gaps", cat.query(StreamGap, identifiers=[BINANCE], start=start, end=end))
-    assert [Path(p).name for p in capsys.readouterr().out.split()] == [day_file_name(DAY0 + NS_PER_DAY)]
+    # gap files are yearly: the one file of the instrument
+    assert [Path(p).name for p in capsys.readouterr().out.split()] == [
+        p.name for p in (Path(root) / "data" / FOLDERS["gaps"] / BINANCE).glob("*.parquet")
+    ]
     assert [(r[2], r[3] < start <= r[4]) for r in day1] == [("server_close", True)]
     iso = observed("gaps", query(root, "gaps", start="2025-01-02T00:00:00Z", end="2025-01-02T23:59:59.999999999Z"))
     assert by_time(iso) == by_time(expected("gaps", table, None, start, end))

@@ -260,7 +260,7 @@ def test_gaps_kind_round_trip_in_catalog_layout_and_cli(tmp_path):
     # On disk: a NautilusTrader custom data layout like custom_liquidation.
     folder = tmp_path / "data" / "custom_stream_gap" / "ALL.BINANCE"
     (name,) = os.listdir(folder)
-    assert name == "2025-01-01T00-00-00-000000000Z_2025-01-01T23-59-59-999999999Z.parquet"
+    assert name == "2025-01-01T00-00-05-000000000Z_2025-01-01T00-00-05-000000000Z.parquet"  # its rows' ts_init
     disk = pq.read_table(folder / name)
     assert disk.schema.names == ["instrument_id", "stream", "reason", "type", "ts_event", "ts_init"]
     assert [str(t) for t in disk.schema.types] == ["string", "string", "string", "string", "int64", "int64"]
@@ -366,9 +366,13 @@ def test_corrupt_files_are_skipped_quarantined_and_shown(tmp_path, caplog):
     for case, payload in corrupt_variants(b"x" * 400).items():
         root = tmp_path / case.replace(" ", "_")
         store = ParquetStore(root)
-        store.write(oi_table("BTCUSDT-PERP.BINANCE", "binance", "BTCUSDT-PERP", day0_ns(), 72, hour))
+        # Three months of a day each: three monthly files.
+        for month in range(3):
+            start = day0_ns() + month * 40 * 24 * hour
+            store.write(oi_table("BTCUSDT-PERP.BINANCE", "binance", "BTCUSDT-PERP", start, 24, hour))
         folder = root / "data" / "custom_open_interest" / "BTCUSDT-PERP.BINANCE"
         names = sorted(os.listdir(folder))
+        assert len(names) == 3
         valid = (folder / names[1]).read_bytes()
         payload = corrupt_variants(valid)[case]
         (folder / names[1]).write_bytes(payload)
@@ -396,9 +400,9 @@ def test_corrupt_files_are_skipped_quarantined_and_shown(tmp_path, caplog):
         queried = cli("query", "open_interest", "--data-dir", str(root), "--format", "csv")
         assert queried.returncode == 0 and queried.stdout.count("\n") == 49, queried.stderr
         assert f"warning: skipping unreadable data file {folder / names[1]}" in queried.stderr
-        # A write into that day moves it aside and goes on.
-        day1 = day0_ns() + 24 * hour
-        assert store.write(oi_table("BTCUSDT-PERP.BINANCE", "binance", "BTCUSDT-PERP", day1, 1, NS))["rows_added"] == 1
+        # A write into that file's interval moves it aside and goes on.
+        at = day0_ns() + 40 * 24 * hour + hour // 2
+        assert store.write(oi_table("BTCUSDT-PERP.BINANCE", "binance", "BTCUSDT-PERP", at, 1, NS))["rows_added"] == 1
         moved = root / "quarantine" / "custom_open_interest" / "BTCUSDT-PERP.BINANCE" / names[1]
         assert moved.read_bytes() == payload
         assert store.read("open_interest").num_rows == 49

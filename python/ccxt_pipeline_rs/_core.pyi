@@ -106,6 +106,8 @@ class BinanceFetcher:
         period: str = ...,  # "5m"
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> pa.Table: ...
     def fetch_open_interest_history_async(
         self,
@@ -115,6 +117,8 @@ class BinanceFetcher:
         period: str = ...,  # "5m"
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> Awaitable[pa.Table]: ...
     def fetch_funding_rate_history(
         self,
@@ -123,6 +127,8 @@ class BinanceFetcher:
         end: _DateLike | None = None,
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> pa.Table: ...
     def fetch_funding_rate_history_async(
         self,
@@ -131,6 +137,8 @@ class BinanceFetcher:
         end: _DateLike | None = None,
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> Awaitable[pa.Table]: ...
     def stream_liquidations(
         self,
@@ -174,6 +182,8 @@ class BybitFetcher:
         period: str = ...,  # "5m"
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> pa.Table: ...
     def fetch_open_interest_history_async(
         self,
@@ -183,6 +193,8 @@ class BybitFetcher:
         period: str = ...,  # "5m"
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> Awaitable[pa.Table]: ...
     def fetch_funding_rate_history(
         self,
@@ -191,6 +203,8 @@ class BybitFetcher:
         end: _DateLike | None = None,
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> pa.Table: ...
     def fetch_funding_rate_history_async(
         self,
@@ -199,6 +213,8 @@ class BybitFetcher:
         end: _DateLike | None = None,
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> Awaitable[pa.Table]: ...
     def stream_liquidations(
         self,
@@ -242,6 +258,8 @@ class HyperliquidFetcher:
         period: str = ...,  # "5m"
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> pa.Table: ...
     def fetch_open_interest_history_async(
         self,
@@ -251,6 +269,8 @@ class HyperliquidFetcher:
         period: str = ...,  # "5m"
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> Awaitable[pa.Table]: ...
     def fetch_funding_rate_history(
         self,
@@ -259,6 +279,8 @@ class HyperliquidFetcher:
         end: _DateLike | None = None,
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> pa.Table: ...
     def fetch_funding_rate_history_async(
         self,
@@ -267,6 +289,8 @@ class HyperliquidFetcher:
         end: _DateLike | None = None,
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> Awaitable[pa.Table]: ...
     def stream_liquidations(
         self,
@@ -334,6 +358,8 @@ class Orchestrator:
         period: str = ...,  # "5m"
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> MultiVenueResult: ...
     def fetch_open_interest_history_async(
         self,
@@ -343,6 +369,8 @@ class Orchestrator:
         period: str = ...,  # "5m"
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> Awaitable[MultiVenueResult]: ...
     def fetch_funding_rate_history(
         self,
@@ -351,6 +379,8 @@ class Orchestrator:
         end: _DateLike | None = None,
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> MultiVenueResult: ...
     def fetch_funding_rate_history_async(
         self,
@@ -359,6 +389,8 @@ class Orchestrator:
         end: _DateLike | None = None,
         progress: _Progress | None = None,
         store: ParquetStore | None = None,
+        *,
+        collect: bool = True,
     ) -> Awaitable[MultiVenueResult]: ...
 
 @final

@@ -1,5 +1,6 @@
 //! The Parquet store in the NautilusTrader catalog layout (docs/formats.md#on-disk-catalog):
-//! `<root>/data/<kind folder>/<INSTRUMENT_ID>/<start>_<end>.parquet`, one file per instrument per UTC day.
+//! `<root>/data/<kind folder>/<INSTRUMENT_ID>/<start>_<end>.parquet`, files named by their rows and bounded by a granule
+//! per kind (docs/formats.md#file-names).
 //!
 //! Guarantees and how they are kept:
 //! - atomic: a file is written under a hidden temporary name, fsynced and renamed over its final name, and the
@@ -7,12 +8,13 @@
 //! - de-duplicated on (instrument, `ts_event`) for OI and funding (the first stored row wins, so re-runs change
 //!   nothing), on (instrument, `ts_event`, side, price, quantity) for liquidations (one event received on two
 //!   connections is kept once) and on the whole row for stream gaps; across separate writes and across files: a
-//!   write also checks the other days' files whose footer `ts_event` range holds its rows' `ts_event`;
+//!   write also checks the files whose footer `ts_event` range holds its rows' `ts_event`;
 //! - one writer at a time: writes and compaction hold an exclusive lock on `<root>/.ccxt_pipeline.lock` (holding
 //!   the writer's PID), so a second process waits instead of interleaving, says after a moment who holds the lock,
 //!   optionally gives up after a timeout, and every write re-reads the day it merges into under the lock;
 //! - readers take no lock and write nothing, so a read-only store is readable;
-//! - a flush rewrites only the days it touches (today's file), so it costs O(new rows + that file);
+//! - a write costs O(new rows): rows after the stored ones go to a file of their own, only a file a new row falls
+//!   inside is rewritten, and a granule keeps at most [`FILES_PER_GRANULE`] files (see [`ParquetStore::write`]);
 //! - reads open only the files whose interval (from the file name) intersects the range, and the last timestamp
 //!   comes from the newest file's footer statistics, without reading data pages;
 //! - storable timestamps are [`MIN_TIMESTAMP`] (1970-01-01) to [`MAX_TIMESTAMP`] (2262-04-10T23:59:59.999999999Z);
