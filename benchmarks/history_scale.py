@@ -149,8 +149,10 @@ def main() -> None:
     with ExchangeSimulator(seed=0, enforce_rate_limits=False) as sim:
         base_urls = {v: sim.server.base_url(v) for v in ("bybit", "hyperliquid")}
         now_ms = sim.server.now_ms()
-        print("| kind | days | rows | no store: rows/s | no store: peak RSS above imports (MB) | table (MB) "
-              "| store: rows/s | store: peak RSS above imports (MB) | store / no store |")
+        print(
+            "| kind | days | rows | no store: rows/s | no store: peak RSS above imports (MB) | table (MB) "
+            "| store: rows/s | store: peak RSS above imports (MB) | store / no store |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for kind in ("open_interest", "funding_rate"):
             for days in [int(d) for d in args.days.split(",")]:
