@@ -650,3 +650,57 @@ async fn a_corrupt_coverage_file_is_ignored_and_rewritten() {
         );
     }
 }
+
+/// What a history keeps: records, Arrow batches built page by page, or nothing (the store has the rows); the
+/// counts and the stored rows are the same whichever is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_history_keeps_rows_batches_or_nothing_and_stores_the_same() {
+    use ccxt_pipeline_rs::fetch::Keep;
+    use ccxt_pipeline_rs::model::OpenInterest;
+    use ccxt_pipeline_rs::store::StoredRow;
+    let server = sim().await;
+    let range = HistoryRange::new(NOW_MS - 20 * DAY_MS, NOW_MS).unwrap();
+    let mut stored = Vec::new();
+    let mut reference: Option<Vec<OpenInterest>> = None;
+    for keep in [Keep::Rows, Keep::Batches, Keep::Nothing] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ParquetStore::open(dir.path()).unwrap();
+        let sink = HistorySink {
+            store: Some(store.clone()),
+            keep,
+            // Several store writes per history (20 days at 15 minutes is 1 920 rows).
+            store_batch_rows: Some(500),
+            ..Default::default()
+        };
+        let history = client(&server, Venue::Bybit, 200)
+            .fetch_open_interest_history("ETHUSDT-PERP", OiPeriod::M15, range, &sink)
+            .await
+            .unwrap();
+        let (back, _) = store
+            .read::<OpenInterest>(None, &TimeRange::default())
+            .unwrap();
+        assert_eq!(history.rows_fetched, back.len(), "{keep:?}");
+        assert_eq!(history.rows_stored, back.len(), "{keep:?}");
+        assert_eq!(history.first_event_ns, back.first().map(|r| r.ts_event));
+        assert_eq!(history.last_event_ns, back.last().map(|r| r.ts_event));
+        match keep {
+            Keep::Rows => {
+                assert!(history.batches.is_empty());
+                reference = Some(history.rows.clone());
+            }
+            Keep::Batches => {
+                assert!(history.rows.is_empty());
+                let rows: Vec<OpenInterest> = history
+                    .batches
+                    .iter()
+                    .flat_map(|b| OpenInterest::from_table(b).unwrap())
+                    .collect();
+                assert_eq!(Some(rows), reference, "batches hold the same rows as records");
+            }
+            Keep::Nothing => assert!(history.rows.is_empty() && history.batches.is_empty()),
+        }
+        stored.push(back);
+    }
+    assert!(stored.windows(2).all(|w| w[0] == w[1]));
+    assert!(stored[0].len() > 1_500);
+}

@@ -1569,3 +1569,105 @@ fn impossible_liquidation_prices_and_sizes_are_refused() {
         .0
         .is_empty());
 }
+
+// ---- issue 10: a write costs O(new rows) ----------------------------------------------------------------------
+
+/// (name, inode, length) of every data file of a folder.
+fn file_identities(root: &Path, kind: Kind, id: &str) -> Vec<(String, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = root.join("data").join(kind.folder()).join(id);
+    data_files(root, kind, id)
+        .into_iter()
+        .map(|name| {
+            let meta = std::fs::metadata(dir.join(&name)).unwrap();
+            (name, meta.ino(), meta.len())
+        })
+        .collect()
+}
+
+#[test]
+fn appends_leave_stored_files_untouched_and_writes_inside_them_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let btc = inst(Venue::Binance, "BTCUSDT-PERP");
+    // A large day file (100 000 liquidations over the first 20 hours: several row groups).
+    let step = 20 * 3600 * 1_000_000_000 / 100_000;
+    let day: Vec<_> = (0..100_000)
+        .map(|i| liquidation(&btc, DAY0 + i * step, DAY0 + i * step))
+        .collect();
+    assert_eq!(store.write(&day).unwrap().files_written, 1);
+    let big = file_identities(dir.path(), Kind::Liquidation, &btc.instrument_id);
+    // One-row flushes after it, in time order and one slightly out of order (its ts_event before the big file's
+    // last): each goes to a file of its own; the big file is never rewritten.
+    let late = DAY0 + 21 * 3600 * 1_000_000_000;
+    for (n, ts_event) in [late, late + 1, DAY0 + 100, late + 3].into_iter().enumerate() {
+        let summary = store
+            .write(&[Liquidation {
+                quantity: 2.0 + n as f64,
+                ..liquidation(&btc, ts_event, late + n as i64)
+            }])
+            .unwrap();
+        assert_eq!((summary.rows_added, summary.files_written), (1, 1));
+        let now = file_identities(dir.path(), Kind::Liquidation, &btc.instrument_id);
+        assert_eq!(now[0], big[0], "the large file was rewritten");
+        assert_eq!(now.len(), n + 2);
+    }
+    // A repeat of a stored event far inside the big file is found (row groups read by their statistics), and
+    // nothing is written.
+    let repeat = store
+        .write(&[liquidation(&btc, DAY0 + 5_000 * step, late + 10)])
+        .unwrap();
+    assert_eq!((repeat.rows_added, repeat.rows_duplicate, repeat.files_written), (0, 1, 0));
+    // A row whose ts_init falls inside the big file's interval is merged into it (intervals never overlap).
+    let inside = store
+        .write(&[Liquidation {
+            quantity: 9.0,
+            ..liquidation(&btc, DAY0 + step / 2, DAY0 + step / 2)
+        }])
+        .unwrap();
+    assert_eq!((inside.rows_added, inside.files_written), (1, 1));
+    let after = file_identities(dir.path(), Kind::Liquidation, &btc.instrument_id);
+    assert_ne!(after[0], big[0]);
+    let intervals: Vec<(i64, i64)> = after
+        .iter()
+        .map(|(name, _, _)| {
+            let (a, b) = name.trim_end_matches(".parquet").split_once('_').unwrap();
+            (
+                ccxt_pipeline_rs::model::time::parse_catalog_timestamp(a).unwrap(),
+                ccxt_pipeline_rs::model::time::parse_catalog_timestamp(b).unwrap(),
+            )
+        })
+        .collect();
+    assert!(intervals.windows(2).all(|w| w[0].1 < w[1].0), "{after:?}");
+    let (back, _) = store
+        .read::<Liquidation>(None, &TimeRange::default())
+        .unwrap();
+    assert_eq!(back.len(), 100_000 + 4 + 1);
+    assert!(back.windows(2).all(|w| w[0].ts_init <= w[1].ts_init));
+}
+
+#[test]
+fn gap_free_run_reads_times_and_stops_at_the_first_hole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let btc = inst(Venue::Bybit, "BTCUSDT-PERP");
+    let five = 5 * MINUTE;
+    // Two days at 5 minutes, a missing hour, then another day; in three writes (three files).
+    let rows = |from: i64, count: i64| -> Vec<OpenInterest> {
+        (0..count).map(|i| oi(&btc, from + i * five, 1.0)).collect()
+    };
+    store.write(&rows(DAY0, 288)).unwrap();
+    store.write(&rows(DAY0 + NANOS_PER_DAY, 276)).unwrap();
+    store.write(&rows(DAY0 + 2 * NANOS_PER_DAY, 288)).unwrap();
+    let id = &btc.instrument_id;
+    let window = (DAY0, DAY0 + 3 * NANOS_PER_DAY);
+    let run = |window, step| store.gap_free_run(Kind::OpenInterest, id, window, step).unwrap();
+    // Across the first two writes, up to the hole before day 2.
+    assert_eq!(run(window, five), Some(DAY0 + NANOS_PER_DAY + 275 * five));
+    // A step wider than the hole runs on to the end.
+    assert_eq!(run(window, 2 * 3600 * 1_000_000_000), Some(DAY0 + 3 * NANOS_PER_DAY - five));
+    // Nothing stored near the start: no run.
+    assert_eq!(run((DAY0 - NANOS_PER_DAY, window.1), five), None);
+    // The window's end bounds it.
+    assert_eq!(run((DAY0, DAY0 + 10 * five), five), Some(DAY0 + 10 * five));
+}

@@ -135,3 +135,52 @@ def test_a_finished_range_is_not_fetched_again_and_a_corrupt_coverage_file_is_ig
     assert all("is fetched again" in w for w in warned)
     for path in (tmp_path / ".ccxt_pipeline").rglob("*.json"):
         assert json.loads(path.read_text())["version"] == 1, "rewritten"
+
+
+def test_collect_false_stores_everything_and_returns_a_summary(frozen, tmp_path):
+    """`collect=False` keeps no rows: the store gets them all and the call returns one summary row per instrument."""
+    start = NOW - dt.timedelta(days=20)
+    bybit = BybitFetcher(base_url=frozen.base_urls["bybit"])
+    reference = bybit.fetch_open_interest_history("BTCUSDT-PERP", start, NOW, period="15m")
+    store = ParquetStore(tmp_path)
+    summary = bybit.fetch_open_interest_history("BTCUSDT-PERP", start, NOW, period="15m", store=store, collect=False)
+    assert summary.column_names == [
+        "venue",
+        "instrument_id",
+        "rows_fetched",
+        "rows_stored",
+        "requests",
+        "first_ts_event",
+        "last_ts_event",
+        "resumed_after",
+        "warnings",
+    ]
+    (row,) = summary.to_pylist()
+    assert (row["venue"], row["instrument_id"]) == ("bybit", "BTCUSDT-LINEAR.BYBIT")
+    assert row["rows_fetched"] == row["rows_stored"] == reference.num_rows > 1_900
+    assert row["requests"] >= reference.num_rows // 200
+    assert row["first_ts_event"] == reference.column("ts_event")[0].as_py()
+    assert row["last_ts_event"] == reference.column("ts_event")[-1].as_py()
+    assert row["resumed_after"] is None and row["warnings"] == []
+    stored = store.read("open_interest")
+    assert stored.column("ts_event").equals(reference.column("ts_event"))
+    # Again: resumed from the store, nothing new; a multi-venue call returns its summary in `table`.
+    again = Orchestrator(exchanges=["bybit"], base_urls={"bybit": frozen.base_urls["bybit"]})
+    result = again.fetch_open_interest_history(["BTCUSDT-PERP"], start, NOW, "15m", store=store, collect=False)
+    assert result.failures == [] and result.rows_stored == 0
+    assert result.table.column("rows_stored").to_pylist() == [0]
+    # Without a store the rows would be lost: refused before any request.
+    with pytest.raises(InvalidArgumentError, match="collect=False needs store="):
+        bybit.fetch_open_interest_history("BTCUSDT-PERP", start, NOW, collect=False)
+
+
+def test_history_tables_arrive_in_chunks_without_a_copy(frozen):
+    """Rows are built into Arrow batches page by page; the table has their chunks, in order, with every row."""
+    start = NOW - dt.timedelta(days=25)
+    table = BybitFetcher(base_url=frozen.base_urls["bybit"]).fetch_open_interest_history(
+        "BTCUSDT-PERP", start, NOW, period="5m"
+    )
+    assert table.num_rows == 25 * 288 + 1
+    ts = times_ms(table)
+    assert ts == sorted(set(ts))
+    assert table.column("ts_event").num_chunks == 1  # under 65 536 rows: one batch
