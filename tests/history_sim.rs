@@ -695,7 +695,11 @@ async fn a_history_keeps_rows_batches_or_nothing_and_stores_the_same() {
                     .iter()
                     .flat_map(|b| OpenInterest::from_table(b).unwrap())
                     .collect();
-                assert_eq!(Some(rows), reference, "batches hold the same rows as records");
+                assert_eq!(
+                    Some(rows),
+                    reference,
+                    "batches hold the same rows as records"
+                );
             }
             Keep::Nothing => assert!(history.rows.is_empty() && history.batches.is_empty()),
         }

@@ -1600,7 +1600,10 @@ fn appends_leave_stored_files_untouched_and_writes_inside_them_merge() {
     // One-row flushes after it, in time order and one slightly out of order (its ts_event before the big file's
     // last): each goes to a file of its own; the big file is never rewritten.
     let late = DAY0 + 21 * 3600 * 1_000_000_000;
-    for (n, ts_event) in [late, late + 1, DAY0 + 100, late + 3].into_iter().enumerate() {
+    for (n, ts_event) in [late, late + 1, DAY0 + 100, late + 3]
+        .into_iter()
+        .enumerate()
+    {
         let summary = store
             .write(&[Liquidation {
                 quantity: 2.0 + n as f64,
@@ -1617,7 +1620,14 @@ fn appends_leave_stored_files_untouched_and_writes_inside_them_merge() {
     let repeat = store
         .write(&[liquidation(&btc, DAY0 + 5_000 * step, late + 10)])
         .unwrap();
-    assert_eq!((repeat.rows_added, repeat.rows_duplicate, repeat.files_written), (0, 1, 0));
+    assert_eq!(
+        (
+            repeat.rows_added,
+            repeat.rows_duplicate,
+            repeat.files_written
+        ),
+        (0, 1, 0)
+    );
     // A row whose ts_init falls inside the big file's interval is merged into it (intervals never overlap).
     let inside = store
         .write(&[Liquidation {
@@ -1661,13 +1671,87 @@ fn gap_free_run_reads_times_and_stops_at_the_first_hole() {
     store.write(&rows(DAY0 + 2 * NANOS_PER_DAY, 288)).unwrap();
     let id = &btc.instrument_id;
     let window = (DAY0, DAY0 + 3 * NANOS_PER_DAY);
-    let run = |window, step| store.gap_free_run(Kind::OpenInterest, id, window, step).unwrap();
+    let run = |window, step| {
+        store
+            .gap_free_run(Kind::OpenInterest, id, window, step)
+            .unwrap()
+    };
     // Across the first two writes, up to the hole before day 2.
     assert_eq!(run(window, five), Some(DAY0 + NANOS_PER_DAY + 275 * five));
     // A step wider than the hole runs on to the end.
-    assert_eq!(run(window, 2 * 3600 * 1_000_000_000), Some(DAY0 + 3 * NANOS_PER_DAY - five));
+    assert_eq!(
+        run(window, 2 * 3600 * 1_000_000_000),
+        Some(DAY0 + 3 * NANOS_PER_DAY - five)
+    );
     // Nothing stored near the start: no run.
     assert_eq!(run((DAY0 - NANOS_PER_DAY, window.1), five), None);
     // The window's end bounds it.
     assert_eq!(run((DAY0, DAY0 + 10 * five), five), Some(DAY0 + 10 * five));
+}
+
+#[test]
+fn batches_straight_from_the_files_equal_the_records_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let btc = inst(Venue::Binance, "BTCUSDT-PERP");
+    let eth = inst(Venue::Bybit, "ETHUSDT-PERP");
+    // Open interest over three months in two writes per instrument (several files, non-overlapping: fast path).
+    for i in [&btc, &eth] {
+        let rows: Vec<_> = (0..90 * 24)
+            .map(|h| OpenInterest {
+                open_interest_value: (h % 3 == 0).then_some(h as f64),
+                ..oi(i, DAY0 + h * 60 * MINUTE, h as f64)
+            })
+            .collect();
+        store.write(&rows[..1000]).unwrap();
+        store.write(&rows[1000..]).unwrap();
+    }
+    // Liquidations whose files' ts_event ranges overlap (an out-of-order event): the records path.
+    store
+        .write(&[
+            liquidation(&btc, DAY0 + 10, DAY0 + 10),
+            liquidation(&btc, DAY0 + 30, DAY0 + 30),
+        ])
+        .unwrap();
+    store
+        .write(&[liquidation(&btc, DAY0 + 20, DAY0 + 40)])
+        .unwrap();
+    let ids = vec![btc.instrument_id.clone(), eth.instrument_id.clone()];
+    for range in [
+        TimeRange::default(),
+        TimeRange {
+            start: Some(DAY0 + 20 * NANOS_PER_DAY + 1),
+            end: Some(DAY0 + 45 * NANOS_PER_DAY),
+        },
+        TimeRange {
+            start: Some(DAY0 + 200 * NANOS_PER_DAY),
+            end: None,
+        },
+    ] {
+        let (batches, opened) = store
+            .read_batches(Kind::OpenInterest, &ids, &range)
+            .unwrap();
+        let via_batches: Vec<OpenInterest> = batches
+            .iter()
+            .flat_map(|b| OpenInterest::from_table(b).unwrap())
+            .collect();
+        let (records, opened_records) = store.read::<OpenInterest>(Some(&ids), &range).unwrap();
+        assert_eq!(via_batches, records, "{range:?}");
+        assert_eq!(opened, opened_records);
+        assert!(batches
+            .iter()
+            .all(|b| b.schema() == Kind::OpenInterest.table_schema()));
+    }
+    let (batches, _) = store
+        .read_batches(Kind::Liquidation, &ids, &TimeRange::default())
+        .unwrap();
+    let via_batches: Vec<Liquidation> = batches
+        .iter()
+        .flat_map(|b| Liquidation::from_table(b).unwrap())
+        .collect();
+    let (records, _) = store
+        .read::<Liquidation>(None, &TimeRange::default())
+        .unwrap();
+    assert_eq!(via_batches, records);
+    assert_eq!(records.len(), 3);
 }

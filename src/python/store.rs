@@ -11,7 +11,7 @@ use pyo3_arrow::PyTable;
 use crate::model::{PipelineError, Venue};
 use crate::python::dates::{datetime_ns, py_datetime};
 use crate::python::errors::to_py_err;
-use crate::python::runtime::{detach_guarded, to_pyarrow};
+use crate::python::runtime::{batches_to_pyarrow, detach_guarded};
 use crate::store::{Kind, ParquetStore, TimeRange};
 
 fn venues(venue: Option<&str>) -> PyResult<Option<Vec<Venue>>> {
@@ -147,11 +147,11 @@ impl PyParquetStore {
             start: start.map(datetime_ns).transpose()?,
             end: end.map(datetime_ns).transpose()?,
         };
-        let (batch, _) = self.run(py, || {
+        let (batches, _) = self.run(py, || {
             let ids = self.store.select(kind, venues.as_deref(), symbol)?;
-            self.store.read_table(kind, &ids, &range)
+            self.store.read_batches(kind, &ids, &range)
         })?;
-        to_pyarrow(py, batch)
+        batches_to_pyarrow(py, batches, kind.table_schema())
     }
 
     /// Latest `ts_event` stored for `symbol` on `venue` as a UTC `datetime`, or `None`; read from file footers.

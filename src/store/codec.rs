@@ -217,6 +217,38 @@ pub trait StoredRow: Row + Clone + Send + Sync + 'static {
     fn disk_schema(instrument_id: &str) -> SchemaRef;
     fn to_disk(rows: &[Self], instrument_id: &str) -> RecordBatch;
     fn from_disk(batch: &RecordBatch, inst: &InstrumentRef) -> Result<Vec<Self>>;
+    /// A file's batch in table form; the dense kinds override it to build the table column by column, reusing the
+    /// file's buffers, without records in between.
+    fn disk_to_table(batch: &RecordBatch, inst: &InstrumentRef) -> Result<RecordBatch> {
+        Ok(Self::to_table(&Self::from_disk(batch, inst)?))
+    }
+}
+
+/// The five identity columns of a table read from a file of `inst` (venue, symbol and instrument id repeated; the
+/// times reinterpreted as UTC timestamps without a copy), followed by `rest`.
+fn table_from_disk(
+    kind: Kind,
+    batch: &RecordBatch,
+    inst: &InstrumentRef,
+    rest: Vec<ArrayRef>,
+) -> Result<RecordBatch> {
+    let n = batch.num_rows();
+    let time = |name: &str| -> Result<ArrayRef> {
+        Ok(Arc::new(
+            disk_i64(batch, name)?
+                .reinterpret_cast::<TimestampNanosecondType>()
+                .with_timezone("UTC"),
+        ))
+    };
+    let mut columns = vec![
+        repeated(inst.venue.as_str(), n),
+        repeated(&inst.symbol, n),
+        repeated(&inst.instrument_id, n),
+        time("ts_event")?,
+        time("ts_init")?,
+    ];
+    columns.extend(rest);
+    RecordBatch::try_new(kind.table_schema(), columns).map_err(|e| disk_err(e.to_string()))
 }
 
 fn store_error(what: impl std::fmt::Display) -> PipelineError {
@@ -493,6 +525,21 @@ impl StoredRow for OpenInterest {
                 )
             })
             .collect())
+    }
+
+    fn disk_to_table(batch: &RecordBatch, inst: &InstrumentRef) -> Result<RecordBatch> {
+        let oi = disk_f64(batch, "open_interest")?;
+        // NautilusTrader's NaN for "no value" is a null in table form.
+        let value: Float64Array = disk_f64(batch, "open_interest_value")?
+            .iter()
+            .map(|v| v.filter(|v| !v.is_nan()))
+            .collect();
+        table_from_disk(
+            Self::KIND,
+            batch,
+            inst,
+            vec![Arc::new(oi.clone()), Arc::new(value)],
+        )
     }
 }
 
@@ -799,6 +846,28 @@ impl StoredRow for Liquidation {
                 })
             })
             .collect()
+    }
+
+    fn disk_to_table(batch: &RecordBatch, inst: &InstrumentRef) -> Result<RecordBatch> {
+        let side = disk_strings(batch, "side")?;
+        if let Some(other) = side.iter().find(|s| !matches!(s, Some("BUY" | "SELL"))) {
+            return Err(store_error(format!(
+                "stored side '{}' of {} is not BUY or SELL",
+                other.unwrap_or("null"),
+                inst.instrument_id
+            )));
+        }
+        let (price, quantity) = (disk_f64(batch, "price")?, disk_f64(batch, "quantity")?);
+        table_from_disk(
+            Self::KIND,
+            batch,
+            inst,
+            vec![
+                Arc::new(side.clone()),
+                Arc::new(price.clone()),
+                Arc::new(quantity.clone()),
+            ],
+        )
     }
 }
 

@@ -480,6 +480,15 @@ impl DataFile {
         Ok(rows)
     }
 
+    /// The file's record batches as stored.
+    pub fn read_disk(&self) -> Result<Vec<RecordBatch>, FileError> {
+        self.open()?
+            .build()
+            .map_err(|e| FileError::Corrupt(e.to_string()))?
+            .map(|batch| batch.map_err(|e| FileError::Corrupt(e.to_string())))
+            .collect()
+    }
+
     /// Rows with `ts_event` in `lo..=hi`, reading only the row groups whose statistics allow such rows.
     pub fn read_event_range<R: StoredRow>(
         &self,
