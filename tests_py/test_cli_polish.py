@@ -293,3 +293,50 @@ def test_progress_bars_say_when_a_venue_waits_out_its_rate_limit():
         progress("bybit", "BTCUSDT-LINEAR.BYBIT", 400, 0.2)
         assert progress._bars.tasks[0].fields["waiting"] == "", "the next page ends the wait"
     assert progress not in logging.getLogger("ccxt_pipeline_rs.net.rate_limit").handlers
+
+
+def test_a_backfill_held_back_by_the_venues_documented_limit_says_so(sim):
+    """730 days of Bybit 5-minute open interest need ~1 050 requests, more than Bybit's 600 per 5 s: our own limiter
+    holds the fetch back (no 429 happens) and announces the wait once per window, which the progress bars show."""
+    import datetime as dt
+    import logging
+
+    from ccxt_pipeline_rs import BybitFetcher
+    from ccxt_pipeline_rs.cli import HistoryProgress
+
+    messages: list[str] = []
+
+    class Messages(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    logger = logging.getLogger("ccxt_pipeline_rs.net.rate_limit")
+    collector = Messages()
+    logger.addHandler(collector)
+    shown: set[str] = set()
+    progress = HistoryProgress()
+
+    def on_page(venue: str, instrument_id: str, rows: int, fraction: float) -> None:
+        progress(venue, instrument_id, rows, fraction)
+
+    class Shown(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            shown.update(t.fields["waiting"] for t in progress._bars.tasks)
+
+    watcher = Shown()
+    try:
+        with progress:
+            logger.addHandler(watcher)  # after the progress handler: sees the bars it updated
+            end = dt.datetime.fromtimestamp(sim.server.now_ms() / 1000, tz=dt.UTC)
+            table = BybitFetcher(base_url=sim.base_urls["bybit"]).fetch_open_interest_history(
+                "BTCUSDT-PERP", end - dt.timedelta(days=730), end, progress=on_page
+            )
+    finally:
+        logger.removeHandler(collector)
+        logger.removeHandler(watcher)
+    assert table.num_rows == 730 * 288 + 1
+    waits = [m for m in messages if "at the venue's request limit; waiting" in m]
+    assert len(waits) == 1, messages
+    assert "venue=bybit" in waits[0] and "until 20" in waits[0]
+    assert not [m for m in messages if "rate limited" in m], "the venue never had to throttle us"
+    assert any(s.startswith("rate limit: waiting until 20") for s in shown), shown

@@ -176,11 +176,12 @@ def test_collect_false_stores_everything_and_returns_a_summary(frozen, tmp_path)
 
 def test_history_tables_arrive_in_chunks_without_a_copy(frozen):
     """Rows are built into Arrow batches page by page; the table has their chunks, in order, with every row."""
-    start = NOW - dt.timedelta(days=25)
+    start = NOW - dt.timedelta(days=40)
     table = BybitFetcher(base_url=frozen.base_urls["bybit"]).fetch_open_interest_history(
         "BTCUSDT-PERP", start, NOW, period="5m"
     )
-    assert table.num_rows == 25 * 288 + 1
+    assert table.num_rows == 40 * 288 + 1
     ts = times_ms(table)
     assert ts == sorted(set(ts))
-    assert table.column("ts_event").num_chunks == 1  # under 65 536 rows: one batch
+    chunks = [len(c) for c in table.column("ts_event").chunks]
+    assert len(chunks) == 2 and 8192 <= chunks[0] < 8192 + 1000  # a batch closes once it holds 8 192 rows

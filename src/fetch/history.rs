@@ -81,11 +81,11 @@ pub struct HistorySink {
 
 /// Rows per store write of a history. Small enough that ten concurrent backfills hold a few MB each (a batch
 /// buffered and one being written), large enough that a write costs little next to its rows.
-pub const STORE_BATCH_ROWS: usize = 10_000;
+pub const STORE_BATCH_ROWS: usize = 5_000;
 /// Pages are stored at least this often, so a slow (rate-limited) backfill that is interrupted keeps its pages.
 pub const STORE_BATCH_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Rows per Arrow batch kept for the caller ([`Keep::Batches`]).
-const TABLE_BATCH_ROWS: usize = 65_536;
+const TABLE_BATCH_ROWS: usize = 8_192;
 
 #[derive(Debug, Clone)]
 pub struct History<R> {

@@ -231,10 +231,27 @@ impl VenueHttp {
                 });
             }
             if self.rate_limits {
+                // A target of its own (as the venue's throttling below), so that the CLI's progress bars say
+                // when a backfill is held back by the venue's documented limit rather than by anything slow.
+                let announce = |wait: Duration| {
+                    tracing::warn!(
+                        target: "ccxt_pipeline_rs::net::rate_limit",
+                        venue = %self.venue, path = request.path,
+                        "at the venue's request limit; waiting {:.1} s, until {}, for its window to pass",
+                        wait.as_secs_f64(),
+                        crate::model::time::iso_ms(
+                            crate::model::records::now_ns().div_euclid(1_000_000)
+                                .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
+                        )
+                    )
+                };
                 if let Some(group) = request.limit_group.and_then(|g| self.limits.groups.get(&g)) {
-                    group.acquire(1).await;
+                    group.acquire_announcing(1, announce).await;
                 }
-                self.limits.main.acquire(request.weight).await;
+                self.limits
+                    .main
+                    .acquire_announcing(request.weight, announce)
+                    .await;
             }
             let (error, retry_after) = match self.attempt(request).await {
                 Attempt::Done(body) => return Ok(body),

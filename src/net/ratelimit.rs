@@ -24,7 +24,12 @@ struct WindowState {
     used: u32,
     /// Set when the venue told us to back off (`Retry-After`): nobody sends before it.
     paused_until: Option<Instant>,
+    /// The end of the last wait announced, so concurrent callers waiting for the same window announce it once.
+    announced_until: Option<Instant>,
 }
+
+/// Waits at least this long are announced (see [`RateLimiter::acquire_announcing`]).
+pub const ANNOUNCED_WAIT: Duration = Duration::from_secs(1);
 
 impl RateLimiter {
     pub fn new(capacity: u32, window: Duration) -> Self {
@@ -37,6 +42,12 @@ impl RateLimiter {
 
     /// Waits until `weight` fits in the window, then records it.
     pub async fn acquire(&self, weight: u32) {
+        self.acquire_announcing(weight, |_| {}).await
+    }
+
+    /// [`Self::acquire`], calling `announce(wait)` before a wait of at least [`ANNOUNCED_WAIT`] for a window that
+    /// no caller has announced yet: one notice per window, however many tasks wait for it.
+    pub async fn acquire_announcing(&self, weight: u32, announce: impl Fn(Duration)) {
         // A request heavier than the whole window could never fit; let it through alone.
         let weight = weight.min(self.capacity);
         loop {
@@ -72,6 +83,15 @@ impl RateLimiter {
                     }
                 }
             };
+            let wait = wait_until.saturating_duration_since(Instant::now());
+            if wait >= ANNOUNCED_WAIT {
+                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                if state.announced_until.is_none_or(|until| wait_until > until) {
+                    state.announced_until = Some(wait_until);
+                    drop(state);
+                    announce(wait);
+                }
+            }
             tokio::time::sleep_until(wait_until).await;
         }
     }
@@ -151,5 +171,40 @@ mod tests {
         );
         // Heavier than the window: admitted alone rather than never.
         limiter.acquire(500).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn long_waits_are_announced_once_per_window() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(10, Duration::from_secs(5)));
+        let announced = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        // 25 requests at 10 per 5 s: two windows are waited for (each announced when it starts, 5 s ahead), by 15
+        // tasks in all.
+        for _ in 0..25 {
+            let (limiter, announced) = (limiter.clone(), announced.clone());
+            tasks.push(tokio::spawn(async move {
+                limiter
+                    .acquire_announcing(1, |wait| announced.lock().unwrap().push(wait))
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(
+            *announced.lock().unwrap(),
+            vec![Duration::from_secs(5), Duration::from_secs(5)]
+        );
+        // A short wait is not announced.
+        let short = RateLimiter::new(1, Duration::from_millis(200));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        for _ in 0..3 {
+            short
+                .acquire_announcing(1, |_| {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })
+                .await;
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 }
