@@ -457,6 +457,7 @@ impl ParquetStore {
                 }
             }
             let mut outputs: Vec<(PathBuf, RecordBatch)> = Vec::new();
+            let mut intervals: Vec<(i64, i64)> = Vec::new();
             let mut replaced: Vec<PathBuf> = Vec::new();
             for (index, rows) in into_stretch {
                 let stretch = &stretches[index];
@@ -476,11 +477,13 @@ impl ParquetStore {
                 merged.retain(|r| keys.insert(r.key()));
                 merged.extend(rows.into_iter().filter(|r| keys.insert(r.key())).cloned());
                 merged.sort_by_key(|r| (r.ts_init(), r.ts_event()));
+                intervals.push(interval_of(&merged));
                 outputs.push(self.data_file::<R>(dir, inst, &merged)?);
                 replaced.extend(stretch.files.iter().map(|f| f.path.clone()));
             }
             for rows in into_gap.into_values() {
                 let rows: Vec<R> = rows.into_iter().cloned().collect();
+                intervals.push(interval_of(&rows));
                 outputs.push(self.data_file::<R>(dir, inst, &rows)?);
             }
             let files = outputs.len();
@@ -489,8 +492,29 @@ impl ParquetStore {
                 .map(|(path, batch)| files::stage(path, batch))
                 .collect::<Result<Vec<_>>>()?;
             files::commit(dir, staged, &replaced)?;
+            // The folder as it is now, without listing it again: what was there, less what was replaced, plus
+            // what was written (row counts and intervals are all the merging below needs).
+            let mut now: Vec<(DataFile, FooterStats)> = listing
+                .into_iter()
+                .filter(|(f, _)| !replaced.contains(&f.path))
+                .collect();
+            for ((path, batch), (start, end)) in outputs.iter().zip(intervals) {
+                let stats = FooterStats {
+                    rows: batch.num_rows() as u64,
+                    ..FooterStats::default()
+                };
+                now.push((
+                    DataFile {
+                        path: path.clone(),
+                        start,
+                        end,
+                    },
+                    stats,
+                ));
+            }
+            now.sort_by_key(|(f, _)| (f.start, f.end));
             let granules: HashSet<i64> = fresh.iter().map(|r| granule.start(r.ts_init())).collect();
-            let files = files + self.merge_small_files::<R>(dir, inst, &granules, quarantined)?;
+            let files = files + self.merge_small_files::<R>(dir, inst, &now, &granules)?;
             return Ok(FolderWrite {
                 added: fresh.len(),
                 files,
@@ -520,11 +544,10 @@ impl ParquetStore {
         &self,
         dir: &Path,
         inst: &InstrumentRef,
+        listing: &[(DataFile, FooterStats)],
         granules: &HashSet<i64>,
-        quarantined: &mut Vec<PathBuf>,
     ) -> Result<usize> {
         let granule = R::KIND.granule();
-        let listing = self.writer_listing(R::KIND, dir, quarantined)?;
         let mut written = 0;
         for &start in granules {
             let inside: Vec<&(DataFile, FooterStats)> = listing
@@ -1053,6 +1076,14 @@ impl ParquetStore {
         }
         Ok(())
     }
+}
+
+/// First and last `ts_init` of rows sorted by it (never empty here).
+fn interval_of<R: StoredRow>(rows: &[R]) -> (i64, i64) {
+    (
+        rows.first().map_or(0, |r| r.ts_init()),
+        rows.last().map_or(0, |r| r.ts_init()),
+    )
 }
 
 /// At most this many files per granule of a folder before a write merges the smallest neighbours.
