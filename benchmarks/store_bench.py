@@ -1,9 +1,10 @@
 """Store benchmarks, side by side in one run (numbers go to BENCHMARKS.md).
 
-1. Rows/s written: one bulk write of a year of 5-minute OI (105 120 rows → 365 day files), and a collector day of
+1. Rows/s written: one bulk write of a year of 5-minute OI (105 120 rows → 12 monthly files), and a collector day of
    per-minute flushes of one row for 3 instruments.
 2. Reading a 1-day slice of that 1-year store: `ParquetStore.read` against `pyarrow.dataset` over the same folder
    with the same filter.
+3. Reading the whole year: `ParquetStore.read` (what `query` uses) against `polars.scan_parquet` of the same files.
 
     python benchmarks/store_bench.py [--repeat 20]
 """
@@ -62,7 +63,8 @@ def main() -> None:
         started = time.perf_counter()
         store.write(year)
         bulk = time.perf_counter() - started
-        print(f"bulk write: {YEAR_ROWS} rows, 365 files in {bulk:.2f} s = {YEAR_ROWS / bulk:,.0f} rows/s")
+        files = len(list((Path(root) / "data" / "custom_open_interest" / "BTCUSDT-PERP.BINANCE").glob("*.parquet")))
+        print(f"bulk write: {YEAR_ROWS} rows, {files} files in {bulk:.2f} s = {YEAR_ROWS / bulk:,.0f} rows/s")
 
         flush_root = Path(root) / "collector"
         collector = ParquetStore(flush_root)
@@ -101,6 +103,21 @@ def main() -> None:
         print(
             f"1-day slice of a 1-year store: ParquetStore.read {t_ours * 1000:.2f} ms, "
             f"pyarrow.dataset {t_pa * 1000:.2f} ms, ratio {t_pa / t_ours:.1f}x"
+        )
+
+        import polars as pl
+
+        def ours_year():
+            assert store.read("open_interest", symbol="BTCUSDT-PERP.BINANCE").num_rows == YEAR_ROWS
+
+        def polars_year():
+            assert pl.scan_parquet(str(folder / "*.parquet")).collect().height == YEAR_ROWS
+
+        t_ours = timed(ours_year, args.repeat)
+        t_pl = timed(polars_year, args.repeat)
+        print(
+            f"whole year: ParquetStore.read {t_ours * 1000:.2f} ms, polars.scan_parquet {t_pl * 1000:.2f} ms, "
+            f"ratio {t_pl / t_ours:.2f}x"
         )
 
 
