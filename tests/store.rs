@@ -1755,3 +1755,60 @@ fn batches_straight_from_the_files_equal_the_records_path() {
     assert_eq!(via_batches, records);
     assert_eq!(records.len(), 3);
 }
+
+#[test]
+fn writers_of_one_process_share_the_lock_one_folder_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let ids = [
+        inst(Venue::Binance, "BTCUSDT-PERP"),
+        inst(Venue::Bybit, "BTCUSDT-PERP"),
+        inst(Venue::Binance, "ETHUSDT-PERP"),
+    ];
+    // Eight threads on clones of one store, each writing interleaved rows of every instrument, some twice.
+    let threads: Vec<_> = (0..8i64)
+        .map(|t| {
+            let (store, ids) = (store.clone(), ids.clone());
+            std::thread::spawn(move || {
+                for round in 0..20i64 {
+                    for i in &ids {
+                        let minute = round * 8 + t;
+                        store
+                            .write(&[
+                                oi(i, DAY0 + minute * MINUTE, 1.0),
+                                oi(i, DAY0 + (minute / 2) * MINUTE, 2.0),
+                            ])
+                            .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    // Compaction in the middle waits for the folders' writers and they for it.
+    store.compact().unwrap();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    for i in &ids {
+        let (rows, _) = store
+            .read::<OpenInterest>(
+                Some(std::slice::from_ref(&i.instrument_id)),
+                &TimeRange::default(),
+            )
+            .unwrap();
+        let times: Vec<i64> = rows.iter().map(|r| r.ts_event).collect();
+        assert_eq!(
+            times,
+            (0..160).map(|m| DAY0 + m * MINUTE).collect::<Vec<_>>()
+        );
+        assert!(
+            data_files(dir.path(), Kind::OpenInterest, &i.instrument_id).len()
+                <= ccxt_pipeline_rs::store::FILES_PER_GRANULE
+        );
+    }
+    // The lock file is free again: another process (here: a fresh store) writes at once.
+    let other = ParquetStore::open(dir.path())
+        .unwrap()
+        .with_lock_timeout(Some(std::time::Duration::from_millis(200)));
+    other
+        .write(&[oi(&ids[0], DAY0 + 1000 * MINUTE, 1.0)])
+        .unwrap();
+}

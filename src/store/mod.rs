@@ -9,9 +9,10 @@
 //!   nothing), on (instrument, `ts_event`, side, price, quantity) for liquidations (one event received on two
 //!   connections is kept once) and on the whole row for stream gaps; across separate writes and across files: a
 //!   write also checks the files whose footer `ts_event` range holds its rows' `ts_event`;
-//! - one writer at a time: writes and compaction hold an exclusive lock on `<root>/.ccxt_pipeline.lock` (holding
-//!   the writer's PID), so a second process waits instead of interleaving, says after a moment who holds the lock,
-//!   optionally gives up after a timeout, and every write re-reads the day it merges into under the lock;
+//! - one writing process at a time: writes and compaction hold an exclusive lock on `<root>/.ccxt_pipeline.lock`
+//!   (holding the writer's PID), so a second process waits instead of interleaving, says after a moment who holds
+//!   the lock, optionally gives up after a timeout; inside the process, writers of different instrument folders
+//!   share it and run at once, one writer per folder, and every write re-lists its folder under the lock;
 //! - readers take no lock and write nothing, so a read-only store is readable;
 //! - a write costs O(new rows): rows after the stored ones go to a file of their own, only a file a new row falls
 //!   inside is rewritten, and a granule keeps at most [`FILES_PER_GRANULE`] files (see [`ParquetStore::write`]);
@@ -156,6 +157,47 @@ pub struct ParquetStore {
     rows_added: Arc<std::sync::atomic::AtomicU64>,
     /// Writes started (or about to start on a blocking thread) and not finished.
     pending_writes: Arc<std::sync::atomic::AtomicUsize>,
+    /// The store's file lock as this store and its clones share it (see [`WriterLock`]).
+    writers: Arc<WriterLock>,
+}
+
+/// The writer lock as one process shares it: the first writer takes the store's file lock (other processes wait),
+/// the last one out releases it. Inside the process, writers of different instrument folders run at the same time
+/// (their syncs overlap), while two writers of one folder, and compaction (which visits every folder), exclude each
+/// other.
+#[derive(Default)]
+struct WriterLock {
+    state: Mutex<WriterState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct WriterState {
+    file: Option<StoreLock>,
+    folders: HashSet<PathBuf>,
+    exclusive: bool,
+}
+
+/// Holds a folder (or, with `folder: None`, the whole store) until dropped.
+struct WriterGuard<'a> {
+    lock: &'a WriterLock,
+    folder: Option<PathBuf>,
+}
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self.lock.state.lock().unwrap_or_else(|p| p.into_inner());
+        match self.folder.take() {
+            Some(folder) => {
+                state.folders.remove(&folder);
+            }
+            None => state.exclusive = false,
+        }
+        if state.folders.is_empty() && !state.exclusive {
+            state.file = None;
+        }
+        self.lock.changed.notify_all();
+    }
 }
 
 /// A write in progress on a store; counted until dropped (see [`ParquetStore::wait_for_writes`]).
@@ -193,6 +235,7 @@ impl ParquetStore {
             footers: Arc::default(),
             rows_added: Arc::default(),
             pending_writes: Arc::default(),
+            writers: Arc::default(),
         })
     }
 
@@ -251,8 +294,40 @@ impl ParquetStore {
         self.lock_timeout
     }
 
-    fn lock(&self) -> Result<StoreLock> {
-        StoreLock::acquire(&self.root, self.lock_timeout, self.wait_check.as_deref())
+    /// Holds `folder` for a write (`None`: the whole store, for compaction), taking the store's file lock if this
+    /// process does not hold it yet.
+    fn lock(&self, folder: Option<&Path>) -> Result<WriterGuard<'_>> {
+        let lock = &*self.writers;
+        let mut state = lock.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let free = !state.exclusive
+                && match folder {
+                    Some(folder) => !state.folders.contains(folder),
+                    None => state.folders.is_empty(),
+                };
+            if free {
+                break;
+            }
+            state = lock.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        if state.file.is_none() {
+            // Other threads of this process wait on the mutex meanwhile: they need the same file lock.
+            state.file = Some(StoreLock::acquire(
+                &self.root,
+                self.lock_timeout,
+                self.wait_check.as_deref(),
+            )?);
+        }
+        match folder {
+            Some(folder) => {
+                state.folders.insert(folder.to_path_buf());
+            }
+            None => state.exclusive = true,
+        }
+        Ok(WriterGuard {
+            lock,
+            folder: folder.map(Path::to_path_buf),
+        })
     }
 
     fn kind_dir(&self, kind: Kind) -> PathBuf {
@@ -346,10 +421,10 @@ impl ParquetStore {
         if groups.is_empty() {
             return Ok(summary);
         }
-        let _lock = self.lock()?;
         for (instrument_id, mut new_rows) in groups {
             let inst = parse_instrument(R::KIND, instrument_id)?;
             let dir = self.instrument_dir(R::KIND, instrument_id)?;
+            let _lock = self.lock(Some(&dir))?;
             files::create_dir_all(&dir)?;
             new_rows.sort_by_key(|r| (r.ts_init(), r.ts_event()));
             let written = self.write_folder(&dir, &inst, &new_rows, &mut summary.quarantined)?;
@@ -962,7 +1037,7 @@ impl ParquetStore {
     /// only the files it rewrites (and, for duplicates, the files whose `ts_event` ranges overlap another's); each
     /// rewrite is atomic like a write.
     pub fn compact(&self) -> Result<CompactSummary> {
-        let _lock = self.lock()?;
+        let _lock = self.lock(None)?;
         let mut summary = CompactSummary::default();
         for kind in Kind::ALL {
             for instrument_id in self.instruments(kind, None)? {
