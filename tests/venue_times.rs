@@ -36,8 +36,8 @@ fn inst(venue: Venue, symbol: &str) -> InstrumentRef {
 
 /// `body` with every time field replaced by `bad(original ms)`, keeping numbers as numbers and strings as strings;
 /// also how many fields were replaced.
-fn with_times(body: &[u8], bad: fn(i64) -> i64) -> (Vec<u8>, usize) {
-    fn walk(value: &mut Value, bad: fn(i64) -> i64, replaced: &mut usize) {
+fn with_times(body: &[u8], bad: BadTime) -> (Vec<u8>, usize) {
+    fn walk(value: &mut Value, bad: BadTime, replaced: &mut usize) {
         match value {
             Value::Object(map) => {
                 for (key, v) in map.iter_mut() {
@@ -66,6 +66,8 @@ fn with_times(body: &[u8], bad: fn(i64) -> i64) -> (Vec<u8>, usize) {
 }
 
 type Parser = Box<dyn Fn(&[u8]) -> Result<usize, PipelineError>>;
+/// Turns a venue's time (ms) into one no venue sends.
+type BadTime = fn(i64) -> i64;
 
 /// (fixture, what, parser returning the number of rows parsed).
 fn parsers() -> Vec<(&'static str, &'static str, Parser)> {
@@ -162,7 +164,7 @@ fn parsers() -> Vec<(&'static str, &'static str, Parser)> {
 
 #[test]
 fn impossible_venue_times_are_typed_errors_in_every_parser() {
-    let cases: [(&str, fn(i64) -> i64); 3] = [
+    let cases: [(&str, BadTime); 3] = [
         ("in microseconds", |ms| ms.saturating_mul(1_000)),
         ("past 2262", |_| 9_300_000_000_000),
         ("negative", |_| -1),

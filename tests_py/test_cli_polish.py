@@ -334,7 +334,7 @@ def test_a_backfill_held_back_by_the_venues_documented_limit_says_so(sim):
     finally:
         logger.removeHandler(collector)
         logger.removeHandler(watcher)
-    assert table.num_rows == 730 * 288 + 1
+    assert table.num_rows in (730 * 288, 730 * 288 + 1)  # both ends inclusive; now is rarely on the grid
     waits = [m for m in messages if "at the venue's request limit; waiting" in m]
     assert len(waits) == 1, messages
     assert "venue=bybit" in waits[0] and "until 20" in waits[0]

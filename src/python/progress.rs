@@ -73,8 +73,11 @@ impl Progress {
         Arc::new(move |update: &HistoryProgress| channel.push(update))
     }
 
-    /// Calls the callback with every pending update, on this thread, with the GIL.
-    fn deliver(&self, py: Python<'_>) {
+    /// Calls the callback with every pending update, on this thread, with the GIL. An `Exception` the callback
+    /// raises is logged and ignored (progress display must not abort a backfill); anything else (Ctrl+C's
+    /// `KeyboardInterrupt`, which Python raises in whatever code runs on the main thread, this callback included,
+    /// or `SystemExit`) is returned, so it ends the call as it would without a callback.
+    fn deliver(&self, py: Python<'_>) -> PyResult<()> {
         for p in self.channel.take() {
             let args = (
                 p.venue.as_str(),
@@ -83,9 +86,13 @@ impl Progress {
                 p.fraction,
             );
             if let Err(e) = self.callback.call1(py, args) {
+                if !e.is_instance_of::<pyo3::exceptions::PyException>(py) {
+                    return Err(e);
+                }
                 tracing::warn!("progress callback raised: {e}");
             }
         }
+        Ok(())
     }
 }
 
@@ -104,12 +111,12 @@ pub fn block_on_result_progress<T: Send>(
         loop {
             tokio::select! {
                 biased;
-                _ = progress.channel.ready.notified() => Python::attach(|py| progress.deliver(py)),
-                out = &mut future => break out,
+                _ = progress.channel.ready.notified() => Python::attach(|py| progress.deliver(py))?,
+                out = &mut future => break PyResult::Ok(out),
             }
         }
-    })?;
-    progress.deliver(py);
+    })??;
+    progress.deliver(py)?;
     out.map_err(to_py_err)
 }
 
@@ -196,9 +203,9 @@ pub struct ProgressDrain {
 
 #[pymethods]
 impl ProgressDrain {
-    fn __call__(&self, py: Python<'_>) {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
         // Cleared before taking: an update pushed from now on schedules another drain.
         self.scheduled.store(false, Ordering::Release);
-        self.progress.deliver(py);
+        self.progress.deliver(py)
     }
 }
