@@ -528,7 +528,7 @@ async fn catch_up_job(
                 .unwrap_or(i64::MAX)
                 .min(end_ms);
         let sink = HistorySink {
-            store: Some(context.store.clone()),
+            store: Some(Arc::new(context.store.clone())),
             progress: None,
             keep: Keep::Nothing,
             store_batch_rows: None,
