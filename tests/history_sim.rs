@@ -219,7 +219,7 @@ async fn incremental_runs_resume_after_the_store_and_a_killed_backfill_completes
     for venue in [Venue::Binance, Venue::Bybit] {
         let reference = tempfile::tempdir().unwrap();
         let sink = |dir: &std::path::Path| HistorySink {
-            store: Some(ParquetStore::open(dir).unwrap()),
+            store: Some(Arc::new(ParquetStore::open(dir).unwrap())),
             progress: None,
             ..Default::default()
         };
@@ -241,7 +241,7 @@ async fn incremental_runs_resume_after_the_store_and_a_killed_backfill_completes
         // Stored in batches of 100 rows (two pages): killed once the first batch is stored and more pages came.
         let interrupted_store = ParquetStore::open(interrupted.path()).unwrap();
         let killing = HistorySink {
-            store: Some(interrupted_store.clone()),
+            store: Some(Arc::new(interrupted_store.clone())),
             progress: Some(Arc::new(move |_| {
                 counter.fetch_add(1, Ordering::SeqCst);
             })),
@@ -379,7 +379,7 @@ async fn a_hole_or_a_later_snapshot_does_not_stop_the_backfill() {
     store.write(&kept).unwrap();
     store.write(std::slice::from_ref(&snapshot)).unwrap();
     let sink = HistorySink {
-        store: Some(store.clone()),
+        store: Some(Arc::new(store.clone())),
         progress: None,
         ..Default::default()
     };
@@ -447,7 +447,7 @@ async fn a_second_run_of_a_finished_range_costs_at_most_one_request_per_venue_an
     let server = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let sink = || HistorySink {
-        store: Some(ParquetStore::open(dir.path()).unwrap()),
+        store: Some(Arc::new(ParquetStore::open(dir.path()).unwrap())),
         progress: None,
         ..Default::default()
     };
@@ -500,7 +500,7 @@ async fn a_range_extended_at_the_end_fetches_only_the_new_part() {
     for venue in Venue::ALL {
         let dir = tempfile::tempdir().unwrap();
         let sink = HistorySink {
-            store: Some(ParquetStore::open(dir.path()).unwrap()),
+            store: Some(Arc::new(ParquetStore::open(dir.path()).unwrap())),
             progress: None,
             ..Default::default()
         };
@@ -557,7 +557,7 @@ async fn a_range_starting_before_listing_is_remembered_and_survives_a_restart() 
     let end = listed + 40 * DAY_MS;
     let dir = tempfile::tempdir().unwrap();
     let open = || HistorySink {
-        store: Some(ParquetStore::open(dir.path()).unwrap()),
+        store: Some(Arc::new(ParquetStore::open(dir.path()).unwrap())),
         progress: None,
         ..Default::default()
     };
@@ -611,7 +611,7 @@ async fn a_corrupt_coverage_file_is_ignored_and_rewritten() {
     let dir = tempfile::tempdir().unwrap();
     let store = ParquetStore::open(dir.path()).unwrap();
     let sink = HistorySink {
-        store: Some(store.clone()),
+        store: Some(Arc::new(store.clone())),
         progress: None,
         ..Default::default()
     };
@@ -666,7 +666,7 @@ async fn a_history_keeps_rows_batches_or_nothing_and_stores_the_same() {
         let dir = tempfile::tempdir().unwrap();
         let store = ParquetStore::open(dir.path()).unwrap();
         let sink = HistorySink {
-            store: Some(store.clone()),
+            store: Some(Arc::new(store.clone())),
             keep,
             // Several store writes per history (20 days at 15 minutes is 1 920 rows).
             store_batch_rows: Some(500),

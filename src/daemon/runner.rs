@@ -528,7 +528,7 @@ async fn catch_up_job(
                 .unwrap_or(i64::MAX)
                 .min(end_ms);
         let sink = HistorySink {
-            store: Some(context.store.clone()),
+            store: Some(Arc::new(context.store.clone())),
             progress: None,
             keep: Keep::Nothing,
             store_batch_rows: None,
@@ -540,8 +540,12 @@ async fn catch_up_job(
                 break;
             };
             let work = async {
-                let oi = if venue == Venue::Hyperliquid {
-                    // Hyperliquid has no open interest history: the daemon's own snapshots are its history.
+                let oi = if crate::venue::spec(venue)
+                    .check_open_interest_history()
+                    .is_err()
+                {
+                    // A venue without open interest history (Hyperliquid): the daemon's own snapshots are its
+                    // history.
                     Ok(0)
                 } else {
                     client

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
+use crate::fetch::HistoryStore;
 use crate::fetch::VenueClient;
 use crate::model::records::ms_to_ns;
 use crate::model::records::Row;
-use crate::model::{FundingRate, InstrumentRef, OpenInterest, PipelineError, Result, Venue};
-use crate::store::{ParquetStore, StoredRow};
+use crate::model::{
+    FundingRate, HistoryRow, InstrumentRef, OpenInterest, PipelineError, Result, Venue,
+};
 use crate::venue::paging::Pager;
 use crate::venue::{fill_funding_intervals, OiPeriod};
 
@@ -72,7 +74,7 @@ pub struct HistorySink {
     /// [`STORE_BATCH_ROWS`] rows or [`STORE_BATCH_AGE`] of pages, whichever comes first: a row counts as stored
     /// (`rows_stored`, and for the next run's resume) once the write holding it returned. A killed backfill loses
     /// at most its last batch, which the next run fetches again.
-    pub store: Option<ParquetStore>,
+    pub store: Option<Arc<dyn HistoryStore>>,
     pub progress: Option<ProgressFn>,
     pub keep: Keep,
     /// Rows per store write; `None` = [`STORE_BATCH_ROWS`].
@@ -266,7 +268,7 @@ impl VenueClient {
     ) -> Result<History<P::Row>>
     where
         P: Pager,
-        P::Row: StoredRow,
+        P::Row: HistoryRow,
     {
         let mut history = History::empty(inst);
         let mut table_rows: Vec<P::Row> = Vec::new();
@@ -359,7 +361,7 @@ impl VenueClient {
 /// continues while consecutive rows are at most `step_ms` apart. Anything else (nothing stored near the start, a
 /// hole in the middle, live snapshots stored later) is fetched again: de-duplication on write makes that cost
 /// requests, never rows, whereas resuming after the last stored row would leave the hole forever.
-async fn resume<R: StoredRow>(
+async fn resume<R: HistoryRow>(
     sink: &HistorySink,
     inst: &InstrumentRef,
     range: HistoryRange,
@@ -401,10 +403,12 @@ async fn plan(
         return Some(range);
     };
     let (dataset, id) = (dataset.to_string(), inst.instrument_id.clone());
-    let coverage = tokio::task::spawn_blocking(move || store.read_coverage(&dataset, &id))
-        .await
-        .unwrap_or_default();
-    match coverage.uncovered(range.start_ms, range.end_ms) {
+    let (start_ms, end_ms) = (range.start_ms, range.end_ms);
+    let uncovered =
+        tokio::task::spawn_blocking(move || store.uncovered(&dataset, &id, (start_ms, end_ms)))
+            .await
+            .unwrap_or(Some((start_ms, end_ms)));
+    match uncovered {
         Some((start_ms, end_ms)) => {
             if (start_ms, end_ms) != (range.start_ms, range.end_ms) {
                 tracing::info!(
@@ -430,7 +434,7 @@ async fn plan(
 /// day (and two `step_ms`) after that start, the venue has nothing before that row (a venue's history is
 /// continuous from its listing): that is its first available time.
 /// A failure to record only costs requests later, so it is a warning.
-async fn record<R: StoredRow>(
+async fn record<R: HistoryRow>(
     sink: &HistorySink,
     dataset: &str,
     history: &History<R>,
@@ -476,15 +480,15 @@ async fn record<R: StoredRow>(
 const FUNDING_STEP_MS: i64 = 8 * 3_600_000 + 60_000;
 
 /// Writes `rows` on a blocking thread; the write is counted as pending at once, so a caller cancelled while it
-/// runs can still wait for it ([`ParquetStore::wait_for_writes`]).
-fn store_rows<R: StoredRow>(
-    store: &ParquetStore,
+/// runs can still wait for it (`ParquetStore::wait_for_writes`).
+fn store_rows<R: HistoryRow>(
+    store: &Arc<dyn HistoryStore>,
     rows: Vec<R>,
 ) -> tokio::task::JoinHandle<Result<usize>> {
     let (store, pending) = (store.clone(), store.pending_write());
     tokio::task::spawn_blocking(move || {
         let _pending = pending;
-        store.write(&rows).map(|summary| summary.rows_added)
+        store.write_history(R::into_history_rows(rows))
     })
 }
 

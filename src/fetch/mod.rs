@@ -3,12 +3,14 @@
 
 mod client;
 mod history;
+mod sink;
 
 pub use client::VenueClient;
 pub use history::{
     History, HistoryProgress, HistoryRange, HistorySink, Keep, ProgressFn, STORE_BATCH_AGE,
     STORE_BATCH_ROWS,
 };
+pub use sink::HistoryStore;
 
 use std::collections::HashMap;
 use std::sync::Arc;

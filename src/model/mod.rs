@@ -7,6 +7,9 @@ pub mod time;
 pub mod venue;
 
 pub use error::{PipelineError, Result};
-pub use records::{FundingRate, GapReason, Liquidation, OpenInterest, Side, StreamGap};
+pub use records::{
+    FundingRate, GapReason, HistoryKind, HistoryRow, HistoryRows, Liquidation, OpenInterest, Side,
+    StreamGap,
+};
 pub use symbol::{InstrumentRef, UnifiedSymbol};
 pub use venue::{SymbolStyle, Venue, VenueFacts};

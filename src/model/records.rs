@@ -184,6 +184,48 @@ impl GapReason {
 
 row!(OpenInterest, FundingRate, Liquidation, StreamGap);
 
+/// The kinds of data a history fetch returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HistoryKind {
+    OpenInterest,
+    FundingRate,
+}
+
+/// Rows of one history page batch, by kind: what a history hands to its store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryRows {
+    OpenInterest(Vec<OpenInterest>),
+    FundingRate(Vec<FundingRate>),
+}
+
+/// A row a history fetch returns (open interest, funding rates): its kind, its table form, and how it travels to a
+/// history store, so that `fetch` needs nothing of `store`.
+pub trait HistoryRow: Row + Clone + Send + Sync + 'static {
+    const KIND: HistoryKind;
+    fn to_table(rows: &[Self]) -> RecordBatch;
+    fn into_history_rows(rows: Vec<Self>) -> HistoryRows;
+}
+
+impl HistoryRow for OpenInterest {
+    const KIND: HistoryKind = HistoryKind::OpenInterest;
+    fn to_table(rows: &[Self]) -> RecordBatch {
+        open_interest_batch(rows)
+    }
+    fn into_history_rows(rows: Vec<Self>) -> HistoryRows {
+        HistoryRows::OpenInterest(rows)
+    }
+}
+
+impl HistoryRow for FundingRate {
+    const KIND: HistoryKind = HistoryKind::FundingRate;
+    fn to_table(rows: &[Self]) -> RecordBatch {
+        funding_rate_batch(rows)
+    }
+    fn into_history_rows(rows: Vec<Self>) -> HistoryRows {
+        HistoryRows::FundingRate(rows)
+    }
+}
+
 impl InstrumentRef {
     /// A funding row of this instrument; interval, next funding time and prices are filled by the caller where the
     /// venue states them.

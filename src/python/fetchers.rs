@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use crate::fetch::{
-    History, HistoryRange, HistorySink, Keep, MultiVenue, Orchestrator, VenueClient,
+    History, HistoryRange, HistorySink, HistoryStore, Keep, MultiVenue, Orchestrator, VenueClient,
 };
 use crate::model::records::{funding_rate_batch, now_ns, open_interest_batch};
 use crate::model::{FundingRate, OpenInterest, PipelineError, Venue};
@@ -59,7 +59,7 @@ fn history_sink(
     }
     let progress = progress.map(Progress::new);
     let sink = HistorySink {
-        store: store.map(|s| s.store.clone()),
+        store: store.map(|s| Arc::new(s.store.clone()) as Arc<dyn HistoryStore>),
         progress: progress.as_ref().map(|p| p.progress_fn()),
         keep: if collect {
             Keep::Batches
