@@ -240,10 +240,11 @@ fn table_from_disk(
                 .with_timezone("UTC"),
         ))
     };
+    let constant = |value: &str| -> ArrayRef { Arc::new(StringArray::new_repeated(value, n)) };
     let mut columns = vec![
-        repeated(inst.venue.as_str(), n),
-        repeated(&inst.symbol, n),
-        repeated(&inst.instrument_id, n),
+        constant(inst.venue.as_str()),
+        constant(&inst.symbol),
+        constant(&inst.instrument_id),
         time("ts_event")?,
         time("ts_init")?,
     ];
@@ -428,9 +429,7 @@ fn custom_schema(fields: Vec<Field>) -> SchemaRef {
 }
 
 fn repeated(value: &str, n: usize) -> ArrayRef {
-    let mut b = StringBuilder::with_capacity(n, n * value.len());
-    (0..n).for_each(|_| b.append_value(value));
-    Arc::new(b.finish())
+    Arc::new(StringArray::new_repeated(value, n))
 }
 
 fn i64_column<R>(rows: &[R], f: impl Fn(&R) -> i64) -> ArrayRef {

@@ -904,9 +904,32 @@ impl ParquetStore {
         if overlapping {
             return Ok(None);
         }
+        // Files are decoded in parallel (a year is a dozen files); the batches keep the files' order.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(listed.len().max(1));
+        let per_thread = listed.len().div_ceil(threads.max(1)).max(1);
+        let decoded: Vec<Option<Vec<RecordBatch>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = listed
+                .chunks(per_thread)
+                .map(|files| {
+                    scope.spawn(move || {
+                        files
+                            .iter()
+                            .map(|f| f.read_disk().ok())
+                            .collect::<Option<Vec<Vec<RecordBatch>>>>()
+                            .map(|v| v.into_iter().flatten().collect::<Vec<_>>())
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().ok().flatten())
+                .collect()
+        });
         let mut out = Vec::new();
-        for file in &listed {
-            let Ok(disk) = file.read_disk() else {
+        for disk in decoded {
+            let Some(disk) = disk else {
                 return Ok(None);
             };
             for batch in disk {
