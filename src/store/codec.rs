@@ -217,6 +217,8 @@ pub trait StoredRow: Row + Clone + Send + Sync + 'static {
     fn disk_schema(instrument_id: &str) -> SchemaRef;
     fn to_disk(rows: &[Self], instrument_id: &str) -> RecordBatch;
     fn from_disk(batch: &RecordBatch, inst: &InstrumentRef) -> Result<Vec<Self>>;
+    /// The file columns [`Self::disk_to_table`] reads (`None`: all); the others are not decoded.
+    const TABLE_COLUMNS: Option<&'static [&'static str]> = None;
     /// A file's batch in table form; the dense kinds override it to build the table column by column, reusing the
     /// file's buffers, without records in between.
     fn disk_to_table(batch: &RecordBatch, inst: &InstrumentRef) -> Result<RecordBatch> {
@@ -525,6 +527,13 @@ impl StoredRow for OpenInterest {
             })
             .collect())
     }
+
+    const TABLE_COLUMNS: Option<&'static [&'static str]> = Some(&[
+        "open_interest",
+        "open_interest_value",
+        "ts_event",
+        "ts_init",
+    ]);
 
     fn disk_to_table(batch: &RecordBatch, inst: &InstrumentRef) -> Result<RecordBatch> {
         let oi = disk_f64(batch, "open_interest")?;
@@ -846,6 +855,9 @@ impl StoredRow for Liquidation {
             })
             .collect()
     }
+
+    const TABLE_COLUMNS: Option<&'static [&'static str]> =
+        Some(&["side", "price", "quantity", "ts_event", "ts_init"]);
 
     fn disk_to_table(batch: &RecordBatch, inst: &InstrumentRef) -> Result<RecordBatch> {
         let side = disk_strings(batch, "side")?;

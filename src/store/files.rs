@@ -480,9 +480,24 @@ impl DataFile {
         Ok(rows)
     }
 
-    /// The file's record batches as stored.
-    pub fn read_disk(&self) -> Result<Vec<RecordBatch>, FileError> {
-        self.open()?
+    /// The file's record batches as stored, only `columns` when given (all of them must exist).
+    pub fn read_disk(&self, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>, FileError> {
+        let mut builder = self.open()?;
+        if let Some(columns) = columns {
+            let schema = builder.parquet_schema();
+            let wanted: Vec<usize> = columns
+                .iter()
+                .filter_map(|name| schema.columns().iter().position(|c| c.name() == *name))
+                .collect();
+            if wanted.len() != columns.len() {
+                return Err(FileError::Corrupt(format!(
+                    "not all of the columns {columns:?}"
+                )));
+            }
+            let mask = parquet::arrow::ProjectionMask::leaves(schema, wanted);
+            builder = builder.with_projection(mask);
+        }
+        builder
             .build()
             .map_err(|e| FileError::Corrupt(e.to_string()))?
             .map(|batch| batch.map_err(|e| FileError::Corrupt(e.to_string())))

@@ -916,7 +916,7 @@ impl ParquetStore {
                     scope.spawn(move || {
                         files
                             .iter()
-                            .map(|f| f.read_disk().ok())
+                            .map(|f| f.read_disk(R::TABLE_COLUMNS).ok())
                             .collect::<Option<Vec<Vec<RecordBatch>>>>()
                             .map(|v| v.into_iter().flatten().collect::<Vec<_>>())
                     })
