@@ -456,7 +456,10 @@ impl DataFile {
     fn open(&self) -> Result<ParquetRecordBatchReaderBuilder<File>, FileError> {
         let file =
             File::open(&self.path).map_err(|e| FileError::Io(io_error("open", &self.path, e)))?;
+        // Batches of a whole row group (the reader's default is 1 024 rows): fewer, larger batches to convert and to
+        // hand to pyarrow.
         ParquetRecordBatchReaderBuilder::try_new(file)
+            .map(|builder| builder.with_batch_size(ROW_GROUP_ROWS))
             .map_err(|e| FileError::Corrupt(e.to_string()))
     }
 
