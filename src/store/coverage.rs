@@ -234,7 +234,10 @@ fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
     let result = (|| {
         let mut file = fs::File::create(&temp).map_err(|e| io("create", &temp, e))?;
         file.write_all(bytes).map_err(|e| io("write", &temp, e))?;
-        file.sync_all().map_err(|e| io("sync", &temp, e))?;
+        // Not synced: the rename keeps readers from a torn file, and a record lost (or left unreadable) by a
+        // crash only costs requests: an unreadable coverage file counts as "nothing known". The rows it describes
+        // were synced by their own writes before it was recorded.
+        drop(file);
         fs::rename(&temp, target).map_err(|e| io("rename into place", target, e))
     })();
     if result.is_err() {
