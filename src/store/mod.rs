@@ -904,19 +904,43 @@ impl ParquetStore {
         if overlapping {
             return Ok(None);
         }
-        // Files are decoded in parallel (a year is a dozen files); the batches keep the files' order.
+        // A file's batches in table form, cut to the range; `None` sends the folder to the records path.
+        let table_of = |file: &DataFile| -> Option<Vec<RecordBatch>> {
+            let mut out = Vec::new();
+            for batch in file.read_disk(R::TABLE_COLUMNS).ok()? {
+                let table = R::disk_to_table(&batch, inst).ok()?;
+                let ts_init = table
+                    .column_by_name("ts_init")?
+                    .as_any()
+                    .downcast_ref::<arrow_array::TimestampNanosecondArray>()?;
+                let ts = ts_init.values();
+                if ts.windows(2).any(|w| w[0] > w[1]) {
+                    return None;
+                }
+                let lo = range.start.map_or(0, |s| ts.partition_point(|&t| t < s));
+                let hi = range
+                    .end
+                    .map_or(ts.len(), |e| ts.partition_point(|&t| t <= e));
+                if hi > lo {
+                    out.push(table.slice(lo, hi - lo));
+                }
+            }
+            Some(out)
+        };
+        // Files are decoded and converted in parallel (a year is a dozen files); the batches keep the files' order.
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(listed.len().max(1));
         let per_thread = listed.len().div_ceil(threads.max(1)).max(1);
-        let decoded: Vec<Option<Vec<RecordBatch>>> = std::thread::scope(|scope| {
+        let converted: Vec<Option<Vec<RecordBatch>>> = std::thread::scope(|scope| {
             let workers: Vec<_> = listed
                 .chunks(per_thread)
                 .map(|files| {
+                    let table_of = &table_of;
                     scope.spawn(move || {
                         files
                             .iter()
-                            .map(|f| f.read_disk(R::TABLE_COLUMNS).ok())
+                            .map(table_of)
                             .collect::<Option<Vec<Vec<RecordBatch>>>>()
                             .map(|v| v.into_iter().flatten().collect::<Vec<_>>())
                     })
@@ -928,32 +952,11 @@ impl ParquetStore {
                 .collect()
         });
         let mut out = Vec::new();
-        for disk in decoded {
-            let Some(disk) = disk else {
+        for batches in converted {
+            let Some(batches) = batches else {
                 return Ok(None);
             };
-            for batch in disk {
-                let Ok(table) = R::disk_to_table(&batch, inst) else {
-                    return Ok(None);
-                };
-                let Some(ts_init) = table.column_by_name("ts_init").and_then(|c| {
-                    c.as_any()
-                        .downcast_ref::<arrow_array::TimestampNanosecondArray>()
-                }) else {
-                    return Ok(None);
-                };
-                let ts = ts_init.values();
-                if ts.windows(2).any(|w| w[0] > w[1]) {
-                    return Ok(None);
-                }
-                let lo = range.start.map_or(0, |s| ts.partition_point(|&t| t < s));
-                let hi = range
-                    .end
-                    .map_or(ts.len(), |e| ts.partition_point(|&t| t <= e));
-                if hi > lo {
-                    out.push(table.slice(lo, hi - lo));
-                }
-            }
+            out.extend(batches);
         }
         Ok(Some((out, listed.len())))
     }
