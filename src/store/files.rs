@@ -469,42 +469,18 @@ impl DataFile {
         inst: &InstrumentRef,
         range: &TimeRange,
     ) -> Result<Vec<R>, FileError> {
-        let reader = self
-            .open()?
-            .build()
-            .map_err(|e| FileError::Corrupt(e.to_string()))?;
-        let mut rows = Vec::new();
-        for batch in reader {
-            let batch = batch.map_err(|e| FileError::Corrupt(e.to_string()))?;
-            let decoded =
-                R::from_disk(&batch, inst).map_err(|e| FileError::Corrupt(e.to_string()))?;
-            rows.extend(decoded.into_iter().filter(|r| range.contains(r.ts_init())));
-        }
-        Ok(rows)
+        decode(batches(self.open()?)?, inst, |r: &R| {
+            range.contains(r.ts_init())
+        })
     }
 
     /// The file's record batches as stored, only `columns` when given (all of them must exist).
     pub fn read_disk(&self, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>, FileError> {
-        let mut builder = self.open()?;
-        if let Some(columns) = columns {
-            let schema = builder.parquet_schema();
-            let wanted: Vec<usize> = columns
-                .iter()
-                .filter_map(|name| schema.columns().iter().position(|c| c.name() == *name))
-                .collect();
-            if wanted.len() != columns.len() {
-                return Err(FileError::Corrupt(format!(
-                    "not all of the columns {columns:?}"
-                )));
-            }
-            let mask = parquet::arrow::ProjectionMask::leaves(schema, wanted);
-            builder = builder.with_projection(mask);
-        }
-        builder
-            .build()
-            .map_err(|e| FileError::Corrupt(e.to_string()))?
-            .map(|batch| batch.map_err(|e| FileError::Corrupt(e.to_string())))
-            .collect()
+        let builder = match columns {
+            Some(columns) => project(self.open()?, columns)?,
+            None => self.open()?,
+        };
+        batches(builder)?.collect()
     }
 
     /// Rows with `ts_event` in `lo..=hi`, reading only the row groups whose statistics allow such rows.
@@ -537,43 +513,16 @@ impl DataFile {
         if groups.is_empty() {
             return Ok(Vec::new());
         }
-        let reader = builder
-            .with_row_groups(groups)
-            .build()
-            .map_err(|e| FileError::Corrupt(e.to_string()))?;
-        let mut rows = Vec::new();
-        for batch in reader {
-            let batch = batch.map_err(|e| FileError::Corrupt(e.to_string()))?;
-            let decoded =
-                R::from_disk(&batch, inst).map_err(|e| FileError::Corrupt(e.to_string()))?;
-            rows.extend(
-                decoded
-                    .into_iter()
-                    .filter(|r| (lo..=hi).contains(&r.ts_event())),
-            );
-        }
-        Ok(rows)
+        decode(batches(builder.with_row_groups(groups))?, inst, |r: &R| {
+            (lo..=hi).contains(&r.ts_event())
+        })
     }
 
     /// `(ts_init, ts_event)` of every row, in file order, reading only those two columns.
     pub fn read_times(&self) -> Result<Vec<(i64, i64)>, FileError> {
-        let builder = self.open()?;
-        let schema = builder.parquet_schema();
-        let wanted: Vec<usize> = ["ts_init", "ts_event"]
-            .iter()
-            .filter_map(|name| schema.columns().iter().position(|c| c.name() == *name))
-            .collect();
-        if wanted.len() != 2 {
-            return Err(FileError::Corrupt("no ts_init or ts_event column".into()));
-        }
-        let mask = parquet::arrow::ProjectionMask::leaves(schema, wanted);
-        let reader = builder
-            .with_projection(mask)
-            .build()
-            .map_err(|e| FileError::Corrupt(e.to_string()))?;
         let mut times = Vec::new();
-        for batch in reader {
-            let batch = batch.map_err(|e| FileError::Corrupt(e.to_string()))?;
+        for batch in batches(project(self.open()?, &["ts_init", "ts_event"])?)? {
+            let batch = batch?;
             let column = |name: &str| {
                 batch
                     .column_by_name(name)
@@ -610,6 +559,53 @@ impl DataFile {
             max_ts_event: column_bound(&metadata, "ts_event", true),
         })
     }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> FileError {
+    FileError::Corrupt(e.to_string())
+}
+
+/// The batches a reader yields, one at a time; an undecodable one is `Corrupt`.
+fn batches(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+) -> Result<impl Iterator<Item = Result<RecordBatch, FileError>>, FileError> {
+    Ok(builder
+        .build()
+        .map_err(corrupt)?
+        .map(|b| b.map_err(corrupt)))
+}
+
+/// Only `columns` (all of which must exist) are decoded.
+fn project(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    columns: &[&str],
+) -> Result<ParquetRecordBatchReaderBuilder<File>, FileError> {
+    let schema = builder.parquet_schema();
+    let wanted: Vec<usize> = columns
+        .iter()
+        .filter_map(|name| schema.columns().iter().position(|c| c.name() == *name))
+        .collect();
+    if wanted.len() != columns.len() {
+        return Err(FileError::Corrupt(format!(
+            "not all of the columns {columns:?}"
+        )));
+    }
+    let mask = parquet::arrow::ProjectionMask::leaves(schema, wanted);
+    Ok(builder.with_projection(mask))
+}
+
+/// The rows of `batches` that `keep` keeps, decoded batch by batch (never all batches at once).
+fn decode<R: StoredRow>(
+    batches: impl Iterator<Item = Result<RecordBatch, FileError>>,
+    inst: &InstrumentRef,
+    keep: impl Fn(&R) -> bool,
+) -> Result<Vec<R>, FileError> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let decoded = R::from_disk(&batch?, inst).map_err(corrupt)?;
+        rows.extend(decoded.into_iter().filter(|r| keep(r)));
+    }
+    Ok(rows)
 }
 
 /// The values of an `Int64` or `UInt64` column (funding files keep NautilusTrader's unsigned timestamps; storable

@@ -531,8 +531,7 @@ impl ParquetStore {
                         .push(row);
                 }
             }
-            let mut outputs: Vec<(PathBuf, RecordBatch)> = Vec::new();
-            let mut intervals: Vec<(i64, i64)> = Vec::new();
+            let mut outputs: Vec<(DataFile, RecordBatch)> = Vec::new();
             let mut replaced: Vec<PathBuf> = Vec::new();
             for (index, rows) in into_stretch {
                 let stretch = &stretches[index];
@@ -548,23 +547,19 @@ impl ParquetStore {
                     }
                 }
                 // Stored rows are de-duplicated too: overlapping files of another writer may repeat a key.
-                let mut keys: HashSet<R::Key> = HashSet::with_capacity(merged.len() + rows.len());
-                merged.retain(|r| keys.insert(r.key()));
-                merged.extend(rows.into_iter().filter(|r| keys.insert(r.key())).cloned());
-                merged.sort_by_key(|r| (r.ts_init(), r.ts_event()));
-                intervals.push(interval_of(&merged));
+                merged.extend(rows.into_iter().cloned());
+                distinct_in_order(&mut merged);
                 outputs.push(self.data_file::<R>(dir, inst, &merged)?);
                 replaced.extend(stretch.files.iter().map(|f| f.path.clone()));
             }
             for rows in into_gap.into_values() {
                 let rows: Vec<R> = rows.into_iter().cloned().collect();
-                intervals.push(interval_of(&rows));
                 outputs.push(self.data_file::<R>(dir, inst, &rows)?);
             }
             let files = outputs.len();
             let staged = outputs
                 .iter()
-                .map(|(path, batch)| files::stage(path, batch))
+                .map(|(file, batch)| files::stage(&file.path, batch))
                 .collect::<Result<Vec<_>>>()?;
             files::commit(dir, staged, &replaced)?;
             // The folder as it is now, without listing it again: what was there, less what was replaced, plus
@@ -573,19 +568,12 @@ impl ParquetStore {
                 .into_iter()
                 .filter(|(f, _)| !replaced.contains(&f.path))
                 .collect();
-            for ((path, batch), (start, end)) in outputs.iter().zip(intervals) {
+            for (file, batch) in outputs {
                 let stats = FooterStats {
                     rows: batch.num_rows() as u64,
                     ..FooterStats::default()
                 };
-                now.push((
-                    DataFile {
-                        path: path.clone(),
-                        start,
-                        end,
-                    },
-                    stats,
-                ));
+                now.push((file, stats));
             }
             now.sort_by_key(|(f, _)| (f.start, f.end));
             let granules: HashSet<i64> = fresh.iter().map(|r| granule.start(r.ts_init())).collect();
@@ -597,18 +585,23 @@ impl ParquetStore {
         }
     }
 
-    /// A data file of sorted, distinct rows, named by their own `ts_init` interval.
+    /// A data file of sorted, distinct rows, named by their own `ts_init` interval, and its contents.
     fn data_file<R: StoredRow>(
         &self,
         dir: &Path,
         inst: &InstrumentRef,
         rows: &[R],
-    ) -> Result<(PathBuf, RecordBatch)> {
+    ) -> Result<(DataFile, RecordBatch)> {
         let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
             return Err(PipelineError::Store("no rows for a data file".into()));
         };
-        let name = files::file_name(first.ts_init(), last.ts_init())?;
-        Ok((dir.join(name), R::to_disk(rows, &inst.instrument_id)))
+        let (start, end) = (first.ts_init(), last.ts_init());
+        let file = DataFile {
+            path: dir.join(files::file_name(start, end)?),
+            start,
+            end,
+        };
+        Ok((file, R::to_disk(rows, &inst.instrument_id)))
     }
 
     /// Keeps each granule of `granules` at no more than [`FILES_PER_GRANULE`] files by merging its two neighbouring
@@ -646,12 +639,10 @@ impl ParquetStore {
                     Err(_) => return Ok(written),
                 }
             }
-            let mut keys: HashSet<R::Key> = HashSet::with_capacity(rows.len());
-            rows.retain(|r| keys.insert(r.key()));
-            rows.sort_by_key(|r| (r.ts_init(), r.ts_event()));
-            let (path, batch) = self.data_file::<R>(dir, inst, &rows)?;
+            distinct_in_order(&mut rows);
+            let (file, batch) = self.data_file::<R>(dir, inst, &rows)?;
             let replaced = [pair[0].0.path.clone(), pair[1].0.path.clone()];
-            files::commit(dir, vec![files::stage(&path, &batch)?], &replaced)?;
+            files::commit(dir, vec![files::stage(&file.path, &batch)?], &replaced)?;
             written += 1;
         }
         Ok(written)
@@ -1128,8 +1119,8 @@ impl ParquetStore {
                 if kept.is_empty() {
                     files::commit(dir, Vec::new(), std::slice::from_ref(&file.path))?;
                 } else {
-                    let (path, batch) = self.data_file::<R>(dir, inst, &kept)?;
-                    let staged = files::stage(&path, &batch)?;
+                    let (file, batch) = self.data_file::<R>(dir, inst, &kept)?;
+                    let staged = files::stage(&file.path, &batch)?;
                     files::commit(dir, vec![staged], std::slice::from_ref(&file.path))?;
                 }
             }
@@ -1166,25 +1157,23 @@ impl ParquetStore {
                     Err(FileError::Io(e)) => return Err(e),
                 }
             }
-            let mut keys: HashSet<R::Key> = HashSet::with_capacity(rows.len());
-            rows.retain(|r| keys.insert(r.key()));
+            distinct_in_order(&mut rows);
             if rows.is_empty() {
                 continue;
             }
-            rows.sort_by_key(|r| (r.ts_init(), r.ts_event()));
-            let (path, batch) = self.data_file::<R>(dir, inst, &rows)?;
-            files::commit(dir, vec![files::stage(&path, &batch)?], &readable)?;
+            let (file, batch) = self.data_file::<R>(dir, inst, &rows)?;
+            files::commit(dir, vec![files::stage(&file.path, &batch)?], &readable)?;
         }
         Ok(())
     }
 }
 
-/// First and last `ts_init` of rows sorted by it (never empty here).
-fn interval_of<R: StoredRow>(rows: &[R]) -> (i64, i64) {
-    (
-        rows.first().map_or(0, |r| r.ts_init()),
-        rows.last().map_or(0, |r| r.ts_init()),
-    )
+/// Keeps the first row of each key (the stored one, when stored rows come first) and sorts by `ts_init`, then
+/// `ts_event`: the order of every data file.
+fn distinct_in_order<R: StoredRow>(rows: &mut Vec<R>) {
+    let mut keys: HashSet<R::Key> = HashSet::with_capacity(rows.len());
+    rows.retain(|r| keys.insert(r.key()));
+    rows.sort_by_key(|r| (r.ts_init(), r.ts_event()));
 }
 
 /// At most this many files per granule of a folder before a write merges the smallest neighbours.
